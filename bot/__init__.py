@@ -1,0 +1,1 @@
+"""Runtime: configuration, app factory, runners, scheduler and CLI."""

@@ -1,0 +1,137 @@
+"""App factory: everything is built here from a Config, nothing at import time."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.types import BotCommand
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.calendar import make_calendar
+from bot.config import Config
+from bot.middlewares import DbSessionMiddleware
+from bot.scheduler import Scheduler
+from handlers import get_routers
+from models import migrate
+from models.db import make_engine, make_sessionmaker
+from services.clock import Clock, SystemClock
+from services.context import ServiceContext
+from services.texts import t
+from services.tickets import Policy
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """The bot cannot start; the message says why in one line."""
+
+
+@dataclass
+class App:
+    config: Config
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    ctx: ServiceContext
+    bot: Bot
+    dp: Dispatcher
+    scheduler: Scheduler
+
+
+def make_context(config: Config, clock: Clock | None = None) -> ServiceContext:
+    return ServiceContext(
+        clock=clock or SystemClock(),
+        calendar=make_calendar(config),
+        policy=Policy(working_days=config.deadlines.working_days,
+                      max_unreachable=config.callbacks.max_unreachable),
+    )
+
+
+def make_storage(config: Config) -> BaseStorage:
+    if config.redis.url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        return RedisStorage.from_url(config.redis.url)
+    return MemoryStorage()
+
+
+def make_bot(config: Config) -> Bot:
+    token = config.telegram.token.get_secret_value()
+    if not token:
+        raise StartupError(t("cli_no_token"))
+    session = AiohttpSession(api=TelegramAPIServer.from_base(config.telegram.api_base))
+    try:
+        return Bot(token, session=session,
+                   default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+    except Exception as exc:  # aiogram's TokenValidationError
+        raise StartupError(t("cli_bad_token")) from exc
+
+
+async def ensure_schema(config: Config, engine: AsyncEngine) -> None:
+    """SQLite upgrades itself (first start creates it); PostgreSQL must be migrated."""
+    if engine.dialect.name == "sqlite":
+        await migrate.upgrade(engine)
+        return
+    current, head = await migrate.current_revision(engine), migrate.head_revision()
+    if current != head:
+        raise StartupError(f"数据库结构不是最新版本（当前 {current}，应为 {head}）："
+                           "请先运行 minyi db upgrade")
+
+
+async def build_app(config: Config, clock: Clock | None = None) -> App:
+    bot = make_bot(config)
+    engine = make_engine(config.database.url, echo=config.database.echo)
+    try:
+        await ensure_schema(config, engine)
+    except Exception:
+        await engine.dispose()
+        await bot.session.close()
+        raise
+    sessionmaker = make_sessionmaker(engine)
+    ctx = make_context(config, clock)
+    scheduler = Scheduler(ctx)
+    scheduler.add_default_sweeps()
+    dp = Dispatcher(storage=make_storage(config), ctx=ctx, config=config)
+    dp.update.outer_middleware(DbSessionMiddleware(sessionmaker))
+    dp.include_routers(*get_routers())
+    app = App(config, engine, sessionmaker, ctx, bot, dp, scheduler)
+    dp.startup.register(lambda: _on_startup(app))
+    dp.shutdown.register(lambda: _on_shutdown(app))
+    return app
+
+
+async def _on_startup(app: App) -> None:
+    app.scheduler.start()
+    try:
+        await app.bot.set_my_commands([
+            BotCommand(command="start", description=t("cmd_start")),
+            BotCommand(command="help", description=t("cmd_help")),
+            BotCommand(command="cancel", description=t("cmd_cancel")),
+        ])
+    except Exception as exc:  # optional: a failure must not stop the bot
+        log.warning("setMyCommands failed: %s", exc)
+    username = app.config.telegram.username
+    if not username:
+        try:
+            username = (await app.bot.me()).username or ""
+        except Exception as exc:
+            log.warning("getMe failed: %s", exc)
+    log.info("bot @%s started (%s mode)", username or "?", app.config.telegram.mode)
+
+
+async def _on_shutdown(app: App) -> None:
+    app.scheduler.shutdown()
+    await app.dp.storage.close()
+    log.info("bot stopped")
+
+
+async def close_app(app: App) -> None:
+    await app.bot.session.close()
+    await app.engine.dispose()

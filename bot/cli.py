@@ -1,0 +1,162 @@
+"""The `minyi` command: run the bot, migrate, import org data, check the install."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import logging
+import sys
+from pathlib import Path
+
+from bot.config import Config, ConfigError, load_config
+
+ICONS = {"ok": "✓", "warn": "!", "fail": "✗"}
+WEEKDAYS = "一二三四五六日"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="minyi", description="民意快车 chat bot and tools")
+    p.add_argument("--config", help="TOML config file (default: $MINYI_CONFIG or ./config.toml)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("run", help="start the bot (polling or webhook, as configured)")
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_cmd",
+                                                                     required=True)
+    db.add_parser("upgrade", help="apply all migrations")
+    db.add_parser("current", help="print the schema revision")
+    org = sub.add_parser("org", help="org data").add_subparsers(dest="org_cmd", required=True)
+    imp = org.add_parser("import", help="import places, venues, units and staff from TOML")
+    imp.add_argument("file", type=Path)
+    cal = sub.add_parser("calendar", help="working-day calendar").add_subparsers(
+        dest="cal_cmd", required=True)
+    due = cal.add_parser("due", help="the due moment N working days after a moment")
+    due.add_argument("moment", help="ISO moment, local time if no offset: 2026-09-30T10:00")
+    due.add_argument("--days", type=int, default=None, help="default: deadlines.working_days")
+    sub.add_parser("doctor", help="check config, database, migrations, calendar, org data")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    logging.basicConfig(level=config.log.level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if config.log.level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    handler = {"run": _run, "db": _db, "org": _org, "calendar": _calendar,
+               "doctor": _doctor}[args.command]
+    try:
+        return asyncio.run(handler(config, args))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _run(config: Config, _args: argparse.Namespace) -> int:
+    from bot.app import StartupError, build_app
+    from bot.runners import run_polling, run_webhook
+
+    try:
+        app = await build_app(config)
+    except StartupError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if config.telegram.mode == "webhook":
+        await run_webhook(app)
+    else:
+        await run_polling(app)
+    return 0
+
+
+async def _db(config: Config, args: argparse.Namespace) -> int:
+    from models import migrate
+    from models.db import make_engine
+
+    engine = make_engine(config.database.url)
+    try:
+        if args.db_cmd == "upgrade":
+            await migrate.upgrade(engine)
+        print(f"schema revision: {await migrate.current_revision(engine)} "
+              f"(head {migrate.head_revision()})")
+    finally:
+        await engine.dispose()
+    return 0
+
+
+async def _org(config: Config, args: argparse.Namespace) -> int:
+    from models.db import make_engine, make_sessionmaker
+    from services.clock import SystemClock
+    from services.org_import import OrgImportError, import_org
+
+    if not args.file.is_file():
+        print(f"文件不存在：{args.file}", file=sys.stderr)
+        return 2
+    engine = make_engine(config.database.url)
+    try:
+        await _ensure_sqlite_schema(engine)
+        async with make_sessionmaker(engine)() as session:
+            try:
+                report = await import_org(session, args.file.read_text(encoding="utf-8"),
+                                          SystemClock())
+            except OrgImportError as exc:
+                print(f"导入失败，未写入任何数据（{len(exc.errors)} 处错误）：", file=sys.stderr)
+                for line in exc.errors:
+                    print(f"  {args.file}: {line}", file=sys.stderr)
+                return 1
+            await session.commit()
+    finally:
+        await engine.dispose()
+    for section, created in report.created.items():
+        print(f"{section}: 新增 {created}，更新 {report.updated[section]}")
+    return 0
+
+
+async def _ensure_sqlite_schema(engine) -> None:  # type: ignore[no-untyped-def]
+    """The embedded database creates itself; PostgreSQL is migrated explicitly."""
+    if engine.dialect.name == "sqlite":
+        from models import migrate
+
+        await migrate.upgrade(engine)
+
+
+async def _calendar(config: Config, args: argparse.Namespace) -> int:
+    from bot.calendar import make_calendar
+    from services.texts import fmt_moment
+
+    cal = make_calendar(config)
+    try:
+        moment = dt.datetime.fromisoformat(args.moment)
+    except ValueError:
+        print(f"无法解析时间 {args.moment!r}：请用 2026-09-30T10:00 的格式", file=sys.stderr)
+        return 2
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=config.tz)
+    days = config.deadlines.working_days if args.days is None else args.days
+    if days < 0:
+        print("--days 不能为负数", file=sys.stderr)
+        return 2
+    due = cal.add_working_days(moment, days)
+    print(due.isoformat())
+    print(f"{fmt_moment(due, config.tz)}（星期{WEEKDAYS[due.weekday()]}）")
+    for year in sorted(cal.uncovered_years):
+        print(f"! {year} 年没有官方节假日数据：按周一至周五及配置补充日期计算", file=sys.stderr)
+    return 0
+
+
+async def _doctor(config: Config, _args: argparse.Namespace) -> int:
+    from bot.app import make_context
+    from bot.health import health_report
+    from models.db import make_engine
+
+    engine = make_engine(config.database.url)
+    try:
+        report = await health_report(config, engine, make_context(config))
+    finally:
+        await engine.dispose()
+    for check in report["checks"]:
+        print(f"{ICONS[check['status']]} {check['name']}: {check['detail']}")
+    print("状态：正常" if report["ok"] else "状态：有错误，请按上面的提示处理")
+    return 0 if report["ok"] else 1

@@ -1,0 +1,205 @@
+"""Configuration: one TOML file, environment overrides for secrets, validated by pydantic.
+
+Nothing here is global: `load_config()` returns a `Config` that `main()` passes down.
+A bad value raises `ConfigError` whose message names the key (``deadlines.working_days``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+DEFAULT_PATHS = ("config.toml",)
+
+# Environment variable -> dotted config key. Secrets and per-machine values only.
+ENV_OVERRIDES = {
+    "MINYI_BOT_TOKEN": "telegram.token",
+    "MINYI_API_BASE": "telegram.api_base",
+    "MINYI_BOT_USERNAME": "telegram.username",
+    "MINYI_MODE": "telegram.mode",
+    "MINYI_WEBHOOK_URL": "telegram.webhook.url",
+    "MINYI_WEBHOOK_SECRET": "telegram.webhook.secret",
+    "MINYI_DATABASE_URL": "database.url",
+    "MINYI_REDIS_URL": "redis.url",
+    "MINYI_TIMEZONE": "timezone",
+    "MINYI_LOG_LEVEL": "log.level",
+}
+
+
+class ConfigError(Exception):
+    """Configuration is missing or invalid; the message names the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WebhookConfig(_Section):
+    host: str = "0.0.0.0"
+    port: int = Field(8443, ge=1, le=65535)
+    path: str = "/telegram/webhook"
+    url: str = ""
+    secret: SecretStr = SecretStr("")
+
+    @field_validator("path")
+    @classmethod
+    def _path_starts_with_slash(cls, v: str) -> str:
+        if not v.startswith("/"):
+            raise ValueError("must start with '/'")
+        return v
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_charset(cls, v: SecretStr) -> SecretStr:
+        raw = v.get_secret_value()
+        # Telegram allows 1-256 characters of A-Z, a-z, 0-9, _ and -.
+        if raw and (len(raw) > 256 or not all(c.isascii() and (c.isalnum() or c in "_-")
+                                              for c in raw)):
+            raise ValueError("only A-Z, a-z, 0-9, '_' and '-', at most 256 characters")
+        return v
+
+
+class TelegramConfig(_Section):
+    token: SecretStr = SecretStr("")
+    api_base: str = "https://api.telegram.org"
+    username: str = ""
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook: WebhookConfig = WebhookConfig()
+
+    @field_validator("api_base")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _webhook_needs_url(self) -> TelegramConfig:
+        if self.mode == "webhook" and not self.webhook.url:
+            raise ValueError("webhook.url is required when mode = \"webhook\"")
+        return self
+
+
+class DatabaseConfig(_Section):
+    url: str = "sqlite+aiosqlite:///minyi.db"
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _supported_driver(cls, v: str) -> str:
+        if not v.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB")
+        return v
+
+
+class RedisConfig(_Section):
+    url: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _redis_scheme(cls, v: str) -> str:
+        if v and not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis:// URL or empty")
+        return v
+
+
+class DeadlinesConfig(_Section):
+    working_days: int = Field(3, ge=1, le=60)
+
+
+class CalendarConfig(_Section):
+    extra_holidays: list[dt.date] = []
+    extra_workdays: list[dt.date] = []
+    work_start: dt.time = dt.time(8, 30)
+    work_end: dt.time = dt.time(17, 30)
+
+
+class CallbacksConfig(_Section):
+    max_unreachable: int = Field(3, ge=1, le=20)
+
+
+class LogConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Config(_Section):
+    timezone: str = "Asia/Shanghai"
+    telegram: TelegramConfig = TelegramConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    redis: RedisConfig = RedisConfig()
+    deadlines: DeadlinesConfig = DeadlinesConfig()
+    calendar: CalendarConfig = CalendarConfig()
+    callbacks: CallbacksConfig = CallbacksConfig()
+    log: LogConfig = LogConfig()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def _set_dotted(data: dict, dotted: str, value: str) -> None:
+    *parents, leaf = dotted.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"配置错误 {dotted}: 上级键 {part} 不是表")
+    node[leaf] = value
+
+
+def _format_error(exc: ValidationError, source: str) -> str:
+    lines = [f"配置错误（{source}）："]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        lines.append(f"  {key}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path | None = None, env: dict[str, str] | None = None) -> Config:
+    """Read the TOML file (explicit path, $MINYI_CONFIG, ./config.toml, or none) and env."""
+    env = dict(os.environ if env is None else env)
+    explicit = path or env.get("MINYI_CONFIG")
+    data: dict = {}
+    source = "内置默认值"
+    if explicit:
+        file = Path(explicit)
+        if not file.is_file():
+            raise ConfigError(f"配置文件不存在：{file}")
+    else:
+        file = next((Path(p) for p in DEFAULT_PATHS if Path(p).is_file()), None)
+    if file is not None:
+        source = str(file)
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"配置文件 {file} 不是有效的 TOML：{exc}") from exc
+    for var, dotted in ENV_OVERRIDES.items():
+        if env.get(var):
+            _set_dotted(data, dotted, env[var])
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc, source)) from exc

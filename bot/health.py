@@ -1,0 +1,71 @@
+"""Health checks shared by `minyi doctor` and the webhook's /health endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import chinese_calendar
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.calendar import coverage_gaps
+from bot.config import Config
+from models import Membership, Place, PlaceKind, Role, Unit, migrate
+from services.context import ServiceContext
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+
+
+def _check(name: str, status: str, detail: str) -> dict[str, str]:
+    return {"name": name, "status": status, "detail": detail}
+
+
+async def health_report(config: Config, engine: AsyncEngine, ctx: ServiceContext
+                        ) -> dict[str, Any]:
+    checks = [_check("config", OK, f"时区 {config.timezone}，时限 "
+                     f"{config.deadlines.working_days} 个工作日，模式 {config.telegram.mode}")]
+    if not config.telegram.token.get_secret_value():
+        checks.append(_check("telegram.token", WARN, "未配置：minyi run 需要机器人令牌"))
+    db_ok = True
+    try:
+        current = await migrate.current_revision(engine)
+    except Exception as exc:
+        db_ok = False
+        checks.append(_check("database", FAIL, f"无法连接 {engine.url.render_as_string()}: "
+                             f"{type(exc).__name__}: {exc}"))
+    else:
+        checks.append(_check("database", OK, f"{engine.dialect.name} 可连接"))
+        head = migrate.head_revision()
+        checks.append(_check("migrations", OK if current == head else FAIL,
+                             f"当前 {current}，最新 {head}"
+                             + ("" if current == head else "：请运行 minyi db upgrade")))
+        db_ok = current == head
+    today = ctx.clock.now().astimezone(ctx.calendar.tz).date()
+    gaps = coverage_gaps(ctx.calendar, today)
+    if gaps:
+        extra = sum(1 for d in ctx.calendar.extra_holidays | ctx.calendar.extra_workdays
+                    if d.year in gaps)
+        checks.append(_check(
+            "calendar", WARN,
+            f"chinese-calendar {chinese_calendar.__version__} 没有 {gaps} 年的法定节假日数据，"
+            f"按周一至周五计算并使用配置中的 {extra} 个补充日期；"
+            "请在 calendar.extra_holidays / extra_workdays 中补充或升级 chinese-calendar"))
+    else:
+        version = chinese_calendar.__version__
+        checks.append(_check("calendar", OK, f"chinese-calendar {version} 覆盖 {today.year} 年"))
+    if db_ok:
+        checks.append(await _org_check(engine))
+    return {"ok": all(c["status"] != FAIL for c in checks), "checks": checks}
+
+
+async def _org_check(engine: AsyncEngine) -> dict[str, str]:
+    async with engine.connect() as conn:
+        grids = await conn.scalar(sa.select(sa.func.count()).select_from(Place)
+                                  .where(Place.kind == PlaceKind.GRID))
+        units = await conn.scalar(sa.select(sa.func.count()).select_from(Unit))
+        dispatchers = await conn.scalar(sa.select(sa.func.count()).select_from(Membership)
+                                        .where(Membership.role == Role.DISPATCHER))
+    detail = f"{grids} 个网格，{units} 个承办单位，{dispatchers} 名派单员"
+    if not units or not dispatchers:
+        return _check("org", WARN, detail + "：请先运行 minyi org import FILE.toml")
+    return _check("org", OK, detail)

@@ -1,0 +1,35 @@
+"""Domain errors become a Chinese reply; anything else is logged and apologised for."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Router
+from aiogram.filters import ExceptionTypeFilter
+from aiogram.types import ErrorEvent
+
+from services.errors import DomainError
+from services.texts import t
+
+router = Router(name=__name__)
+log = logging.getLogger(__name__)
+
+
+async def _answer(event: ErrorEvent, text: str) -> None:
+    update = event.update
+    if update.callback_query is not None:
+        await update.callback_query.answer(text, show_alert=True)
+    elif update.message is not None:
+        await update.message.answer(text)
+
+
+@router.errors(ExceptionTypeFilter(DomainError))
+async def on_domain_error(event: ErrorEvent) -> None:
+    assert isinstance(event.exception, DomainError)
+    await _answer(event, event.exception.message)
+
+
+@router.errors()
+async def on_unexpected(event: ErrorEvent) -> None:
+    log.exception("update %s failed", event.update.update_id, exc_info=event.exception)
+    await _answer(event, t("internal_error"))

@@ -1,0 +1,26 @@
+"""SQLAlchemy 2 ORM entities, engine/session factory and Alembic migrations."""
+
+from models.base import Base
+from models.org import Place, PlaceKind, Unit, Venue, VenueKind
+from models.outbox import OutboxMessage, OutboxState
+from models.people import Membership, Person, Role
+from models.tickets import Rating, Ticket, TicketEvent, TicketSequence, TicketState
+
+__all__ = [
+    "Base",
+    "Membership",
+    "OutboxMessage",
+    "OutboxState",
+    "Person",
+    "Place",
+    "PlaceKind",
+    "Rating",
+    "Role",
+    "Ticket",
+    "TicketEvent",
+    "TicketSequence",
+    "TicketState",
+    "Unit",
+    "Venue",
+    "VenueKind",
+]

@@ -1,0 +1,60 @@
+"""People and their roles; one person may hold several roles (a resident is also staff)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, str_enum
+
+
+class Role(enum.StrEnum):
+    RESIDENT = "resident"
+    GRID_WORKER = "grid_worker"  # needs a grid
+    UNIT_STAFF = "unit_staff"  # needs a unit
+    UNIT_LEADER = "unit_leader"  # needs a unit
+    DISPATCHER = "dispatcher"
+    CALLBACK_STAFF = "callback_staff"
+    REPRESENTATIVE = "representative"  # 两代表一委员; place optional
+    ADMIN = "admin"
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Staff come from the org file before they ever open the bot: code set, tg id later.
+    code: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    tg_user_id: Mapped[int | None] = mapped_column(sa.BigInteger, unique=True)
+    name: Mapped[str] = mapped_column(sa.String(128), default="")
+    phone: Mapped[str | None] = mapped_column(sa.String(32))
+    created_at: Mapped[dt.datetime]
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    def has_role(self, role: Role, *, unit_id: int | None = None,
+                 place_id: int | None = None) -> bool:
+        return any(
+            m.role == role
+            and (unit_id is None or m.unit_id == unit_id)
+            and (place_id is None or m.place_id == place_id)
+            for m in self.memberships
+        )
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (sa.UniqueConstraint("person_id", "role", "unit_id", "place_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("people.id", ondelete="CASCADE"))
+    role: Mapped[Role] = mapped_column(str_enum(Role))
+    unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"), index=True)
+    place_id: Mapped[int | None] = mapped_column(sa.ForeignKey("places.id"), index=True)
+
+    person: Mapped[Person] = relationship(back_populates="memberships")

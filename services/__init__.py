@@ -1,0 +1,1 @@
+"""Use-cases, framework-free: they import models and routing, never aiogram."""

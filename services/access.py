@@ -1,0 +1,61 @@
+"""Who may act on a ticket, and who is told about it. Roles live in the database."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Membership, Person, Role, Ticket
+
+STAFF_ROLES = (Role.DISPATCHER, Role.ADMIN)
+
+
+def is_dispatcher(person: Person) -> bool:
+    return any(person.has_role(r) for r in STAFF_ROLES)
+
+
+def works_on(person: Person, ticket: Ticket) -> bool:
+    """The assignee, staff or leader of the ticket's unit, or a worker of its grid."""
+    if ticket.assignee_id == person.id:
+        return True
+    if ticket.unit_id is not None and (
+        person.has_role(Role.UNIT_STAFF, unit_id=ticket.unit_id)
+        or person.has_role(Role.UNIT_LEADER, unit_id=ticket.unit_id)
+    ):
+        return True
+    return ticket.place_id is not None and person.has_role(
+        Role.GRID_WORKER, place_id=ticket.place_id
+    )
+
+
+async def people_with_role(
+    session: AsyncSession, role: Role, *, unit_id: int | None = None,
+    place_id: int | None = None,
+) -> list[Person]:
+    stmt = (
+        sa.select(Person)
+        .join(Membership, Membership.person_id == Person.id)
+        .where(Membership.role == role)
+        .order_by(Person.id)
+    )
+    if unit_id is not None:
+        stmt = stmt.where(Membership.unit_id == unit_id)
+    if place_id is not None:
+        stmt = stmt.where(Membership.place_id == place_id)
+    return list((await session.scalars(stmt)).unique())
+
+
+async def chat_ids(session: AsyncSession, *queries: tuple[Role, int | None, int | None]
+                   ) -> list[int]:
+    """Telegram chats of everyone matching any (role, unit_id, place_id); unbound skipped."""
+    ids: list[int] = []
+    for role, unit_id, place_id in queries:
+        if role in (Role.UNIT_STAFF, Role.UNIT_LEADER) and unit_id is None:
+            continue
+        if role == Role.GRID_WORKER and place_id is None:
+            continue
+        for person in await people_with_role(session, role, unit_id=unit_id,
+                                             place_id=place_id):
+            if person.tg_user_id is not None:
+                ids.append(person.tg_user_id)
+    return list(dict.fromkeys(ids))

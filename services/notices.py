@@ -1,0 +1,118 @@
+"""The outbox messages each lifecycle transition causes: who is told what."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Person, Place, Role, Ticket, Unit
+from services import access
+from services.outbox import NORMAL, URGENT, enqueue, keyboard
+from services.texts import fmt_moment, t
+
+DISPATCH = (Role.DISPATCHER, None, None)
+
+
+class Notices:
+    def __init__(self, session: AsyncSession, tz: ZoneInfo) -> None:
+        self.session = session
+        self.tz = tz
+
+    async def _unit_name(self, unit_id: int | None) -> str:
+        unit = await self.session.get(Unit, unit_id) if unit_id else None
+        return unit.name if unit else "—"
+
+    async def _place_name(self, place_id: int | None) -> str:
+        place = await self.session.get(Place, place_id) if place_id else None
+        return place.name if place else t("no_grid")
+
+    async def _resident_chat(self, ticket: Ticket) -> list[int]:
+        resident = await self.session.get(Person, ticket.resident_id)
+        return [resident.tg_user_id] if resident and resident.tg_user_id else []
+
+    def _due(self, ticket: Ticket) -> str:
+        return fmt_moment(ticket.due_at, self.tz)
+
+    async def _workers(self, ticket: Ticket, *, leaders: bool = False) -> list[int]:
+        queries = [(Role.UNIT_STAFF, ticket.unit_id, None),
+                   (Role.GRID_WORKER, None, ticket.place_id)]
+        if leaders:
+            queries.append((Role.UNIT_LEADER, ticket.unit_id, None))
+        chats = await access.chat_ids(self.session, *queries)
+        if ticket.assignee_id:
+            assignee = await self.session.get(Person, ticket.assignee_id)
+            if assignee and assignee.tg_user_id and assignee.tg_user_id not in chats:
+                chats.append(assignee.tg_user_id)
+        return chats
+
+    async def assigned(self, ticket: Ticket, unit: Unit, now: dt.datetime, *,
+                       tell_resident: bool) -> None:
+        text = t("ob_assignment", number=ticket.number, unit=unit.name,
+                 place=await self._place_name(ticket.place_id), due=self._due(ticket),
+                 text=ticket.text)
+        enqueue(self.session, await self._workers(ticket), kind="assignment", text=text,
+                now=now, ticket_id=ticket.id, photos=ticket.photos, priority=URGENT,
+                markup=keyboard("assignment", ticket_id=ticket.id))
+        if tell_resident:
+            enqueue(self.session, await self._resident_chat(ticket), kind="reassigned",
+                    text=t("ob_reassigned_resident", number=ticket.number, unit=unit.name,
+                           due=self._due(ticket)), now=now, ticket_id=ticket.id)
+
+    async def triage(self, ticket: Ticket, reason: str, now: dt.datetime) -> None:
+        enqueue(self.session, await access.chat_ids(self.session, DISPATCH), kind="triage",
+                text=t("ob_triage", number=ticket.number, reason=reason, text=ticket.text),
+                now=now, ticket_id=ticket.id, markup=keyboard("triage", ticket_id=ticket.id))
+
+    async def accepted(self, ticket: Ticket, now: dt.datetime) -> None:
+        enqueue(self.session, await self._resident_chat(ticket), kind="accepted",
+                text=t("ob_accepted", number=ticket.number,
+                       unit=await self._unit_name(ticket.unit_id), due=self._due(ticket)),
+                now=now, ticket_id=ticket.id)
+
+    async def returned(self, ticket: Ticket, unit_id: int | None, reason: str,
+                       now: dt.datetime) -> None:
+        enqueue(self.session, await access.chat_ids(self.session, DISPATCH), kind="returned",
+                text=t("ob_returned", number=ticket.number,
+                       unit=await self._unit_name(unit_id), reason=reason, text=ticket.text),
+                now=now, ticket_id=ticket.id, markup=keyboard("triage", ticket_id=ticket.id))
+
+    async def escalated(self, ticket: Ticket, reason: str, now: dt.datetime) -> None:
+        chats = await access.chat_ids(self.session, (Role.UNIT_LEADER, ticket.unit_id, None),
+                                      DISPATCH)
+        enqueue(self.session, chats, kind="escalation", priority=URGENT,
+                text=t("ob_escalated", number=ticket.number,
+                       unit=await self._unit_name(ticket.unit_id), reason=reason,
+                       due=self._due(ticket)),
+                now=now, ticket_id=ticket.id)
+
+    async def resolved(self, ticket: Ticket, now: dt.datetime) -> None:
+        enqueue(self.session, await self._resident_chat(ticket), kind="result",
+                text=t("ob_resolved", number=ticket.number, result=ticket.result_text),
+                photos=ticket.result_photos, now=now, ticket_id=ticket.id,
+                markup=keyboard("rating", ticket_id=ticket.id))
+
+    async def reopened(self, ticket: Ticket, comment: str, now: dt.datetime) -> None:
+        enqueue(self.session, await self._workers(ticket, leaders=True), kind="reopened",
+                text=t("ob_reopened", number=ticket.number, count=ticket.reopen_count,
+                       comment=comment or "—", due=self._due(ticket)),
+                now=now, ticket_id=ticket.id, priority=URGENT,
+                markup=keyboard("assignment", ticket_id=ticket.id))
+        enqueue(self.session, await self._resident_chat(ticket), kind="reopened_resident",
+                text=t("ob_reopened_resident", number=ticket.number,
+                       unit=await self._unit_name(ticket.unit_id), due=self._due(ticket)),
+                now=now, ticket_id=ticket.id)
+
+    async def callback_due(self, ticket: Ticket, now: dt.datetime) -> None:
+        chats = await access.chat_ids(self.session, (Role.CALLBACK_STAFF, None, None))
+        enqueue(self.session, chats, kind="callback_due", priority=NORMAL,
+                text=t("ob_callback_due", number=ticket.number,
+                       phone=ticket.contact_phone or t("no_phone")),
+                now=now, ticket_id=ticket.id, markup=keyboard("callback", ticket_id=ticket.id))
+
+    async def closed(self, ticket: Ticket, outcome: str, note: str, now: dt.datetime) -> None:
+        enqueue(self.session, await self._resident_chat(ticket), kind="closed",
+                text=t("ob_closed_resident", number=ticket.number,
+                       outcome=t(f"outcome_{outcome}"), note=note),
+                now=now, ticket_id=ticket.id)

@@ -1,0 +1,261 @@
+"""Import org data (places, venues, units, staff) from a TOML file.
+
+Idempotent: rows are matched by `code` and updated in place. All rows are validated first;
+any error aborts the whole import (nothing half-imported) and each error names the line
+of its ``[[section]]`` header in the file.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Membership, Person, Place, PlaceKind, Role, Unit, Venue, VenueKind
+from models.org import PLACE_PARENTS
+from services.clock import Clock
+
+SECTIONS = ("places", "venues", "units", "people")
+UNIT_ROLES = (Role.UNIT_STAFF, Role.UNIT_LEADER)
+IMPORTED_ROLES = frozenset(Role) - {Role.RESIDENT}
+
+
+class OrgImportError(Exception):
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(errors))
+
+
+@dataclass
+class ImportReport:
+    created: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SECTIONS, 0))
+    updated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SECTIONS, 0))
+
+
+def _header_lines(text: str) -> dict[str, list[int]]:
+    """Line number of each ``[[section]]`` header, in order, per section."""
+    lines: dict[str, list[int]] = {s: [] for s in SECTIONS}
+    for no, line in enumerate(text.splitlines(), start=1):
+        m = re.match(r"\s*\[\[\s*(\w+)\s*\]\]\s*(#.*)?$", line)
+        if m and m.group(1) in lines:
+            lines[m.group(1)].append(no)
+    return lines
+
+
+class _Checker:
+    def __init__(self, text: str) -> None:
+        self.lines = _header_lines(text)
+        self.errors: list[str] = []
+
+    def where(self, section: str, index: int, row: dict[str, Any]) -> str:
+        lines = self.lines[section]
+        pos = f"第{lines[index]}行" if index < len(lines) else f"第{index + 1}条"
+        return f"{pos} [[{section}]] code={row.get('code', '?')!r}"
+
+    def error(self, section: str, index: int, row: dict[str, Any], msg: str) -> None:
+        self.errors.append(f"{self.where(section, index, row)}: {msg}")
+
+
+def _text_field(row: dict[str, Any], key: str, required: bool = True) -> str | None:
+    value = row.get(key)
+    if value is None:
+        return None if not required else ""
+    return value if isinstance(value, str) else None
+
+
+def _validate(data: dict[str, Any], chk: _Checker, known: dict[str, set[str]]) -> None:
+    codes: dict[str, set[str]] = {s: set() for s in SECTIONS}
+    kinds: dict[str, PlaceKind] = {}
+    for section in SECTIONS:
+        rows = data.get(section, [])
+        if not isinstance(rows, list):
+            chk.errors.append(f"[[{section}]] 应为表数组")
+            data[section] = []
+            continue
+        for i, row in enumerate(rows):
+            code, name = _text_field(row, "code"), _text_field(row, "name")
+            if not code or not name:
+                chk.error(section, i, row, "code 和 name 必填且为文本")
+            elif code in codes[section]:
+                chk.error(section, i, row, "code 重复")
+            codes[section].add(code or "")
+            if section == "places":
+                try:
+                    kinds[code or ""] = PlaceKind(row.get("kind"))
+                except ValueError:
+                    chk.error(section, i, row, f"kind 应为 {[k.value for k in PlaceKind]}")
+    places = codes["places"] | known["places"]
+    units = codes["units"] | known["units"]
+    for i, row in enumerate(data.get("places", [])):
+        parent, kind = row.get("parent"), kinds.get(row.get("code", ""))
+        if kind is None:
+            continue
+        if not parent and kind != PlaceKind.COUNTY:
+            chk.error("places", i, row, "缺少 parent")
+        elif parent and parent not in places:
+            chk.error("places", i, row, f"parent {parent!r} 不存在")
+        elif parent in kinds and kinds[parent] not in PLACE_PARENTS[kind]:
+            chk.error("places", i, row, f"{kind.value} 不能属于 {kinds[parent].value}")
+    for i, row in enumerate(data.get("venues", [])):
+        if row.get("place") not in places:
+            chk.error("venues", i, row, f"place {row.get('place')!r} 不存在")
+        try:
+            VenueKind(row.get("kind", "other"))
+        except ValueError:
+            chk.error("venues", i, row, f"kind 应为 {[k.value for k in VenueKind]}")
+    for i, row in enumerate(data.get("units", [])):
+        if row.get("parent") and row["parent"] not in units:
+            chk.error("units", i, row, f"parent {row['parent']!r} 不存在")
+        if row.get("place") and row["place"] not in places:
+            chk.error("units", i, row, f"place {row['place']!r} 不存在")
+    for i, row in enumerate(data.get("people", [])):
+        _validate_person(row, i, chk, places, units, kinds)
+
+
+def _validate_person(row: dict[str, Any], i: int, chk: _Checker, places: set[str],
+                     units: set[str], kinds: dict[str, PlaceKind]) -> None:
+    tg = row.get("telegram_id")
+    if tg is not None and (not isinstance(tg, int) or isinstance(tg, bool) or tg <= 0):
+        chk.error("people", i, row, "telegram_id 应为正整数")
+    roles = row.get("roles", [])
+    if not isinstance(roles, list) or not roles:
+        chk.error("people", i, row, "roles 必填（列表）")
+        return
+    for role in roles:
+        try:
+            r = Role(role)
+        except ValueError:
+            chk.error("people", i, row, f"未知角色 {role!r}")
+            continue
+        if r in UNIT_ROLES and row.get("unit") not in units:
+            chk.error("people", i, row, f"{r.value} 需要有效的 unit")
+        if r == Role.GRID_WORKER:
+            grids = row.get("grids") or []
+            if not grids:
+                chk.error("people", i, row, "grid_worker 需要 grids")
+            for g in grids:
+                if g not in places or (g in kinds and kinds[g] != PlaceKind.GRID):
+                    chk.error("people", i, row, f"网格 {g!r} 不存在")
+
+
+async def _codes(session: AsyncSession, model: Any) -> dict[str, Any]:
+    return {row.code: row for row in await session.scalars(sa.select(model))}
+
+
+def _upsert(existing: dict[str, Any], model: Any, code: str, values: dict[str, Any],
+            session: AsyncSession, report: ImportReport, section: str) -> Any:
+    obj = existing.get(code)
+    if obj is None:
+        obj = model(code=code, **values)
+        session.add(obj)
+        existing[code] = obj
+        report.created[section] += 1
+    else:
+        changed = any(getattr(obj, k) != v for k, v in values.items())
+        for k, v in values.items():
+            setattr(obj, k, v)
+        report.updated[section] += changed
+    return obj
+
+
+def _tree_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Parents before children, whatever order the file uses (validated acyclic enough)."""
+    in_file = {r["code"] for r in rows}
+    done: set[str] = set()
+    ordered: list[dict[str, Any]] = []
+    pending = list(rows)
+    while pending:
+        ready = [r for r in pending
+                 if not r.get("parent") or r["parent"] not in in_file or r["parent"] in done]
+        if not ready:
+            raise OrgImportError([f"parent 循环引用：{[r['code'] for r in pending]}"])
+        for r in ready:
+            done.add(r["code"])
+            ordered.append(r)
+        pending = [r for r in pending if r["code"] not in done]
+    return ordered
+
+
+async def import_org(session: AsyncSession, text: str, clock: Clock) -> ImportReport:
+    """Validate and apply the TOML `text`; flushes, the caller commits."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise OrgImportError([f"TOML 语法错误：{exc}"]) from exc
+    places = await _codes(session, Place)
+    units = await _codes(session, Unit)
+    chk = _Checker(text)
+    _validate(data, chk, {"places": set(places), "units": set(units)})
+    if chk.errors:
+        raise OrgImportError(chk.errors)
+    report = ImportReport()
+    await _apply(session, data, places, units, report, clock)
+    return report
+
+
+async def _apply(session: AsyncSession, data: dict[str, Any], places: dict[str, Place],
+                 units: dict[str, Unit], report: ImportReport, clock: Clock) -> None:
+    def ids(table: dict[str, Any]) -> Callable[[str | None], int | None]:
+        return lambda code: table[code].id if code else None
+
+    place_id, unit_id = ids(places), ids(units)
+    for row in _tree_order(data.get("places", [])):
+        _upsert(places, Place, row["code"], {
+            "name": row["name"], "kind": PlaceKind(row["kind"]),
+            "parent_id": place_id(row.get("parent"))}, session, report, "places")
+        await session.flush()
+    venues = await _codes(session, Venue)
+    for row in data.get("venues", []):
+        _upsert(venues, Venue, row["code"], {
+            "name": row["name"], "kind": VenueKind(row.get("kind", "other")),
+            "place_id": place_id(row["place"]), "address": row.get("address", ""),
+            "latitude": row.get("latitude"), "longitude": row.get("longitude")},
+            session, report, "venues")
+    for row in _tree_order(data.get("units", [])):
+        _upsert(units, Unit, row["code"], {
+            "name": row["name"], "parent_id": unit_id(row.get("parent")),
+            "place_id": place_id(row.get("place")),
+            "leader_name": row.get("leader_name", ""),
+            "leader_phone": str(row.get("leader_phone", "")),
+            "active": bool(row.get("active", True))}, session, report, "units")
+        await session.flush()
+    people = await _codes(session, Person)
+    for row in data.get("people", []):
+        values: dict[str, Any] = {"name": row["name"], "phone": row.get("phone")}
+        if row.get("telegram_id"):
+            values["tg_user_id"] = row["telegram_id"]
+        if row["code"] not in people:
+            values |= {"created_at": clock.now(), "memberships": []}
+        person = _upsert(people, Person, row["code"], values, session, report, "people")
+        await session.flush()
+        _set_memberships(person, row, place_id, unit_id)
+    await session.flush()
+
+
+def _set_memberships(person: Person, row: dict[str, Any],
+                     place_id: Callable[[str | None], int | None],
+                     unit_id: Callable[[str | None], int | None]) -> None:
+    """The file is the truth for staff roles; a resident membership is kept."""
+    wanted: set[tuple[Role, int | None, int | None]] = set()
+    for role in map(Role, row["roles"]):
+        if role in UNIT_ROLES:
+            wanted.add((role, unit_id(row["unit"]), None))
+        elif role == Role.GRID_WORKER:
+            wanted.update((role, None, place_id(g)) for g in row["grids"])
+        elif role == Role.REPRESENTATIVE:
+            wanted.add((role, None, place_id(row.get("place"))))
+        else:
+            wanted.add((role, None, None))
+    keep = []
+    for m in person.memberships:
+        key = (m.role, m.unit_id, m.place_id)
+        if m.role not in IMPORTED_ROLES or key in wanted:
+            keep.append(m)
+            wanted.discard(key)
+    person.memberships = keep + [
+        Membership(role=r, unit_id=u, place_id=p) for r, u, p in sorted(wanted, key=str)]

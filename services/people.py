@@ -1,0 +1,31 @@
+"""Finding and registering the people who write to the bot."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Membership, Person, Role
+from services.clock import Clock
+
+
+async def by_tg_id(session: AsyncSession, tg_user_id: int) -> Person | None:
+    return await session.scalar(sa.select(Person).where(Person.tg_user_id == tg_user_id))
+
+
+async def ensure_resident(session: AsyncSession, tg_user_id: int, name: str,
+                          clock: Clock) -> Person:
+    """The person behind a Telegram account, created as a resident on first contact.
+
+    The display name is refreshed for people who came in through the bot; staff names
+    from the org file are left as the file has them.
+    """
+    person = await by_tg_id(session, tg_user_id)
+    if person is None:
+        person = Person(tg_user_id=tg_user_id, name=name[:128], created_at=clock.now())
+        person.memberships = [Membership(role=Role.RESIDENT)]
+        session.add(person)
+        await session.flush()
+    elif person.code is None and name and person.name != name[:128]:
+        person.name = name[:128]
+    return person

@@ -1,0 +1,322 @@
+"""The ticket lifecycle: the only code that changes a ticket's state.
+
+Each public method is one transition of DESIGN.md. It checks who acts and from which
+state, then writes the new state, one `TicketEvent` and the outbox rows it causes into
+the caller's session. It flushes but never commits: the caller (the session middleware,
+a scheduler job, the CLI) commits once, so state, event and messages land together or
+not at all. A concurrent change of the same ticket fails the version check -> `Conflict`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from models import Person, Rating, Role, Ticket, TicketEvent, TicketSequence, Unit
+from models import TicketState as S
+from services import access, notices
+from services.clock import Clock
+from services.deadlines import WorkingCalendar
+from services.errors import Conflict, IllegalTransition, InvalidInput, NotAllowed, NotFound
+from services.texts import t
+
+# action -> states it may start from. The target state is decided by the method.
+ALLOWED_FROM: dict[str, frozenset[S]] = {
+    "triage": frozenset({S.SUBMITTED}),
+    "assign": frozenset({S.SUBMITTED, S.TRIAGE, S.ASSIGNED, S.ACCEPTED}),
+    "accept": frozenset({S.ASSIGNED}),
+    "return": frozenset({S.ASSIGNED, S.ACCEPTED}),
+    "escalate": frozenset({S.ASSIGNED, S.ACCEPTED}),
+    "resolve": frozenset({S.ACCEPTED}),
+    "rate": frozenset({S.RESOLVED, S.CALLBACK_DUE}),
+    "callback_due": frozenset({S.RESOLVED}),
+    "callback": frozenset({S.CALLBACK_DUE}),
+    "close": frozenset({S.TRIAGE, S.RESOLVED, S.CALLBACK_DUE}),
+}
+CLOSE_OUTCOMES = frozenset({"rated", "no_callback", "invalid", "withdrawn"})
+MAX_TEXT = 4000
+
+
+@dataclass(frozen=True)
+class Policy:
+    working_days: int = 3
+    max_unreachable: int = 3
+
+
+@dataclass
+class Draft:
+    """What a resident submits; validated by `submit`."""
+
+    text: str
+    title: str = ""
+    photos: list[str] = field(default_factory=list)
+    attachments: list[dict[str, str]] = field(default_factory=list)
+    latitude: float | None = None
+    longitude: float | None = None
+    address: str = ""
+    contact_phone: str | None = None
+    place_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    """The routing decision the services hand over; unit None means triage."""
+
+    unit_id: int | None
+    category: str | None = None
+    confidence: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Lifecycle:
+    def __init__(self, session: AsyncSession, clock: Clock, calendar: WorkingCalendar,
+                 policy: Policy | None = None) -> None:
+        self.session = session
+        self.clock = clock
+        self.calendar = calendar
+        self.policy = policy or Policy()
+        self.notices = notices.Notices(session, calendar.tz)
+
+    # -- reading -------------------------------------------------------------------------
+    async def get(self, ticket_id: int) -> Ticket:
+        ticket = await self.session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise NotFound()
+        return ticket
+
+    async def by_number(self, number: str) -> Ticket:
+        ticket = await self.session.scalar(sa.select(Ticket).where(Ticket.number == number))
+        if ticket is None:
+            raise NotFound()
+        return ticket
+
+    # -- transitions ---------------------------------------------------------------------
+    async def submit(self, resident: Person, draft: Draft, route: Route | None) -> Ticket:
+        """Create the ticket, then assign it (confident route) or send it to triage."""
+        text = (draft.text or "").strip()
+        if not text:
+            raise InvalidInput("err_text_required")
+        now = self.clock.now()
+        ticket = Ticket(
+            number=await self._next_number(now),
+            resident_id=resident.id,
+            title=draft.title.strip()[:200],
+            text=text[:MAX_TEXT],
+            photos=list(draft.photos),
+            attachments=list(draft.attachments),
+            latitude=draft.latitude,
+            longitude=draft.longitude,
+            address=draft.address.strip()[:512],
+            contact_phone=draft.contact_phone or resident.phone,
+            place_id=draft.place_id,
+            state=S.SUBMITTED,
+            category=route.category if route else None,
+            routing=({"confidence": route.confidence, **route.details} if route else {}),
+            created_at=now,
+            updated_at=now,
+        )
+        self.session.add(ticket)
+        await self.session.flush()
+        self._event(ticket, resident, "submit", None, S.SUBMITTED)
+        if route is not None and route.unit_id is not None:
+            await self.assign(ticket, None, route.unit_id)
+        else:
+            await self.triage(ticket, None, t("triage_low_confidence"))
+        return ticket
+
+    async def triage(self, ticket: Ticket, actor: Person | None, note: str = "") -> None:
+        self._check(ticket, "triage", actor, dispatcher=True)
+        await self._move(ticket, actor, "triage", S.TRIAGE, note)
+        await self.notices.triage(ticket, note, self.clock.now())
+
+    async def assign(self, ticket: Ticket, actor: Person | None, unit_id: int,
+                     assignee_id: int | None = None, note: str = "") -> None:
+        """Route to a unit (and grid worker); re-routing an assigned ticket is a correction."""
+        self._check(ticket, "assign", actor, dispatcher=True)
+        if actor is None and ticket.state != S.SUBMITTED:
+            raise NotAllowed()
+        unit = await self.session.get(Unit, unit_id)
+        if unit is None or not unit.active:
+            raise InvalidInput("err_unknown_unit")
+        if assignee_id is None and ticket.place_id is not None:
+            workers = await access.people_with_role(
+                self.session, Role.GRID_WORKER, place_id=ticket.place_id)
+            assignee_id = workers[0].id if workers else None
+        now = self.clock.now()
+        previous_unit = ticket.unit_id
+        rerouted = ticket.state in (S.TRIAGE, S.ASSIGNED, S.ACCEPTED) and actor is not None
+        ticket.unit_id = unit.id
+        ticket.assignee_id = assignee_id
+        if ticket.state not in (S.ASSIGNED, S.ACCEPTED) or previous_unit != unit.id:
+            ticket.due_at = self.calendar.add_working_days(now, self.policy.working_days)
+        data = {"unit_id": unit.id, "assignee_id": assignee_id}
+        if rerouted:
+            # A dispatcher's choice differs from (or settles) the router's: learnable.
+            data |= {"correction": True, "previous_unit_id": previous_unit,
+                     "suggested_category": ticket.category}
+        await self._move(ticket, actor, "assign", S.ASSIGNED, note, data)
+        await self.notices.assigned(ticket, unit, now, tell_resident=rerouted)
+
+    async def accept(self, ticket: Ticket, actor: Person) -> None:
+        self._check(ticket, "accept", actor, worker=True)
+        if ticket.assignee_id is None:
+            ticket.assignee_id = actor.id
+        await self._move(ticket, actor, "accept", S.ACCEPTED)
+        await self.notices.accepted(ticket, self.clock.now())
+
+    async def return_to_triage(self, ticket: Ticket, actor: Person, reason: str) -> None:
+        """退单: the unit says "not ours"; the dispatcher decides again."""
+        self._check(ticket, "return", actor, worker=True)
+        reason = _required(reason, "err_reason_required")
+        unit_id = ticket.unit_id
+        ticket.assignee_id = None
+        await self._move(ticket, actor, "return", S.TRIAGE, reason, {"unit_id": unit_id})
+        await self.notices.returned(ticket, unit_id, reason, self.clock.now())
+
+    async def escalate(self, ticket: Ticket, actor: Person | None, reason: str) -> None:
+        """吹哨 / overdue: the state stays, the unit's leader and the intake centre are told."""
+        self._check(ticket, "escalate", actor, worker=True, dispatcher=True)
+        reason = _required(reason, "err_reason_required")
+        now = self.clock.now()
+        ticket.escalated_at = now
+        ticket.escalation_count += 1
+        await self._move(ticket, actor, "escalate", ticket.state, reason,
+                         {"count": ticket.escalation_count})
+        await self.notices.escalated(ticket, reason, now)
+
+    async def resolve(self, ticket: Ticket, actor: Person, result: str,
+                      photos: list[str] | None = None) -> None:
+        self._check(ticket, "resolve", actor, worker=True)
+        result = _required(result, "err_result_required")
+        now = self.clock.now()
+        ticket.result_text = result[:MAX_TEXT]
+        ticket.result_photos = list(photos or [])
+        ticket.resolved_at = now
+        await self._move(ticket, actor, "resolve", S.RESOLVED, result,
+                         {"on_time": ticket.due_at is None or now <= ticket.due_at})
+        await self.notices.resolved(ticket, now)
+
+    async def rate(self, ticket: Ticket, resident: Person, rating: Rating,
+                   comment: str = "") -> None:
+        """The resident's own answer to the callback question."""
+        self._check(ticket, "rate", resident)
+        if ticket.resident_id != resident.id:
+            raise NotFound()  # never reveal someone else's ticket
+        await self._apply_rating(ticket, resident, "rate", Rating(rating), comment)
+
+    async def mark_callback_due(self, ticket: Ticket) -> None:
+        """No answer in time: callback staff must phone the resident."""
+        self._check(ticket, "callback_due", None)
+        await self._move(ticket, None, "callback_due", S.CALLBACK_DUE)
+        await self.notices.callback_due(ticket, self.clock.now())
+
+    async def record_callback(self, ticket: Ticket, staff: Person, rating: Rating | None,
+                              note: str = "") -> None:
+        """Callback staff record the phoned answer; None means the resident was unreachable."""
+        self._check(ticket, "callback", staff)
+        if not (staff.has_role(Role.CALLBACK_STAFF) or access.is_dispatcher(staff)):
+            raise NotAllowed()
+        if rating is not None:
+            await self._apply_rating(ticket, staff, "callback", Rating(rating), note)
+            return
+        ticket.callback_attempts += 1
+        data = {"unreachable": True, "attempt": ticket.callback_attempts}
+        await self._move(ticket, staff, "callback", S.CALLBACK_DUE, note, data)
+        if ticket.callback_attempts >= self.policy.max_unreachable:
+            await self.close(ticket, None, "no_callback", note)
+
+    async def close(self, ticket: Ticket, actor: Person | None, outcome: str,
+                    note: str = "") -> None:
+        """Close without a rating: unreachable (未回访), invalid or withdrawn requests."""
+        self._check(ticket, "close", actor, dispatcher=True)
+        if outcome not in CLOSE_OUTCOMES - {"rated"}:
+            raise ValueError(f"unknown outcome {outcome!r}")
+        if actor is not None and outcome in ("invalid", "withdrawn"):
+            note = _required(note, "err_reason_required")
+        await self._finish(ticket, actor, "close", outcome, note)
+        await self.notices.closed(ticket, outcome, note, self.clock.now())
+
+    # -- internals -----------------------------------------------------------------------
+    async def _apply_rating(self, ticket: Ticket, actor: Person, action: str,
+                            rating: Rating, comment: str) -> None:
+        ticket.rating = rating
+        if rating == Rating.UNSATISFIED:
+            await self._reopen(ticket, actor, action, comment)
+            return
+        await self._finish(ticket, actor, action, "rated", comment, {"rating": rating.value})
+
+    async def _reopen(self, ticket: Ticket, actor: Person, via: str, comment: str) -> None:
+        """退回重办: only ever reached through an unsatisfied rating."""
+        now = self.clock.now()
+        ticket.reopen_count += 1
+        ticket.due_at = self.calendar.add_working_days(now, self.policy.working_days)
+        ticket.resolved_at = None
+        ticket.callback_attempts = 0
+        await self._move(ticket, actor, "reopen", S.ASSIGNED, comment,
+                         {"rating": Rating.UNSATISFIED.value, "via": via,
+                          "count": ticket.reopen_count})
+        await self.notices.reopened(ticket, comment, now)
+
+    async def _finish(self, ticket: Ticket, actor: Person | None, action: str, outcome: str,
+                      note: str, data: dict[str, Any] | None = None) -> None:
+        ticket.outcome = outcome
+        ticket.closed_at = self.clock.now()
+        await self._move(ticket, actor, action, S.CLOSED, note,
+                         {"outcome": outcome, **(data or {})})
+
+    def _check(self, ticket: Ticket, action: str, actor: Person | None, *,
+               worker: bool = False, dispatcher: bool = False) -> None:
+        """Refuse an action from the wrong state or by the wrong person."""
+        if ticket.state not in ALLOWED_FROM[action]:
+            raise IllegalTransition(number=ticket.number, state=t(f"state_{ticket.state}"),
+                                    action=t(f"action_{action}"))
+        if actor is None or (dispatcher and access.is_dispatcher(actor)):
+            return
+        if worker and access.works_on(actor, ticket):
+            return
+        if not worker and not dispatcher:
+            return  # ownership is checked by the caller (rating) or by the role (callback)
+        raise NotAllowed()
+
+    async def _move(self, ticket: Ticket, actor: Person | None, action: str, to: S,
+                    note: str = "", data: dict[str, Any] | None = None) -> None:
+        from_state = ticket.state
+        ticket.state = to
+        ticket.updated_at = self.clock.now()
+        self._event(ticket, actor, action, from_state, to, note, data)
+        try:
+            await self.session.flush()
+        except StaleDataError as exc:
+            raise Conflict() from exc
+
+    def _event(self, ticket: Ticket, actor: Person | None, action: str, from_state: S | None,
+               to: S, note: str = "", data: dict[str, Any] | None = None) -> None:
+        self.session.add(TicketEvent(
+            ticket_id=ticket.id, actor_id=actor.id if actor else None, at=self.clock.now(),
+            action=action, from_state=from_state, to_state=to, note=note, data=data or {},
+        ))
+
+    async def _next_number(self, now: dt.datetime) -> str:
+        """MY + local date + per-day sequence; safe under concurrent submits."""
+        day = now.astimezone(self.calendar.tz).strftime("%Y%m%d")
+        insert = pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
+        await self.session.execute(
+            insert(TicketSequence).values(day=day, last=0).on_conflict_do_nothing())
+        seq = await self.session.scalar(
+            sa.update(TicketSequence).where(TicketSequence.day == day)
+            .values(last=TicketSequence.last + 1).returning(TicketSequence.last))
+        return f"MY{day}-{seq:04d}"
+
+
+def _required(value: str, key: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise InvalidInput(key)
+    return value
