@@ -229,18 +229,25 @@ async def _apply(session: AsyncSession, data: dict[str, Any], places: dict[str, 
         values: dict[str, Any] = {"name": row["name"], "phone": row.get("phone")}
         if row.get("telegram_id"):
             values["tg_user_id"] = row["telegram_id"]
-        if row["code"] not in people:
+        is_new = row["code"] not in people
+        if is_new:
             values |= {"created_at": clock.now(), "memberships": []}
+        counted = report.updated["people"]
         person = _upsert(people, Person, row["code"], values, session, report, "people")
         await session.flush()
-        _set_memberships(person, row, place_id, unit_id)
+        roles_changed = _set_memberships(person, row, place_id, unit_id)
+        if roles_changed and not is_new and report.updated["people"] == counted:
+            report.updated["people"] += 1
     await session.flush()
 
 
 def _set_memberships(person: Person, row: dict[str, Any],
                      place_id: Callable[[str | None], int | None],
-                     unit_id: Callable[[str | None], int | None]) -> None:
-    """The file is the truth for staff roles; a resident membership is kept."""
+                     unit_id: Callable[[str | None], int | None]) -> bool:
+    """The file is the truth for staff roles; a resident membership is kept.
+
+    Returns whether the person's roles changed.
+    """
     wanted: set[tuple[Role, int | None, int | None]] = set()
     for role in map(Role, row["roles"]):
         if role in UNIT_ROLES:
@@ -257,5 +264,7 @@ def _set_memberships(person: Person, row: dict[str, Any],
         if m.role not in IMPORTED_ROLES or key in wanted:
             keep.append(m)
             wanted.discard(key)
+    changed = bool(wanted) or len(keep) != len(person.memberships)
     person.memberships = keep + [
         Membership(role=r, unit_id=u, place_id=p) for r, u, p in sorted(wanted, key=str)]
+    return changed
