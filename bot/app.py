@@ -102,8 +102,15 @@ async def build_app(config: Config, clock: Clock | None = None) -> App:
     dp.update.outer_middleware(DbSessionMiddleware(sessionmaker))
     dp.include_routers(*get_routers())
     app = App(config, engine, sessionmaker, ctx, bot, dp, scheduler)
-    dp.startup.register(lambda: _on_startup(app))
-    dp.shutdown.register(lambda: _on_shutdown(app))
+
+    async def on_startup() -> None:
+        await _on_startup(app)
+
+    async def on_shutdown() -> None:
+        await _on_shutdown(app)
+
+    dp.startup.register(on_startup)
+    dp.shutdown.register(on_shutdown)
     return app
 
 

@@ -56,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _run(config: Config, _args: argparse.Namespace) -> int:
+    if not config.telegram.token.get_secret_value():
+        from services.texts import t
+
+        print(t("cli_no_token"), file=sys.stderr)  # before the slow imports below
+        return 2
     from bot.app import StartupError, build_app
     from bot.runners import run_polling, run_webhook
 

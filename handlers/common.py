@@ -11,10 +11,7 @@ from services import people
 from services.context import ServiceContext
 from services.texts import t
 
-router = Router(name=__name__)
 
-
-@router.message(CommandStart(), F.from_user)
 async def start(message: Message, session: AsyncSession, ctx: ServiceContext) -> None:
     user = message.from_user
     assert user is not None
@@ -22,11 +19,17 @@ async def start(message: Message, session: AsyncSession, ctx: ServiceContext) ->
     await message.answer(t("start"))
 
 
-@router.message(Command("help"))
 async def help_(message: Message) -> None:
     await message.answer(t("help"))
 
 
-@router.message()
 async def fallback(message: Message) -> None:
     await message.answer(t("unknown_input"))
+
+
+def make_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(start, CommandStart(), F.from_user)
+    router.message.register(help_, Command("help"))
+    router.message.register(fallback)
+    return router

@@ -11,7 +11,6 @@ from aiogram.types import ErrorEvent
 from services.errors import DomainError
 from services.texts import t
 
-router = Router(name=__name__)
 log = logging.getLogger(__name__)
 
 
@@ -23,13 +22,18 @@ async def _answer(event: ErrorEvent, text: str) -> None:
         await update.message.answer(text)
 
 
-@router.errors(ExceptionTypeFilter(DomainError))
 async def on_domain_error(event: ErrorEvent) -> None:
     assert isinstance(event.exception, DomainError)
     await _answer(event, event.exception.message)
 
 
-@router.errors()
 async def on_unexpected(event: ErrorEvent) -> None:
-    log.exception("update %s failed", event.update.update_id, exc_info=event.exception)
+    log.error("update %s failed", event.update.update_id, exc_info=event.exception)
     await _answer(event, t("internal_error"))
+
+
+def make_router() -> Router:
+    router = Router(name=__name__)
+    router.errors.register(on_domain_error, ExceptionTypeFilter(DomainError))
+    router.errors.register(on_unexpected)
+    return router
