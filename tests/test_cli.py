@@ -1,0 +1,97 @@
+"""The `minyi` command, called in-process as the console script would call it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.conftest import EXAMPLE_ORG, pg_url, reset_postgres
+
+
+@pytest.fixture
+def sqlite_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    for var in ("MINYI_CONFIG", "MINYI_BOT_TOKEN", "MINYI_DATABASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path
+
+
+def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("run", "db", "org", "calendar", "doctor"):
+        assert command in out
+
+
+def test_calendar_due_over_national_day(sqlite_env: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["calendar", "due", "2026-09-30T10:00", "--days", "3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["2026-10-10T10:00:00+08:00", "2026年10月10日 10:00（星期六）"]
+    assert main(["calendar", "due", "yesterday"]) == 2
+    assert "无法解析时间" in capsys.readouterr().err
+
+
+def test_calendar_due_into_an_uncovered_year_warns(sqlite_env: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["calendar", "due", "2026-12-31T10:00"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("2027-01-05T10:00:00+08:00")
+    assert "2027 年没有官方节假日数据" in captured.err
+
+
+def test_import_then_doctor_reports_a_healthy_install(
+        sqlite_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["doctor"]) == 1  # nothing there yet: doctor looks, it does not create
+    assert "请运行 minyi db upgrade" in capsys.readouterr().out
+    assert main(["org", "import", str(EXAMPLE_ORG)]) == 0
+    assert "places: 新增 92" in capsys.readouterr().out
+    assert main(["org", "import", str(EXAMPLE_ORG)]) == 0
+    assert "units: 新增 0，更新 0" in capsys.readouterr().out
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "✓ database: sqlite" in out and "✓ migrations: 当前 0001" in out
+    assert "✓ org: 52 个网格" in out and "状态：正常" in out
+    assert (sqlite_env / "minyi.db").exists()
+
+
+def test_bad_org_file_is_refused_with_lines(sqlite_env: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    bad = sqlite_env / "bad.toml"
+    bad.write_text('[[units]]\ncode = "A"\nname = "甲"\nparent = "ZZ"\n', encoding="utf-8")
+    assert main(["org", "import", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "导入失败，未写入任何数据" in err and "第1行 [[units]] code='A'" in err
+    assert main(["org", "import", "missing.toml"]) == 2
+
+
+def test_bad_config_names_the_key(sqlite_env: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    (sqlite_env / "config.toml").write_text("[deadlines]\nworking_days = -1\n")
+    assert main(["doctor"]) == 2
+    assert "deadlines.working_days" in capsys.readouterr().err
+
+
+def test_run_without_token_says_so(sqlite_env: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run"]) == 2
+    assert "MINYI_BOT_TOKEN" in capsys.readouterr().err
+
+
+def test_postgres_needs_explicit_upgrade_then_is_healthy(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    url = pg_url()
+    asyncio.run(reset_postgres(url))
+    monkeypatch.setenv("MINYI_DATABASE_URL", url)
+    assert main(["doctor"]) == 1
+    assert "请运行 minyi db upgrade" in capsys.readouterr().out
+    assert main(["db", "upgrade"]) == 0
+    assert "schema revision: 0001" in capsys.readouterr().out
+    assert main(["org", "import", str(EXAMPLE_ORG)]) == 0
+    assert main(["doctor"]) == 0
+    assert "✓ database: postgresql" in capsys.readouterr().out
