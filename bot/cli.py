@@ -8,8 +8,12 @@ import datetime as dt
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 ICONS = {"ok": "✓", "warn": "!", "fail": "✗"}
 WEEKDAYS = "一二三四五六日"
@@ -119,7 +123,7 @@ async def _org(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _ensure_sqlite_schema(engine) -> None:  # type: ignore[no-untyped-def]
+async def _ensure_sqlite_schema(engine: AsyncEngine) -> None:
     """The embedded database creates itself; PostgreSQL is migrated explicitly."""
     if engine.dialect.name == "sqlite":
         from models import migrate

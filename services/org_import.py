@@ -61,11 +61,10 @@ class _Checker:
         self.errors.append(f"{self.where(section, index, row)}: {msg}")
 
 
-def _text_field(row: dict[str, Any], key: str, required: bool = True) -> str | None:
+def _text(row: dict[str, Any], key: str) -> str | None:
+    """A non-blank string value, or None."""
     value = row.get(key)
-    if value is None:
-        return None if not required else ""
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def _validate(data: dict[str, Any], chk: _Checker, known: dict[str, set[str]]) -> None:
@@ -78,7 +77,7 @@ def _validate(data: dict[str, Any], chk: _Checker, known: dict[str, set[str]]) -
             data[section] = []
             continue
         for i, row in enumerate(rows):
-            code, name = _text_field(row, "code"), _text_field(row, "name")
+            code, name = _text(row, "code"), _text(row, "name")
             if not code or not name:
                 chk.error(section, i, row, "code 和 name 必填且为文本")
             elif code in codes[section]:
