@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot import routing_cli
 from bot.config import Config, ConfigError, load_config
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     due.add_argument("moment", help="ISO moment, local time if no offset: 2026-09-30T10:00")
     due.add_argument("--days", type=int, default=None, help="default: deadlines.working_days")
     sub.add_parser("doctor", help="check config, database, migrations, calendar, org data")
+    routing_cli.add_commands(sub)
     return p
 
 
@@ -51,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if config.log.level != "DEBUG":
         logging.getLogger("alembic").setLevel(logging.WARNING)
+    if args.command in ("routing", "route"):
+        return routing_cli.run(config, args)
     handler = {"run": _run, "db": _db, "org": _org, "calendar": _calendar,
                "doctor": _doctor}[args.command]
     try:

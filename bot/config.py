@@ -132,6 +132,11 @@ class CallbacksConfig(_Section):
     max_unreachable: int = Field(3, ge=1, le=20)
 
 
+class RoutingConfig(_Section):
+    table: str = ""  # empty: the table shipped in routing/default_table.toml
+    min_confidence: float = Field(0.7, ge=0.0, le=1.0)
+
+
 class LogConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -144,6 +149,7 @@ class Config(_Section):
     deadlines: DeadlinesConfig = DeadlinesConfig()
     calendar: CalendarConfig = CalendarConfig()
     callbacks: CallbacksConfig = CallbacksConfig()
+    routing: RoutingConfig = RoutingConfig()
     log: LogConfig = LogConfig()
 
     @field_validator("timezone")
