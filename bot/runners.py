@@ -10,6 +10,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import web
 
 from bot.app import App, close_app
+from bot.health import health_report
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,6 @@ def make_webhook_app(app: App) -> web.Application:
     setup_application(web_app, app.dp, bot=app.bot)
 
     async def health(_request: web.Request) -> web.Response:
-        from bot.health import health_report
-
         report = await health_report(app.config, app.engine, app.ctx)
         return web.json_response(report, status=200 if report["ok"] else 503)
 
