@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -16,8 +17,10 @@ SEED = 20261128
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     routing = sub.add_parser("routing", help="learn and evaluate the keyword table")
     rsub = routing.add_subparsers(dest="routing_cmd", required=True)
-    learn = rsub.add_parser("learn", help="learn a table from a labelled CSV")
-    learn.add_argument("csv", type=Path)
+    learn = rsub.add_parser("learn", help="learn a table from a labelled CSV and/or the DB")
+    learn.add_argument("csv", type=Path, nargs="?")
+    learn.add_argument("--from-db", action="store_true",
+                       help="add the tickets dispatchers routed by hand (database.url)")
     learn.add_argument("--out", type=Path, required=True)
     learn.add_argument("--holdout", type=float, default=0.2,
                        help="part kept out of training for `eval` (same --seed)")
@@ -34,6 +37,22 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     route = sub.add_parser("route", help="route one request text and explain")
     route.add_argument("text")
     route.add_argument("--table", type=Path)
+
+
+async def _db_examples(config: Config) -> list:  # list[routing.learn.Example]
+    """Dispatcher-routed tickets, labelled with the category of their unit (or the unit)."""
+    from models.db import make_engine, make_sessionmaker
+    from routing.learn import DEFAULT_CATEGORY_UNITS, Example
+    from services.routing_history import corrected_examples
+
+    category_of = {unit: cat for cat, unit in DEFAULT_CATEGORY_UNITS.items()}
+    engine = make_engine(config.database.url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            rows = await corrected_examples(session)
+    finally:
+        await engine.dispose()
+    return [Example(text, category_of.get(unit, unit)) for text, unit in rows]
 
 
 def table_path(config: Config, override: Path | None) -> Path:
@@ -53,18 +72,31 @@ def run(config: Config, args: argparse.Namespace) -> int:
                         min_confidence=config.routing.min_confidence)
         print(json.dumps(router.classify(args.text).as_dict(), ensure_ascii=False, indent=2))
         return 0
-    if not args.csv.is_file():
+    if args.csv is None and not (args.routing_cmd == "learn" and args.from_db):
+        print("请给出已标注的 CSV 文件（或 --from-db）", file=sys.stderr)
+        return 2
+    if args.csv is not None and not args.csv.is_file():
         print(f"文件不存在：{args.csv}", file=sys.stderr)
         return 2
-    examples = read_labelled(args.csv)
+    examples = read_labelled(args.csv) if args.csv is not None else []
     if args.routing_cmd == "learn":
         train, _ = split(examples, args.holdout, args.seed)
+        units = dict(DEFAULT_CATEGORY_UNITS)
+        if args.from_db:
+            extra = asyncio.run(_db_examples(config))
+            train += extra
+            units |= {e.label: e.label for e in extra if e.label not in units}
+            print(f"数据库中人工分派的诉求：{len(extra)} 条")
+        if len({e.label for e in train}) < 2:
+            print("至少需要两个类别的已标注诉求", file=sys.stderr)
+            return 2
         table = learn_table([tokens(e.text) for e in train], [e.label for e in train],
-                            DEFAULT_CATEGORY_UNITS, max_terms=args.max_terms)
+                            units, max_terms=args.max_terms)
         if args.curated:
             table = merge(table, parse_table(args.curated.read_text("utf-8")))
+        source = args.csv.name if args.csv else "--from-db"
         args.out.write_text(dump_table(table, header=(
-            f"Learned by `minyi routing learn {args.csv.name}` from {len(train)} requests\n"
+            f"Learned by `minyi routing learn {source}` from {len(train)} requests\n"
             f"(holdout {args.holdout}, seed {args.seed}); at most {args.max_terms} terms "
             "per category.\nEdit freely: curated entries can be merged with --curated.")),
             encoding="utf-8")

@@ -109,3 +109,40 @@ def test_route_command_prints_the_decision(capsys: pytest.CaptureFixture[str]) -
     assert main(["route", "孩子所在小学的老师周末组织有偿补课，教育局能否管一管"]) == 0
     out = capsys.readouterr().out
     assert '"target": "教育文体"' in out and '"explanation"' in out
+
+
+async def test_dispatcher_corrections_become_training_examples(
+        db_url: str, session, ctx, org, tmp_path: Path,  # type: ignore[no-untyped-def]
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from services.routing_history import corrected_examples
+    from services.tickets import Draft, Route
+    from tests.helpers import new_resident
+
+    life = ctx.lifecycle(session)
+    dispatcher = await org.person("staff-dispatch-1")
+    cg = await org.unit("CG")
+    for i in range(3):
+        resident = await new_resident(session, ctx.clock, 10 + i)
+        ticket = await life.submit(resident, Draft("小区路灯坏了好几天，晚上太黑"), None)
+        await life.assign(ticket, dispatcher, cg.id)
+    await life.submit(await new_resident(session, ctx.clock, 20), Draft("学校收费"),
+                      Route((await org.unit("JY")).id, "教育文体", 0.9))
+    await session.commit()
+    assert await corrected_examples(session) == [("小区路灯坏了好几天，晚上太黑", "CG")] * 3
+
+    csv = tmp_path / "small.csv"
+    csv.write_text("id,title,text,label\n" + "".join(
+        f"{i},,{text},{label}\n" for i, (text, label) in enumerate(
+            [("学校老师补课收费", "教育文体"), ("医院看病排队太久", "卫生计生")] * 4)),
+        encoding="utf-8")
+    out = tmp_path / "table.toml"
+    monkeypatch.setenv("MINYI_DATABASE_URL", db_url)
+    code = await asyncio.to_thread(main, ["routing", "learn", str(csv), "--from-db",
+                                          "--holdout", "0", "--out", str(out)])
+    assert code == 0
+    table = parse_table(out.read_text("utf-8"))
+    assert table.targets["CG"].unit == "CG"
+    assert "路灯" in table.targets["CG"].keywords
+    assert table.targets["教育文体"].unit == "JY"

@@ -1,0 +1,27 @@
+"""Labelled examples from the tickets themselves, so the router improves with use.
+
+A ticket that a dispatcher assigned or re-routed (an `assign` event marked `correction`)
+is labelled with the unit it finally went to: the dispatcher's choice, not the router's.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Ticket, TicketEvent, Unit
+
+
+async def corrected_examples(session: AsyncSession) -> list[tuple[str, str]]:
+    """(request text, unit code) for every ticket a dispatcher routed by hand."""
+    events = await session.scalars(
+        sa.select(TicketEvent).where(TicketEvent.action == "assign"))
+    ticket_ids = {e.ticket_id for e in events if e.data.get("correction")}
+    if not ticket_ids:
+        return []
+    rows = await session.execute(
+        sa.select(Ticket.title, Ticket.text, Unit.code)
+        .join(Unit, Unit.id == Ticket.unit_id)
+        .where(Ticket.id.in_(ticket_ids))
+        .order_by(Ticket.id))
+    return [(f"{title}\n{text}".strip(), code) for title, text, code in rows]
