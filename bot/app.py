@@ -11,12 +11,12 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import BotCommand
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.calendar import make_calendar
 from bot.config import Config
+from bot.fsm_storage import SqlStorage
 from bot.middlewares import DbSessionMiddleware
 from bot.scheduler import Scheduler
 from handlers import get_routers
@@ -54,12 +54,15 @@ def make_context(config: Config, clock: Clock | None = None) -> ServiceContext:
     )
 
 
-def make_storage(config: Config) -> BaseStorage:
+def make_storage(config: Config, sessionmaker: async_sessionmaker[AsyncSession],
+                 clock: Clock | None = None) -> BaseStorage:
+    """Redis when configured (several replicas), else the SQL database: both survive a
+    restart in the middle of a conversation."""
     if config.redis.url:
         from aiogram.fsm.storage.redis import RedisStorage
 
         return RedisStorage.from_url(config.redis.url)
-    return MemoryStorage()
+    return SqlStorage(sessionmaker, clock)
 
 
 def make_bot(config: Config) -> Bot:
@@ -98,7 +101,8 @@ async def build_app(config: Config, clock: Clock | None = None) -> App:
     ctx = make_context(config, clock)
     scheduler = Scheduler(ctx)
     scheduler.add_default_sweeps()
-    dp = Dispatcher(storage=make_storage(config), ctx=ctx, config=config)
+    dp = Dispatcher(storage=make_storage(config, sessionmaker, ctx.clock), ctx=ctx,
+                    config=config)
     dp.update.outer_middleware(DbSessionMiddleware(sessionmaker))
     dp.include_routers(*get_routers())
     app = App(config, engine, sessionmaker, ctx, bot, dp, scheduler)

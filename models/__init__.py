@@ -1,6 +1,7 @@
 """SQLAlchemy 2 ORM entities, engine/session factory and Alembic migrations."""
 
 from models.base import Base
+from models.fsm import FsmRecord
 from models.org import Place, PlaceKind, Unit, Venue, VenueKind
 from models.outbox import OutboxMessage, OutboxState
 from models.people import Membership, Person, Role
@@ -8,6 +9,7 @@ from models.tickets import Rating, Ticket, TicketEvent, TicketSequence, TicketSt
 
 __all__ = [
     "Base",
+    "FsmRecord",
     "Membership",
     "OutboxMessage",
     "OutboxState",

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from models import migrate
 from tests.conftest import EXAMPLE_ORG, pg_url, reset_postgres
 
 
@@ -55,7 +56,8 @@ def test_import_then_doctor_reports_a_healthy_install(
     assert "units: 新增 0，更新 0" in capsys.readouterr().out
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
-    assert "✓ database: sqlite" in out and "✓ migrations: 当前 0001" in out
+    head = migrate.head_revision()
+    assert "✓ database: sqlite" in out and f"✓ migrations: 当前 {head}，最新 {head}" in out
     assert "✓ org: 52 个网格" in out and "状态：正常" in out
     assert (sqlite_env / "minyi.db").exists()
 
@@ -91,7 +93,7 @@ def test_postgres_needs_explicit_upgrade_then_is_healthy(
     assert main(["doctor"]) == 1
     assert "请运行 minyi db upgrade" in capsys.readouterr().out
     assert main(["db", "upgrade"]) == 0
-    assert "schema revision: 0001" in capsys.readouterr().out
+    assert f"schema revision: {migrate.head_revision()}" in capsys.readouterr().out
     assert main(["org", "import", str(EXAMPLE_ORG)]) == 0
     assert main(["doctor"]) == 0
     assert "✓ database: postgresql" in capsys.readouterr().out

@@ -1,31 +1,54 @@
-"""FSM storage choice: Redis where configured (checked on the real server)."""
+"""FSM storage: the SQL database by default, Redis where configured (real servers)."""
 
 from __future__ import annotations
 
+from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
-from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import make_storage
 from bot.config import load_config
+from bot.fsm_storage import SqlStorage
+from models.db import make_sessionmaker
 from tests.conftest import external_url
 
+KEY = StorageKey(bot_id=42, chat_id=555, user_id=555)
+OTHER = StorageKey(bot_id=42, chat_id=556, user_id=556)
 
-def test_without_redis_the_process_keeps_state() -> None:
-    assert isinstance(make_storage(load_config(env={})), MemoryStorage)
+
+class Submit(StatesGroup):
+    describe = State()
 
 
-async def test_redis_storage_round_trip() -> None:
+async def test_sql_storage_survives_a_restart(engine: AsyncEngine) -> None:
+    storage = make_storage(load_config(env={}), make_sessionmaker(engine))
+    assert isinstance(storage, SqlStorage)
+    assert await storage.get_state(KEY) is None and await storage.get_data(KEY) == {}
+    await storage.set_state(KEY, Submit.describe)
+    await storage.set_data(KEY, {"text": "路灯坏了", "photos": ["f1"]})
+    await storage.set_state(OTHER, "Other:step")
+    await storage.close()
+    restarted = SqlStorage(make_sessionmaker(engine))  # a new process, same database
+    assert await restarted.get_state(KEY) == "Submit:describe"
+    assert await restarted.get_data(KEY) == {"text": "路灯坏了", "photos": ["f1"]}
+    await restarted.set_state(KEY, None)
+    assert await restarted.get_state(KEY) is None
+    assert await restarted.get_data(KEY) == {"text": "路灯坏了", "photos": ["f1"]}
+    assert await restarted.get_state(OTHER) == "Other:step"
+
+
+async def test_redis_storage_round_trip(engine: AsyncEngine) -> None:
     url = external_url("TEST_REDIS_URL")
-    storage = make_storage(load_config(env={"MINYI_REDIS_URL": url}))
+    storage = make_storage(load_config(env={"MINYI_REDIS_URL": url}),
+                           make_sessionmaker(engine))
     assert isinstance(storage, RedisStorage)
-    key = StorageKey(bot_id=42, chat_id=555, user_id=555)
     try:
-        await storage.set_state(key, "Submit:describe")
-        await storage.set_data(key, {"text": "路灯坏了", "photos": ["f1"]})
-        assert await storage.get_state(key) == "Submit:describe"
-        assert await storage.get_data(key) == {"text": "路灯坏了", "photos": ["f1"]}
+        await storage.set_state(KEY, "Submit:describe")
+        await storage.set_data(KEY, {"text": "路灯坏了", "photos": ["f1"]})
+        assert await storage.get_state(KEY) == "Submit:describe"
+        assert await storage.get_data(KEY) == {"text": "路灯坏了", "photos": ["f1"]}
     finally:
-        await storage.set_state(key, None)
-        await storage.set_data(key, {})
+        await storage.set_state(KEY, None)
+        await storage.set_data(KEY, {})
         await storage.close()
