@@ -11,11 +11,10 @@ from typing import Any
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, KeyBuilder, StorageKey
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models import FsmRecord
+from models.db import upsert_insert
 from services.clock import Clock, SystemClock
 
 
@@ -28,11 +27,9 @@ class SqlStorage(BaseStorage):
 
     async def _upsert(self, key: StorageKey, **values: Any) -> None:
         async with self.sessionmaker() as session:
-            dialect = session.bind.dialect.name
-            insert = pg_insert if dialect == "postgresql" else sqlite_insert
             row = {"key": self.key_builder.build(key), "state": None, "data": {},
                    "updated_at": self.clock.now()} | values
-            stmt = insert(FsmRecord).values(**row)
+            stmt = upsert_insert(session, FsmRecord).values(**row)
             stmt = stmt.on_conflict_do_update(
                 index_elements=[FsmRecord.key],
                 set_={k: stmt.excluded[k] for k in (*values, "updated_at")})

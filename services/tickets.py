@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from models import Person, Rating, Role, Ticket, TicketEvent, TicketSequence, Unit
 from models import TicketState as S
+from models.db import upsert_insert
 from services import access, notices
 from services.clock import Clock
 from services.deadlines import WorkingCalendar
@@ -306,9 +305,8 @@ class Lifecycle:
     async def _next_number(self, now: dt.datetime) -> str:
         """MY + local date + per-day sequence; safe under concurrent submits."""
         day = now.astimezone(self.calendar.tz).strftime("%Y%m%d")
-        insert = pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
-        await self.session.execute(
-            insert(TicketSequence).values(day=day, last=0).on_conflict_do_nothing())
+        await self.session.execute(upsert_insert(self.session, TicketSequence)
+                                   .values(day=day, last=0).on_conflict_do_nothing())
         seq = await self.session.scalar(
             sa.update(TicketSequence).where(TicketSequence.day == day)
             .values(last=TicketSequence.last + 1).returning(TicketSequence.last))
