@@ -7,10 +7,13 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Config
 
-DEFAULT_TABLE = Path(__file__).resolve().parent.parent / "routing" / "default_table.toml"
+if TYPE_CHECKING:
+    from routing.classifier import Router
+
 SEED = 20261128
 
 
@@ -55,12 +58,17 @@ async def _db_examples(config: Config) -> list:  # list[routing.learn.Example]
     return [Example(text, category_of.get(unit, unit)) for text, unit in rows]
 
 
-def table_path(config: Config, override: Path | None) -> Path:
-    return override or (Path(config.routing.table) if config.routing.table else DEFAULT_TABLE)
+def _router(config: Config, override: Path | None) -> Router:
+    """The configured (or given) table, with the configured triage threshold."""
+    from routing.classifier import Router
+    from routing.table import DEFAULT_TABLE, parse_table
+
+    path = override or (Path(config.routing.table) if config.routing.table else DEFAULT_TABLE)
+    return Router(parse_table(path.read_text("utf-8")),
+                  min_confidence=config.routing.min_confidence)
 
 
 def run(config: Config, args: argparse.Namespace) -> int:
-    from routing.classifier import Router
     from routing.evaluate import figures, read_labelled, throughput
     from routing.learn import DEFAULT_CATEGORY_UNITS, learn_table, split
     from routing.table import dump_table, merge, parse_table
@@ -68,9 +76,8 @@ def run(config: Config, args: argparse.Namespace) -> int:
 
     load_dictionary()
     if args.command == "route":
-        router = Router(parse_table(table_path(config, args.table).read_text("utf-8")),
-                        min_confidence=config.routing.min_confidence)
-        print(json.dumps(router.classify(args.text).as_dict(), ensure_ascii=False, indent=2))
+        decision = _router(config, args.table).classify(args.text)
+        print(json.dumps(decision.as_dict(), ensure_ascii=False, indent=2))
         return 0
     if args.csv is None and not (args.routing_cmd == "learn" and args.from_db):
         print("请给出已标注的 CSV 文件（或 --from-db）", file=sys.stderr)
@@ -104,8 +111,7 @@ def run(config: Config, args: argparse.Namespace) -> int:
               f"{sum(len(t.keywords) + len(t.negatives) for t in table.targets.values())} 个词")
         return 0
     _, test = split(examples, args.holdout, args.seed) if args.holdout < 1 else ([], examples)
-    router = Router(parse_table(table_path(config, args.table).read_text("utf-8")),
-                    min_confidence=config.routing.min_confidence)
+    router = _router(config, args.table)
     result = figures([router.classify(e.text) for e in test], [e.label for e in test])
     result |= throughput(router, [e.text for e in test])
     if args.json:

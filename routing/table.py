@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 MAX_TERMS = 300
+# The table shipped with the product (package data), learned by `minyi routing learn`.
+DEFAULT_TABLE = Path(__file__).with_name("default_table.toml")
 
 
 @dataclass
@@ -37,9 +40,6 @@ class Target:
 @dataclass
 class KeywordTable:
     targets: dict[str, Target] = field(default_factory=dict)
-
-    def units(self) -> set[str]:
-        return {t.unit for t in self.targets.values()}
 
 
 class TableError(ValueError):
@@ -79,9 +79,13 @@ def parse_table(text: str) -> KeywordTable:
 
 
 def merge(learned: KeywordTable, curated: KeywordTable) -> KeywordTable:
-    """Curated entries win over learned ones; curated-only targets are added."""
+    """Curated entries win over learned ones; curated-only targets are added after.
+
+    Target order is kept (learned first), so the same inputs dump the same file.
+    """
     out = KeywordTable()
-    for name in learned.targets.keys() | curated.targets.keys():
+    names = list(learned.targets) + [n for n in curated.targets if n not in learned.targets]
+    for name in names:
         base, top = learned.targets.get(name), curated.targets.get(name)
         if base is None or top is None:
             src = base or top

@@ -14,9 +14,10 @@ from models import Ticket, TicketEvent, Unit
 
 async def corrected_examples(session: AsyncSession) -> list[tuple[str, str]]:
     """(request text, unit code) for every ticket a dispatcher routed by hand."""
-    events = await session.scalars(
-        sa.select(TicketEvent).where(TicketEvent.action == "assign"))
-    ticket_ids = {e.ticket_id for e in events if e.data.get("correction")}
+    events = await session.execute(
+        sa.select(TicketEvent.ticket_id, TicketEvent.data)
+        .where(TicketEvent.action == "assign"))
+    ticket_ids = {ticket_id for ticket_id, data in events if data.get("correction")}
     if not ticket_ids:
         return []
     rows = await session.execute(

@@ -8,11 +8,19 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.routing_cli import DEFAULT_TABLE, SEED
+from bot.routing_cli import SEED
 from routing.classifier import Router
 from routing.evaluate import figures, read_labelled
 from routing.learn import split
-from routing.table import MAX_TERMS, KeywordTable, Target, dump_table, merge, parse_table
+from routing.table import (
+    DEFAULT_TABLE,
+    MAX_TERMS,
+    KeywordTable,
+    Target,
+    dump_table,
+    merge,
+    parse_table,
+)
 from routing.text import load_dictionary, normalise, tokens
 from tests.conftest import ROOT
 
