@@ -5,25 +5,31 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import BotCommand
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.calendar import make_calendar
 from bot.config import Config
 from bot.fsm_storage import SqlStorage
-from bot.middlewares import DbSessionMiddleware
+from bot.middlewares import CurrentPerson, DbSessionMiddleware, FloodControl
 from bot.scheduler import Scheduler
 from handlers import get_routers
-from models import migrate
+from models import Place, migrate
 from models.db import make_engine, make_sessionmaker
+from routing.classifier import Router
+from routing.table import parse_table
+from routing.text import load_dictionary
 from services.clock import Clock, SystemClock
 from services.context import ServiceContext
+from services.intake import IntakeRules, RequestRouter
 from services.texts import t
 from services.tickets import Policy
 
@@ -55,14 +61,42 @@ def make_context(config: Config, clock: Clock | None = None) -> ServiceContext:
 
 
 def make_storage(config: Config, sessionmaker: async_sessionmaker[AsyncSession],
-                 clock: Clock | None = None) -> BaseStorage:
+                 clock: Clock | None = None) -> tuple[BaseStorage, BaseEventIsolation]:
     """Redis when configured (several replicas), else the SQL database: both survive a
-    restart in the middle of a conversation."""
+    restart in the middle of a conversation. The isolation serialises one user's updates,
+    so a double tap on 确认 is handled after the first tap finished."""
     if config.redis.url:
         from aiogram.fsm.storage.redis import RedisStorage
 
-        return RedisStorage.from_url(config.redis.url)
-    return SqlStorage(sessionmaker, clock)
+        redis = RedisStorage.from_url(config.redis.url)
+        return redis, redis.create_isolation()
+    return SqlStorage(sessionmaker, clock), SimpleEventIsolation()
+
+
+async def make_request_router(config: Config,
+                              sessionmaker: async_sessionmaker[AsyncSession]) -> RequestRouter:
+    """The keyword table with jieba's dictionary (domain terms + the org's place names)
+    loaded once, here, not per message."""
+    async with sessionmaker() as session:
+        names = list(await session.scalars(sa.select(Place.name)))
+    load_dictionary(names)
+    return RequestRouter(Router(parse_table(config.routing.table_path.read_text("utf-8")),
+                                min_confidence=config.routing.min_confidence,
+                                place_names=names))
+
+
+def make_dispatcher(config: Config, sessionmaker: async_sessionmaker[AsyncSession],
+                    ctx: ServiceContext, request_router: RequestRouter) -> Dispatcher:
+    """Routers, middlewares and what handlers receive by name (ctx, intake_rules, ...)."""
+    storage, isolation = make_storage(config, sessionmaker, ctx.clock)
+    dp = Dispatcher(storage=storage, events_isolation=isolation, ctx=ctx, config=config,
+                    request_router=request_router,
+                    intake_rules=IntakeRules(**config.intake.model_dump()))
+    dp.update.outer_middleware(FloodControl(config.flood.limit, config.flood.window_seconds))
+    dp.update.outer_middleware(DbSessionMiddleware(sessionmaker))
+    dp.update.outer_middleware(CurrentPerson())
+    dp.include_routers(*get_routers())
+    return dp
 
 
 def make_bot(config: Config) -> Bot:
@@ -101,10 +135,8 @@ async def build_app(config: Config, clock: Clock | None = None) -> App:
     ctx = make_context(config, clock)
     scheduler = Scheduler(ctx)
     scheduler.add_default_sweeps()
-    dp = Dispatcher(storage=make_storage(config, sessionmaker, ctx.clock), ctx=ctx,
-                    config=config)
-    dp.update.outer_middleware(DbSessionMiddleware(sessionmaker))
-    dp.include_routers(*get_routers())
+    dp = make_dispatcher(config, sessionmaker, ctx,
+                         await make_request_router(config, sessionmaker))
     app = App(config, engine, sessionmaker, ctx, bot, dp, scheduler)
 
     async def on_startup() -> None:
@@ -123,6 +155,8 @@ async def _on_startup(app: App) -> None:
     try:
         await app.bot.set_my_commands([
             BotCommand(command="start", description=t("cmd_start")),
+            BotCommand(command="report", description=t("btn_report")),
+            BotCommand(command="my", description=t("btn_my")),
             BotCommand(command="help", description=t("cmd_help")),
             BotCommand(command="cancel", description=t("cmd_cancel")),
         ])

@@ -136,6 +136,25 @@ class RoutingConfig(_Section):
     table: str = ""  # empty: the table shipped in routing/default_table.toml
     min_confidence: float = Field(0.7, ge=0.0, le=1.0)
 
+    @property
+    def table_path(self) -> Path:
+        from routing.table import DEFAULT_TABLE
+
+        return Path(self.table) if self.table else DEFAULT_TABLE
+
+
+class IntakeConfig(_Section):
+    max_text: int = Field(2000, ge=50, le=4000)
+    min_text_chars: int = Field(4, ge=1, le=50)
+    max_photos: int = Field(5, ge=0, le=10)
+    max_km: float = Field(10.0, gt=0, le=200)
+    page_size: int = Field(5, ge=1, le=20)
+
+
+class FloodConfig(_Section):
+    limit: int = Field(20, ge=1, le=1000)
+    window_seconds: float = Field(10.0, gt=0, le=3600)
+
 
 class LogConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -150,6 +169,8 @@ class Config(_Section):
     calendar: CalendarConfig = CalendarConfig()
     callbacks: CallbacksConfig = CallbacksConfig()
     routing: RoutingConfig = RoutingConfig()
+    intake: IntakeConfig = IntakeConfig()
+    flood: FloodConfig = FloodConfig()
     log: LogConfig = LogConfig()
 
     @field_validator("timezone")

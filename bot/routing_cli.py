@@ -61,9 +61,9 @@ async def _db_examples(config: Config) -> list:  # list[routing.learn.Example]
 def _router(config: Config, override: Path | None) -> Router:
     """The configured (or given) table, with the configured triage threshold."""
     from routing.classifier import Router
-    from routing.table import DEFAULT_TABLE, parse_table
+    from routing.table import parse_table
 
-    path = override or (Path(config.routing.table) if config.routing.table else DEFAULT_TABLE)
+    path = override or config.routing.table_path
     return Router(parse_table(path.read_text("utf-8")),
                   min_confidence=config.routing.min_confidence)
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import common, errors
+from handlers import common, errors, my_requests, report
 
 
 def get_routers() -> list[Router]:
-    # errors first so its handlers see every failure; common last (it holds fallbacks).
-    return [errors.make_router(), common.make_router()]
+    # errors first so its handlers see every failure; the commands that work in any state
+    # (/start, /cancel) before the conversations; the fallback last.
+    return [errors.make_router(), common.make_router(), report.make_router(),
+            my_requests.make_router(), common.make_fallback_router()]

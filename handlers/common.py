@@ -1,35 +1,53 @@
-"""/start, /help and the last-resort fallback."""
+"""/start, /help, /cancel and the main menu; the last-resort fallback is its own Router."""
 
 from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandStart
+from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from services import people
-from services.context import ServiceContext
+from handlers import keyboards as kb
 from services.texts import t
 
 
-async def start(message: Message, session: AsyncSession, ctx: ServiceContext) -> None:
-    user = message.from_user
-    assert user is not None
-    await people.ensure_resident(session, user.id, user.full_name, ctx.clock)
-    await message.answer(t("start"))
+async def start(message: Message, state: FSMContext) -> None:
+    await state.clear()
+    await message.answer(t("start"), reply_markup=kb.main_menu())
 
 
 async def help_(message: Message) -> None:
-    await message.answer(t("help"))
+    await message.answer(t("help"), reply_markup=kb.main_menu())
+
+
+async def cancel(message: Message, state: FSMContext) -> None:
+    """Works at every step: the draft is dropped, nothing was written yet."""
+    had_state = await state.get_state() is not None
+    await state.clear()
+    await message.answer(t("cancelled" if had_state else "nothing_to_cancel"),
+                         reply_markup=kb.main_menu())
+
+
+async def appointments(message: Message) -> None:
+    await message.answer(t("appointment_info"), reply_markup=kb.main_menu())
 
 
 async def fallback(message: Message) -> None:
-    await message.answer(t("unknown_input"))
+    await message.answer(t("unknown_input"), reply_markup=kb.main_menu())
 
 
 def make_router() -> Router:
     router = Router(name=__name__)
-    router.message.register(start, CommandStart(), F.from_user)
+    router.message.register(start, CommandStart())
+    router.message.register(cancel, Command("cancel"))
+    router.message.register(cancel, F.text == t("btn_cancel"))
     router.message.register(help_, Command("help"))
+    router.message.register(help_, F.text == t("btn_help"))
+    router.message.register(appointments, F.text == t("btn_appointment"))
+    return router
+
+
+def make_fallback_router() -> Router:
+    router = Router(name=f"{__name__}.fallback")
     router.message.register(fallback)
     return router

@@ -36,6 +36,9 @@ class Place(Base):
     name: Mapped[str] = mapped_column(sa.String(128))
     kind: Mapped[PlaceKind] = mapped_column(str_enum(PlaceKind))
     parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("places.id"), index=True)
+    # A representative point (office, village centre): shared locations snap to the nearest.
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
 
     parent: Mapped[Place | None] = relationship(remote_side=[id])
 

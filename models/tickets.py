@@ -34,6 +34,8 @@ class Ticket(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    # The resident's draft id: a second tap on 确认 finds this ticket instead of a new one.
+    submission_key: Mapped[str | None] = mapped_column(sa.String(80), unique=True)
     resident_id: Mapped[int] = mapped_column(sa.ForeignKey("people.id"), index=True)
     title: Mapped[str] = mapped_column(sa.String(200), default="")
     text: Mapped[str] = mapped_column(sa.Text)

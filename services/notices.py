@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Person, Place, Role, Ticket, Unit
+from models import Person, Place, Role, Ticket, TicketState, Unit
 from services import access
 from services.outbox import NORMAL, URGENT, enqueue, keyboard
 from services.texts import fmt_moment, t
@@ -103,6 +103,15 @@ class Notices:
                 text=t("ob_reopened_resident", number=ticket.number,
                        unit=await self._unit_name(ticket.unit_id), due=self._due(ticket)),
                 now=now, ticket_id=ticket.id)
+
+    async def follow_up(self, ticket: Ticket, text: str, photos: list[str],
+                        now: dt.datetime) -> None:
+        """To whoever holds the ticket now: its workers, or the dispatchers in triage."""
+        chats = (await access.chat_ids(self.session, DISPATCH) if ticket.unit_id is None
+                 or ticket.state == TicketState.TRIAGE else await self._workers(ticket))
+        enqueue(self.session, chats, kind="follow_up", photos=photos, now=now,
+                ticket_id=ticket.id,
+                text=t("ob_follow_up", number=ticket.number, text=text or t("photo_only")))
 
     async def callback_due(self, ticket: Ticket, now: dt.datetime) -> None:
         chats = await access.chat_ids(self.session, (Role.CALLBACK_STAFF, None, None))

@@ -67,6 +67,17 @@ def _text(row: dict[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
+def _check_point(row: dict[str, Any], i: int, section: str, chk: _Checker) -> None:
+    """latitude/longitude are optional, but both or neither, and on the globe."""
+    lat, lon = row.get("latitude"), row.get("longitude")
+    if lat is None and lon is None:
+        return
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lat, lon)):
+        chk.error(section, i, row, "latitude 和 longitude 须同时给出且为数字")
+    elif not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        chk.error(section, i, row, "latitude/longitude 超出范围")
+
+
 def _validate(data: dict[str, Any], chk: _Checker, known: dict[str, set[str]]) -> None:
     codes: dict[str, set[str]] = {s: set() for s in SECTIONS}
     kinds: dict[str, PlaceKind] = {}
@@ -83,6 +94,8 @@ def _validate(data: dict[str, Any], chk: _Checker, known: dict[str, set[str]]) -
             elif code in codes[section]:
                 chk.error(section, i, row, "code 重复")
             codes[section].add(code or "")
+            if section in ("places", "venues"):
+                _check_point(row, i, section, chk)
             if section == "places":
                 try:
                     kinds[code or ""] = PlaceKind(row.get("kind"))
@@ -206,7 +219,9 @@ async def _apply(session: AsyncSession, data: dict[str, Any], places: dict[str, 
     for row in _tree_order(data.get("places", [])):
         _upsert(places, Place, row["code"], {
             "name": row["name"], "kind": PlaceKind(row["kind"]),
-            "parent_id": place_id(row.get("parent"))}, session, report, "places")
+            "parent_id": place_id(row.get("parent")),
+            "latitude": row.get("latitude"), "longitude": row.get("longitude")},
+            session, report, "places")
         await session.flush()
     venues = await _codes(session, Venue)
     for row in data.get("venues", []):

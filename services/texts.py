@@ -24,7 +24,111 @@ TEXTS: dict[str, str] = {
         "· 预约“民意5来听”：每月5日、25日民情日，15日群众接待日；\n"
         "· 随时发送 /cancel 可取消当前操作。"
     ),
-    "unknown_input": "暂时无法处理这条消息。请发送 /start 查看可用功能。",
+    "unknown_input": "暂时无法处理这条消息。请用下方菜单选择要办的事，或发送 /help 查看说明。",
+    "cancelled": "已取消，刚才填写的内容没有提交。需要时可随时重新开始。",
+    "nothing_to_cancel": "当前没有进行中的操作。",
+    "stale_button": "这个按钮已过期（对应的操作已完成或已取消），请使用最新的消息。",
+    "flood": "您发送得太快了，请稍等片刻再继续，我们会逐条处理。",
+    "appointment_info": (
+        "“民意5来听”：每月5日、25日为民情日，代表委员和干部到网格听取意见；"
+        "15日为群众接待日，在镇街党群服务中心接待群众。\n"
+        "网上预约即将开通，现在可直接前往所在镇街党群服务中心，"
+        "或点“我要反映”在线提交诉求。"
+    ),
+    # -- menu and buttons --------------------------------------------------------------
+    "btn_report": "我要反映",
+    "btn_my": "我的诉求",
+    "btn_appointment": "预约“民意5来听”",
+    "btn_help": "帮助",
+    "btn_cancel": "取消",
+    "btn_send_location": "📍 发送当前位置",
+    "btn_share_contact": "📱 使用本机号码",
+    "btn_use_phone": "使用 {phone}",
+    "btn_no_phone": "不留电话",
+    "btn_suggested_place": "📍 {name}（根据您的描述）",
+    "btn_place_here": "就是{name}（不清楚具体网格）",
+    "btn_back": "« 返回镇街列表",
+    "btn_confirm": "✅ 确认提交",
+    "btn_edit_text": "改描述",
+    "btn_edit_place": "改地点",
+    "btn_edit_phone": "改电话",
+    "btn_ticket": "{number} · {state}",
+    "btn_prev": "« 上一页",
+    "btn_next": "下一页 »",
+    "btn_follow_up": "补充说明",
+    "btn_back_to_list": "« 返回列表",
+    # -- 我要反映 --------------------------------------------------------------------------
+    "report_ask_text": (
+        "请用文字描述您遇到的问题：什么事、在哪里、持续多久了。\n"
+        "可以同时发送照片（最多5张）或语音。随时发送“取消”可放弃。"
+    ),
+    "report_ask_place": "问题发生在哪里？可点下方按钮发送当前位置，或直接输入详细地址。",
+    "report_pick_town": "也可以选择所在镇街：",
+    "report_pick_community": "请选择社区或村：",
+    "report_pick_grid": "请选择网格（不清楚可选最后一项）：",
+    "report_place_chosen": "地点：{place}",
+    "report_location_saved": "已收到位置，对应：{place}",
+    "report_ask_phone": (
+        "请留一个联系电话，方便承办人员联系您、办结后回访。"
+        "可点“使用本机号码”，或直接输入手机号/座机号；不愿留也可以选“不留电话”。"
+    ),
+    "report_phone_declined": (
+        "好的，不留电话。承办单位将只通过本机"
+        "器人与您联系，回访也只能在这里进行。"
+    ),
+    "report_phone_saved": "已记下联系电话。",
+    "report_photo_saved": "已收到照片（{count}/{limit}）。",
+    "report_photo_limit": "最多只能附{limit}张照片，这张没有保存。",
+    "report_voice_saved": "已收到语音/视频，将一并转给承办人员。",
+    "report_unsupported": "这类消息（贴纸、文件等）暂时无法处理，请用文字描述。",
+    "prompt_text": "请用文字描述问题。",
+    "prompt_place": "请发送位置、选择镇街或输入地址。",
+    "prompt_phone": "请留联系电话，或选择“不留电话”。",
+    "prompt_confirm": "请核对上面的内容，点“确认提交”或修改。",
+    "summary": (
+        "请核对您的诉求：\n\n"
+        "问题描述：{text}\n"
+        "照片：{photos}张　语音/视频：{voices}个\n"
+        "地点：{where}\n"
+        "联系电话：{phone}"
+    ),
+    "summary_no_place": "未指定（由县民意诉求受理中心核实）",
+    "summary_pin": "（已附定位）",
+    "summary_no_phone": "未留",
+    "summary_phone_declined": "不留电话",
+    "submitted": (
+        "提交成功！您的诉求编号：{number}\n"
+        "已转交：{unit}\n"
+        "承诺办结时间：{due}前（3个工作日）\n"
+        "办理进展会在这里通知您，也可以在“我的诉求”里随时查看。"
+    ),
+    "submitted_triage": (
+        "提交成功！您的诉求编号：{number}\n"
+        "县民意诉求受理中心将尽快确定承办单位，转交后3个工作日内办结，届时会通知您。\n"
+        "可以在“我的诉求”里随时查看进展。"
+    ),
+    "submitted_short": "已提交：{number}",
+    "already_submitted": "这条诉求已经提交过了，编号 {number}，不会重复提交。",
+    # -- 我的诉求 --------------------------------------------------------------------------
+    "my_empty": "您还没有提交过诉求。点“我要反映”即可提交。",
+    "my_header": "我的诉求（共{total}件，第{page}/{pages}页，点编号查看详情）：",
+    "my_line": "· {number}【{state}】{text}",
+    "detail": (
+        "诉求编号：{number}\n状态：{state}\n承办单位：{unit}\n办结时限：{due}\n"
+        "地点：{place}\n\n{text}\n\n办理记录：\n{history}"
+    ),
+    "detail_unit_pending": "待分派",
+    "detail_result": "办理结果：{result}",
+    "history_assigned": "转交{unit}办理",
+    "history_rated": "评价：{rating}",
+    "history_omitted": "（更早的{count}条记录略）",
+    "follow_up_ask": (
+        "请发送要补充的内容（文字或照片），将转给诉求 {"
+        "number} 的承办人员。发送“取消”可放弃。"
+    ),
+    "follow_up_sent": "已补充到诉求 {number}，承办人员会看到。",
+    "follow_up_closed": "诉求当前状态为“{state}”，不能再补充。如有新问题，请重新反映。",
+    "follow_up_unsupported": "请用文字或照片补充说明。",
     "internal_error": "抱歉，系统出了点问题，您的操作没有丢失，请稍后再试。",
     "cmd_start": "开始 / 主菜单",
     "cmd_help": "使用帮助",
@@ -38,6 +142,18 @@ TEXTS: dict[str, str] = {
     "err_result_required": "请填写办理结果。",
     "err_unknown_unit": "承办单位不存在或已停用。",
     "err_text_required": "请用文字描述您的诉求。",
+    "err_text_too_long": "描述共{length}字，超过了{limit}字的上限，请精简后重新发送。",
+    "err_text_meaningless": "请用文字把问题说清楚（至少{minimum}个字），表情和符号无法识别。",
+    "err_address_meaningless": "没有看懂这个地址，请输入小区、街道或村的名称。",
+    "err_location_outside": (
+        "这个位置不在本县范围内。请重新发送"
+        "位置，或从列表中选择镇街、输入地址。"
+    ),
+    "err_phone_invalid": (
+        "电话号码格式不对：请输入11位手机号，或带"
+        "区号的座机号（如0537-4212345）。"
+    ),
+    "err_already_submitted": "这条诉求刚刚已经提交，请在“我的诉求”中查看，不会重复提交。",
     # -- states and actions (Chinese names shown to people) -----------------------------
     "state_submitted": "已提交",
     "state_triage": "待分派",
@@ -58,6 +174,7 @@ TEXTS: dict[str, str] = {
     "action_callback_due": "转人工回访",
     "action_callback": "记录回访",
     "action_close": "关闭",
+    "action_follow_up": "群众补充说明",
     "rating_satisfied": "满意",
     "rating_basically_satisfied": "基本满意",
     "rating_unsatisfied": "不满意",
@@ -84,6 +201,8 @@ TEXTS: dict[str, str] = {
     ),
     "ob_reopened_resident": "您的诉求 {number} 已退回 {unit} 重新办理，新的时限：{due}。",
     "ob_callback_due": "【待回访】{number}\n群众未在时限内评价，请电话回访。\n联系电话：{phone}",
+    "ob_follow_up": "【群众补充】{number}\n{text}",
+    "photo_only": "（补充了照片）",
     "ob_closed_resident": "您的诉求 {number} 已关闭（{outcome}）。{note}",
     "no_grid": "（未定位到网格）",
     "no_phone": "未留电话",
@@ -100,6 +219,18 @@ TEXTS: dict[str, str] = {
 def t(key: str, **params: object) -> str:
     """The text for `key` with `params` filled in; a missing key is a programming error."""
     return TEXTS[key].format(**params) if params else TEXTS[key]
+
+
+WEEKDAYS = "一二三四五六日"
+
+
+def fmt_day(moment: dt.datetime | None, tz: ZoneInfo) -> str:
+    """The deadline as residents read it: 2026年12月2日（星期三）17:30."""
+    if moment is None:
+        return "—"
+    local = moment.astimezone(tz)
+    return (f"{local.year}年{local.month}月{local.day}日（星期{WEEKDAYS[local.weekday()]}）"
+            f"{local:%H:%M}")
 
 
 def fmt_moment(moment: dt.datetime | None, tz: ZoneInfo) -> str:

@@ -38,6 +38,7 @@ ALLOWED_FROM: dict[str, frozenset[S]] = {
     "callback_due": frozenset({S.RESOLVED}),
     "callback": frozenset({S.CALLBACK_DUE}),
     "close": frozenset({S.TRIAGE, S.RESOLVED, S.CALLBACK_DUE}),
+    "follow_up": frozenset({S.TRIAGE, S.ASSIGNED, S.ACCEPTED}),
 }
 CLOSE_OUTCOMES = frozenset({"rated", "no_callback", "invalid", "withdrawn"})
 MAX_TEXT = 4000
@@ -62,6 +63,7 @@ class Draft:
     address: str = ""
     contact_phone: str | None = None
     place_id: int | None = None
+    submission_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ class Lifecycle:
         now = self.clock.now()
         ticket = Ticket(
             number=await self._next_number(now),
+            submission_key=draft.submission_key,
             resident_id=resident.id,
             title=draft.title.strip()[:200],
             text=text[:MAX_TEXT],
@@ -209,6 +212,18 @@ class Lifecycle:
         if ticket.resident_id != resident.id:
             raise NotFound()  # never reveal someone else's ticket
         await self._apply_rating(ticket, resident, "rate", Rating(rating), comment)
+
+    async def follow_up(self, ticket: Ticket, resident: Person, text: str,
+                        photos: list[str] | None = None) -> None:
+        """The resident adds words or photos while the request is being worked on."""
+        self._check(ticket, "follow_up", resident)
+        if ticket.resident_id != resident.id:
+            raise NotFound()
+        text, photos = (text or "").strip()[:MAX_TEXT], list(photos or [])
+        if not text and not photos:
+            raise InvalidInput("err_text_required")
+        await self._move(ticket, resident, "follow_up", ticket.state, text, {"photos": photos})
+        await self.notices.follow_up(ticket, text, photos, self.clock.now())
 
     async def mark_callback_due(self, ticket: Ticket) -> None:
         """No answer in time: callback staff must phone the resident."""

@@ -117,3 +117,16 @@ async def org(session: AsyncSession, clock: ManualClock) -> Org:
         person.tg_user_id = 900_000 + i
     await session.commit()
     return Org(session)
+
+
+@pytest.fixture
+async def harness(engine: AsyncEngine, org: Org, ctx: ServiceContext):  # type: ignore[no-untyped-def]
+    """The real Dispatcher (routers, middlewares, SQL FSM storage) on the example county."""
+    from bot.app import make_request_router
+    from bot.config import Config, FloodConfig
+    from tests.bot_double import Harness
+
+    # Scripted dialogues send faster than any person: flood control has its own test.
+    config = Config(flood=FloodConfig(limit=1000))
+    sessionmaker = make_sessionmaker(engine)
+    return Harness(config, sessionmaker, ctx, await make_request_router(config, sessionmaker))

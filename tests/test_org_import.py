@@ -75,6 +75,8 @@ async def test_bad_rows_are_reported_with_their_line_and_nothing_is_written(
 code = "C"
 name = "县"
 kind = "county"
+latitude = 95.0
+longitude = 117.0
 
 [[places]]
 code = "T"
@@ -106,9 +108,10 @@ telegram_id = -5
     else:
         raise AssertionError("import should have failed")
     joined = "\n".join(errors)
-    assert "第7行 [[places]] code='T': parent 'NOPE' 不存在" in joined
-    assert "第13行 [[places]] code='G': grid 不能属于 county" in joined
-    assert "第23行 [[people]] code='p': telegram_id 应为正整数" in joined
+    assert "第2行 [[places]] code='C': latitude/longitude 超出范围" in joined
+    assert "第9行 [[places]] code='T': parent 'NOPE' 不存在" in joined
+    assert "第15行 [[places]] code='G': grid 不能属于 county" in joined
+    assert "第25行 [[people]] code='p': telegram_id 应为正整数" in joined
     assert "未知角色 'wizard'" in joined
     assert "网格 'C' 不存在" in joined
     await session.rollback()

@@ -1,0 +1,141 @@
+"""CallbackData factories and keyboards of the resident's chat.
+
+Callback data is at most 64 bytes: it carries ids and the draft key, never text. Every
+handler re-checks what a button names (owner, state, draft key): buttons can be stale or
+forged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from models import Place, Ticket
+from services.texts import t
+
+
+class ReportCb(CallbackData, prefix="rp"):
+    """A button of the submit conversation; `key` ties it to one draft."""
+
+    action: str  # submit | edit_text | edit_place | edit_phone | cancel
+    key: str
+
+
+class PlaceCb(CallbackData, prefix="pl"):
+    """Walk the place tree: open a place (its children) or choose it (final)."""
+
+    id: int  # 0: back to the list of towns
+    final: bool = False
+    key: str
+
+
+class MyListCb(CallbackData, prefix="my"):
+    page: int
+
+
+class TicketCb(CallbackData, prefix="tk"):
+    action: str  # view | follow
+    id: int
+    page: int = 0
+
+
+def menu_texts() -> frozenset[str]:
+    """Menu buttons win over a conversation's free-text step (they are not descriptions)."""
+    return frozenset(t(k) for k in ("btn_report", "btn_my", "btn_appointment", "btn_help",
+                                     "btn_cancel"))
+
+
+def main_menu() -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        keyboard=[[KeyboardButton(text=t("btn_report")), KeyboardButton(text=t("btn_my"))],
+                  [KeyboardButton(text=t("btn_appointment")), KeyboardButton(text=t("btn_help"))]],
+        resize_keyboard=True, is_persistent=True)
+
+
+def cancel_only() -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text=t("btn_cancel"))]],
+                               resize_keyboard=True)
+
+
+def ask_location() -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        keyboard=[[KeyboardButton(text=t("btn_send_location"), request_location=True)],
+                  [KeyboardButton(text=t("btn_cancel"))]],
+        resize_keyboard=True, one_time_keyboard=True)
+
+
+def ask_phone(known_masked: str) -> ReplyKeyboardMarkup:
+    rows = [[KeyboardButton(text=t("btn_share_contact"), request_contact=True)]]
+    if known_masked:
+        rows.append([KeyboardButton(text=t("btn_use_phone", phone=known_masked))])
+    rows.append([KeyboardButton(text=t("btn_no_phone")), KeyboardButton(text=t("btn_cancel"))])
+    return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, one_time_keyboard=True)
+
+
+def place_choices(places: Sequence[Place], key: str, *, suggested: Sequence[Place] = (),
+                  current: Place | None = None, final_children: bool = False
+                  ) -> InlineKeyboardMarkup:
+    """Suggested places first (found in the description), then the level's places."""
+    kb = InlineKeyboardBuilder()
+    for place in suggested:
+        kb.button(text=t("btn_suggested_place", name=place.name),
+                  callback_data=PlaceCb(id=place.id, final=True, key=key))
+    for place in places:
+        kb.button(text=place.name,
+                  callback_data=PlaceCb(id=place.id, final=final_children, key=key))
+    if current is not None:
+        kb.button(text=t("btn_place_here", name=current.name),
+                  callback_data=PlaceCb(id=current.id, final=True, key=key))
+        kb.button(text=t("btn_back"), callback_data=PlaceCb(id=0, key=key))
+    widths = [1] * len(suggested) + [2] * ((len(places) + 1) // 2)
+    if current is not None:
+        widths += [1, 1]
+    kb.adjust(*widths)
+    return kb.as_markup()
+
+
+def confirm(key: str) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t("btn_confirm"), callback_data=ReportCb(action="submit", key=key))
+    for action in ("edit_text", "edit_place", "edit_phone"):
+        kb.button(text=t(f"btn_{action}"), callback_data=ReportCb(action=action, key=key))
+    kb.button(text=t("btn_cancel"), callback_data=ReportCb(action="cancel", key=key))
+    kb.adjust(1, 3, 1)
+    return kb.as_markup()
+
+
+def ticket_list(tickets: list[Ticket], page: int, pages: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for ticket in tickets:
+        kb.button(text=t("btn_ticket", number=ticket.number,
+                         state=t(f"state_{ticket.state}")),
+                  callback_data=TicketCb(action="view", id=ticket.id, page=page))
+    nav = []
+    if page > 0:
+        nav.append(InlineKeyboardButton(text=t("btn_prev"),
+                                        callback_data=MyListCb(page=page - 1).pack()))
+    if page < pages - 1:
+        nav.append(InlineKeyboardButton(text=t("btn_next"),
+                                        callback_data=MyListCb(page=page + 1).pack()))
+    kb.adjust(1)
+    if nav:
+        kb.row(*nav)
+    return kb.as_markup()
+
+
+def ticket_detail(ticket: Ticket, page: int, can_follow_up: bool) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    if can_follow_up:
+        kb.button(text=t("btn_follow_up"),
+                  callback_data=TicketCb(action="follow", id=ticket.id, page=page))
+    kb.button(text=t("btn_back_to_list"), callback_data=MyListCb(page=page))
+    kb.adjust(1)
+    return kb.as_markup()

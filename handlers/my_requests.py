@@ -1,0 +1,121 @@
+"""我的诉求: the resident's tickets, their detail and history, and follow-up messages."""
+
+from __future__ import annotations
+
+import re
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers import keyboards as kb
+from handlers import views
+from models import Person, Unit
+from services import my_requests, places
+from services.context import ServiceContext
+from services.errors import InvalidInput
+from services.intake import IntakeRules
+from services.texts import t
+
+NUMBER = re.compile(r"^\s*(MY\d{8}-\d{4,})\s*$", re.IGNORECASE)
+
+
+class FollowUp(StatesGroup):
+    text = State()
+
+
+async def _render_detail(session: AsyncSession, ctx: ServiceContext, resident: Person,
+                         ticket_id: int, page: int) -> tuple[str, kb.InlineKeyboardMarkup]:
+    detail = await my_requests.detail(session, resident, ticket_id)
+    unit_ids = {e.data.get("unit_id") for e in detail.events} - {None}
+    unit_names = {u.id: u.name for u in [await session.get(Unit, i) for i in unit_ids] if u}
+    text = views.ticket_detail(detail, await places.path(session, detail.place),
+                               ctx.calendar.tz, unit_names)
+    return text, kb.ticket_detail(detail.ticket, page, detail.can_follow_up)
+
+
+async def show_list(message: Message, state: FSMContext, session: AsyncSession,
+                    me: Person, intake_rules: IntakeRules) -> None:
+    await state.clear()
+    page = await my_requests.page_of(session, me, 0,
+                                     intake_rules.page_size)
+    await message.answer(views.ticket_page(page),
+                         reply_markup=kb.ticket_list(page.tickets, page.page, page.pages))
+
+
+async def on_page(query: CallbackQuery, callback_data: kb.MyListCb, session: AsyncSession,
+                  me: Person, intake_rules: IntakeRules) -> None:
+    assert isinstance(query.message, Message)
+    page = await my_requests.page_of(session, me,
+                                     callback_data.page, intake_rules.page_size)
+    await query.message.edit_text(views.ticket_page(page),
+                                  reply_markup=kb.ticket_list(page.tickets, page.page,
+                                                              page.pages))
+    await query.answer()
+
+
+async def on_ticket(query: CallbackQuery, callback_data: kb.TicketCb, state: FSMContext,
+                    session: AsyncSession, ctx: ServiceContext, me: Person) -> None:
+    assert isinstance(query.message, Message)
+    resident = me
+    if callback_data.action == "follow":
+        detail = await my_requests.detail(session, resident, callback_data.id)
+        if not detail.can_follow_up:
+            await query.answer(t("follow_up_closed", state=t(f"state_{detail.ticket.state}")),
+                               show_alert=True)
+            return
+        await state.set_state(FollowUp.text)
+        await state.set_data({"ticket_id": detail.ticket.id})
+        await query.answer()
+        await query.message.answer(t("follow_up_ask", number=detail.ticket.number),
+                                   reply_markup=kb.cancel_only())
+        return
+    text, markup = await _render_detail(session, ctx, resident, callback_data.id,
+                                        callback_data.page)
+    await query.message.edit_text(text, reply_markup=markup)
+    await query.answer()
+
+
+async def on_number(message: Message, session: AsyncSession, ctx: ServiceContext,
+                    me: Person) -> None:
+    """A ticket number typed or pasted: its detail, if it is the resident's own."""
+    match = NUMBER.match(message.text or "")
+    assert match is not None
+    resident = me
+    ticket = await my_requests.own_by_number(session, resident, match.group(1))
+    text, markup = await _render_detail(session, ctx, resident, ticket.id, 0)
+    await message.answer(text, reply_markup=markup)
+
+
+async def on_follow_up(message: Message, state: FSMContext, session: AsyncSession,
+                       ctx: ServiceContext, me: Person, intake_rules: IntakeRules) -> None:
+    resident = me
+    data = await state.get_data()
+    ticket = await my_requests.own(session, resident, int(data.get("ticket_id", 0)))
+    text = message.text or message.caption or ""
+    if len(text) > intake_rules.max_text:
+        raise InvalidInput("err_text_too_long", length=len(text), limit=intake_rules.max_text)
+    photos = [message.photo[-1].file_id] if message.photo else []
+    await ctx.lifecycle(session).follow_up(ticket, resident, text, photos)
+    await state.clear()
+    await message.answer(t("follow_up_sent", number=ticket.number), reply_markup=kb.main_menu())
+
+
+async def on_follow_up_unsupported(message: Message) -> None:
+    await message.answer(t("follow_up_unsupported"))
+
+
+def make_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(show_list, F.text == t("btn_my"))
+    router.message.register(show_list, Command("my"))
+    words = F.text & ~F.text.in_(kb.menu_texts())
+    router.message.register(on_follow_up, FollowUp.text, words | F.photo)
+    router.message.register(on_follow_up_unsupported, FollowUp.text, ~F.text)
+    router.message.register(on_number, F.text.regexp(NUMBER))
+    router.callback_query.register(on_page, kb.MyListCb.filter())
+    router.callback_query.register(on_ticket, kb.TicketCb.filter())
+    return router

@@ -1,0 +1,309 @@
+"""我要反映: the guided, forgiving conversation that turns a resident's words into a ticket.
+
+Steps: description → place → phone → summary/confirm. Photos, voice notes, a shared
+location or contact are taken at any step. The draft lives in FSM data (database or
+Redis), so a restart continues where the resident was; nothing is written to the tickets
+table before 确认, and /cancel leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.filters import Command, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers import keyboards as kb
+from handlers import views
+from models import Person, Place, PlaceKind, Unit
+from services import intake, places
+from services.context import ServiceContext
+from services.errors import InvalidInput
+from services.intake import IntakeRules, RequestRouter
+from services.texts import t
+from services.tickets import Draft
+
+
+class Report(StatesGroup):
+    text = State()
+    place = State()
+    phone = State()
+    confirm = State()
+
+
+# -- entering the steps --------------------------------------------------------------------
+async def begin(message: Message, state: FSMContext) -> None:
+    await state.clear()
+    await state.set_state(Report.text)
+    await state.set_data({"key": uuid.uuid4().hex[:16], "photos": [], "attachments": []})
+    await message.answer(t("report_ask_text"), reply_markup=kb.cancel_only())
+
+
+async def _ask_place(message: Message, state: FSMContext, session: AsyncSession) -> None:
+    data = await state.get_data()
+    await state.set_state(Report.place)
+    suggested = await places.named_in(session, data.get("text", ""))
+    await message.answer(t("report_ask_place"), reply_markup=kb.ask_location())
+    await message.answer(t("report_pick_town"), reply_markup=kb.place_choices(
+        await places.towns(session), data["key"], suggested=suggested))
+
+
+async def _ask_phone(message: Message, state: FSMContext, resident: Person) -> None:
+    await state.set_state(Report.phone)
+    await message.answer(t("report_ask_phone"),
+                         reply_markup=kb.ask_phone(intake.mask_phone(resident.phone)))
+
+
+async def _show_summary(message: Message, state: FSMContext, session: AsyncSession) -> None:
+    data = await state.get_data()
+    await state.set_state(Report.confirm)
+    await state.update_data(editing=False)
+    place = await session.get(Place, data["place_id"]) if data.get("place_id") else None
+    text = views.summary(data, await places.path(session, place),
+                         intake.mask_phone(data.get("phone")))
+    await message.answer(text, reply_markup=kb.confirm(data["key"]))
+
+
+async def _next_after(step: State, message: Message, state: FSMContext,
+                      session: AsyncSession, resident: Person) -> None:
+    """Go on from `step`, or back to the summary when the resident was editing."""
+    data = await state.get_data()
+    if data.get("editing") or step == Report.phone:
+        await _show_summary(message, state, session)
+    elif step == Report.text:
+        await _ask_place(message, state, session)
+    else:
+        await _ask_phone(message, state, resident)
+
+
+# -- step 1: the description ---------------------------------------------------------------
+async def on_text(message: Message, state: FSMContext, session: AsyncSession,
+                  me: Person, intake_rules: IntakeRules) -> None:
+    text = intake.check_description(message.text, intake_rules)
+    await state.update_data(text=text)
+    await _next_after(Report.text, message, state, session,
+                      me)
+
+
+# -- media and shares accepted at any step ----------------------------------------------
+async def on_photo(message: Message, state: FSMContext, session: AsyncSession,
+                   me: Person, intake_rules: IntakeRules) -> None:
+    data = await state.get_data()
+    photos: list[str] = data.get("photos", [])
+    assert message.photo
+    if len(photos) >= intake_rules.max_photos:
+        await message.answer(t("report_photo_limit", limit=intake_rules.max_photos))
+        return
+    photos.append(message.photo[-1].file_id)  # the largest size
+    quiet = message.media_group_id is not None and message.media_group_id == data.get("group")
+    await state.update_data(photos=photos, group=message.media_group_id)
+    if message.caption and await state.get_state() == Report.text.state:
+        text = intake.check_description(message.caption, intake_rules)
+        await state.update_data(text=text)
+        await _next_after(Report.text, message, state, session,
+                          me)
+        return
+    if not quiet:
+        await message.answer(t("report_photo_saved", count=len(photos),
+                               limit=intake_rules.max_photos) + "\n" +
+                             await _prompt(state))
+
+
+async def on_voice(message: Message, state: FSMContext) -> None:
+    media = message.voice or message.video_note or message.video or message.audio
+    assert media is not None
+    kind = ("voice" if message.voice else "video_note" if message.video_note
+            else "video" if message.video else "audio")
+    data = await state.get_data()
+    attachments = [*data.get("attachments", []), {"kind": kind, "file_id": media.file_id}]
+    await state.update_data(attachments=attachments[:5])
+    await message.answer(t("report_voice_saved") + "\n" + await _prompt(state))
+
+
+async def on_location(message: Message, state: FSMContext, session: AsyncSession,
+                      me: Person, intake_rules: IntakeRules) -> None:
+    loc = message.location
+    assert loc is not None
+    found = await places.nearest(session, loc.latitude, loc.longitude, intake_rules.max_km)
+    await state.update_data(lat=loc.latitude, lon=loc.longitude, place_id=found.place.id)
+    await message.answer(t("report_location_saved",
+                           place=views.esc(await places.path(session, found.place), 300)))
+    if await state.get_state() == Report.place.state:
+        await _next_after(Report.place, message, state, session,
+                          me)
+
+
+async def on_contact(message: Message, state: FSMContext, session: AsyncSession,
+                     me: Person) -> None:
+    assert message.contact is not None
+    await _take_phone(message, state, session, me, message.contact.phone_number)
+
+
+async def on_unsupported(message: Message, state: FSMContext) -> None:
+    """Stickers, files, polls…: kindly ask for words; the step does not change."""
+    await message.answer(t("report_unsupported") + "\n" + await _prompt(state))
+
+
+async def _prompt(state: FSMContext) -> str:
+    current = await state.get_state()
+    return {Report.text.state: t("prompt_text"), Report.place.state: t("prompt_place"),
+            Report.phone.state: t("prompt_phone"),
+            Report.confirm.state: t("prompt_confirm")}.get(current or "", "")
+
+
+# -- step 2: the place -------------------------------------------------------------------
+async def on_place_button(query: CallbackQuery, callback_data: kb.PlaceCb, state: FSMContext,
+                          session: AsyncSession, me: Person) -> None:
+    data = await state.get_data()
+    if await state.get_state() != Report.place.state or callback_data.key != data.get("key"):
+        await query.answer(t("stale_button"), show_alert=True)
+        return
+    assert isinstance(query.message, Message)
+    if callback_data.id == 0:
+        await query.message.edit_text(t("report_pick_town"), reply_markup=kb.place_choices(
+            await places.towns(session), data["key"]))
+        await query.answer()
+        return
+    place = await places.get(session, callback_data.id)
+    below = await places.children(session, place.id)
+    if callback_data.final or not below:
+        chosen = await places.settle(session, place)
+        await state.update_data(place_id=chosen.id)
+        await query.message.edit_text(t("report_place_chosen", place=views.esc(
+            await places.path(session, chosen), 300)))
+        await query.answer()
+        await _next_after(Report.place, query.message, state, session,
+                          me)
+        return
+    grids_only = all(p.kind == PlaceKind.GRID for p in below)
+    prompt = t("report_pick_grid") if grids_only else t("report_pick_community")
+    await query.message.edit_text(prompt, reply_markup=kb.place_choices(
+        below, data["key"], current=place, final_children=grids_only))
+    await query.answer()
+
+
+async def on_address(message: Message, state: FSMContext, session: AsyncSession,
+                     me: Person) -> None:
+    """A typed address: kept as written; a place name in it settles the place."""
+    address = (message.text or "").strip()
+    if sum(ch.isalnum() for ch in address) < 2:
+        raise InvalidInput("err_address_meaningless")
+    update: dict[str, Any] = {"address": address[:300]}
+    named = await places.named_in(session, address, limit=1)
+    if named:
+        update["place_id"] = (await places.settle(session, named[0])).id
+    await state.update_data(**update)
+    await _next_after(Report.place, message, state, session,
+                      me)
+
+
+# -- step 3: the phone -------------------------------------------------------------------
+async def on_phone_text(message: Message, state: FSMContext, session: AsyncSession,
+                        me: Person) -> None:
+    resident = me
+    text = (message.text or "").strip()
+    if text == t("btn_no_phone"):
+        await state.update_data(phone=None, phone_declined=True)
+        await message.answer(t("report_phone_declined"))
+        await _next_after(Report.phone, message, state, session, resident)
+        return
+    if resident.phone and text == t("btn_use_phone", phone=intake.mask_phone(resident.phone)):
+        await state.update_data(phone=resident.phone, phone_declined=False)
+        await _next_after(Report.phone, message, state, session, resident)
+        return
+    await _take_phone(message, state, session, me, text)
+
+
+async def _take_phone(message: Message, state: FSMContext, session: AsyncSession,
+                      me: Person, raw: str) -> None:
+    phone = intake.normalise_phone(raw)
+    await state.update_data(phone=phone, phone_declined=False)
+    if await state.get_state() == Report.phone.state:
+        await _next_after(Report.phone, message, state, session,
+                          me)
+    else:
+        await message.answer(t("report_phone_saved") + "\n" + await _prompt(state))
+
+
+# -- step 4: confirm or edit -------------------------------------------------------------
+async def on_report_button(query: CallbackQuery, callback_data: kb.ReportCb,
+                           state: FSMContext, session: AsyncSession, ctx: ServiceContext,
+                           me: Person, request_router: RequestRouter) -> None:
+    data = await state.get_data()
+    assert isinstance(query.message, Message)
+    if await state.get_state() != Report.confirm.state or callback_data.key != data.get("key"):
+        done = await intake.by_submission_key(session, callback_data.key)
+        if done is not None and done.resident_id == me.id:
+            await query.answer(t("already_submitted", number=done.number), show_alert=True)
+        else:
+            await query.answer(t("stale_button"), show_alert=True)
+        return
+    if callback_data.action == "cancel":
+        await state.clear()
+        await query.message.edit_reply_markup(reply_markup=None)
+        await query.message.answer(t("cancelled"), reply_markup=kb.main_menu())
+        await query.answer()
+        return
+    if callback_data.action.startswith("edit_"):
+        step = {"edit_text": Report.text, "edit_place": Report.place,
+                "edit_phone": Report.phone}[callback_data.action]
+        await state.update_data(editing=True)
+        await query.message.edit_reply_markup(reply_markup=None)
+        await query.answer()
+        if step == Report.text:
+            await state.set_state(Report.text)
+            await query.message.answer(t("report_ask_text"), reply_markup=kb.cancel_only())
+        elif step == Report.place:
+            await _ask_place(query.message, state, session)
+        else:
+            await _ask_phone(query.message, state, me)
+        return
+    await _submit(query, data, state, session, ctx, me, request_router)
+
+
+async def _submit(query: CallbackQuery, data: dict[str, Any], state: FSMContext,
+                  session: AsyncSession, ctx: ServiceContext, resident: Person,
+                  request_router: RequestRouter) -> None:
+    assert isinstance(query.message, Message)
+    draft = Draft(text=data.get("text", ""), photos=data.get("photos", []),
+                  attachments=data.get("attachments", []), latitude=data.get("lat"),
+                  longitude=data.get("lon"), address=data.get("address", ""),
+                  contact_phone=data.get("phone"), place_id=data.get("place_id"),
+                  submission_key=data["key"])
+    ticket, _ = await intake.submit(session, ctx, request_router, resident, draft)
+    await state.clear()
+    unit = await session.get(Unit, ticket.unit_id) if ticket.unit_id else None
+    await query.message.edit_reply_markup(reply_markup=None)
+    await query.answer(t("submitted_short", number=ticket.number))
+    await query.message.answer(views.submitted(ticket, unit.name if unit else None,
+                                               ctx.calendar.tz), reply_markup=kb.main_menu())
+
+
+async def on_unexpected_text_at_confirm(message: Message) -> None:
+    await message.answer(t("prompt_confirm"))
+
+
+def make_router() -> Router:
+    router = Router(name=__name__)
+    in_report = StateFilter(Report)
+    words = F.text & ~F.text.in_(kb.menu_texts())
+    router.message.register(begin, F.text == t("btn_report"))
+    router.message.register(begin, Command("report"))
+    router.message.register(on_photo, in_report, F.photo)
+    router.message.register(on_voice, in_report,
+                            F.voice | F.video_note | F.video | F.audio)
+    router.message.register(on_location, in_report, F.location)
+    router.message.register(on_contact, in_report, F.contact)
+    router.message.register(on_text, Report.text, words)
+    router.message.register(on_address, Report.place, words)
+    router.message.register(on_phone_text, Report.phone, words)
+    router.message.register(on_unexpected_text_at_confirm, Report.confirm, words)
+    router.message.register(on_unsupported, in_report, ~F.text)
+    router.callback_query.register(on_place_button, kb.PlaceCb.filter())
+    router.callback_query.register(on_report_button, kb.ReportCb.filter())
+    return router

@@ -1,0 +1,95 @@
+"""Rendering what residents read (HTML parse mode): user-written parts are escaped and
+long parts clipped so every message stays under Telegram's 4,096 characters."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from models import Ticket, TicketEvent, TicketState
+from services.my_requests import PUBLIC_NOTES, Page, TicketDetail
+from services.texts import fmt_day, fmt_moment, t
+
+TELEGRAM_LIMIT = 4096
+HISTORY_LIMIT = 15
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def esc(text: str, limit: int) -> str:
+    """Escaped for HTML and at most `limit` characters once escaped (never a cut entity)."""
+    escaped = escape(text, quote=False)
+    if len(escaped) <= limit:
+        return escaped
+    out, size = [], 0
+    for ch in text:
+        piece = escape(ch, quote=False)
+        if size + len(piece) > limit - 1:
+            break
+        out.append(piece)
+        size += len(piece)
+    return "".join(out) + "…"
+
+
+def summary(draft: dict[str, Any], place_path: str, phone_masked: str) -> str:
+    photos = len(draft.get("photos", []))
+    voices = len(draft.get("attachments", []))
+    where = esc(place_path, 300) if place_path else t("summary_no_place")
+    if draft.get("address"):
+        address = esc(draft["address"], 300)
+        where = f"{where}（{address}）" if place_path else address
+    if draft.get("lat") is not None:
+        where += t("summary_pin")
+    phone = phone_masked or (t("summary_phone_declined") if draft.get("phone_declined")
+                             else t("summary_no_phone"))
+    return t("summary", text=esc(draft.get("text", ""), 2500), photos=photos,
+             voices=voices, where=where, phone=phone)
+
+
+def submitted(ticket: Ticket, unit_name: str | None, tz: ZoneInfo) -> str:
+    if ticket.state == TicketState.TRIAGE or unit_name is None:
+        return t("submitted_triage", number=ticket.number)
+    return t("submitted", number=ticket.number, unit=esc(unit_name, 200),
+             due=fmt_day(ticket.due_at, tz))
+
+
+def ticket_page(page: Page) -> str:
+    if page.total == 0:
+        return t("my_empty")
+    lines = [t("my_header", total=page.total, page=page.page + 1, pages=page.pages)]
+    for ticket in page.tickets:
+        lines.append(t("my_line", number=ticket.number, state=t(f"state_{ticket.state}"),
+                       text=esc(ticket.text.replace("\n", " "), 30)))
+    return "\n".join(lines)
+
+
+def _event_line(event: TicketEvent, tz: ZoneInfo, unit_names: dict[int, str]) -> str:
+    action = t(f"action_{event.action}")
+    if event.action == "assign" and event.data.get("unit_id") in unit_names:
+        action = t("history_assigned", unit=esc(unit_names[event.data["unit_id"]], 100))
+    elif event.action == "rate" and event.data.get("rating"):
+        action = t("history_rated", rating=t(f"rating_{event.data['rating']}"))
+    line = f"{fmt_moment(event.at, tz)}  {action}"
+    if event.action in PUBLIC_NOTES and event.note:
+        line += f"：{esc(event.note, 80)}"
+    return line
+
+
+def ticket_detail(detail: TicketDetail, place_path: str, tz: ZoneInfo,
+                  unit_names: dict[int, str]) -> str:
+    ticket = detail.ticket
+    events = detail.events
+    history = [_event_line(e, tz, unit_names) for e in events[-HISTORY_LIMIT:]]
+    if len(events) > HISTORY_LIMIT:
+        history.insert(0, t("history_omitted", count=len(events) - HISTORY_LIMIT))
+    text = t("detail", number=ticket.number, state=t(f"state_{ticket.state}"),
+             unit=esc(detail.unit.name, 100) if detail.unit else t("detail_unit_pending"),
+             due=fmt_day(ticket.due_at, tz) if ticket.due_at else "—",
+             place=esc(place_path or ticket.address, 300) or "—",
+             text=esc(ticket.text, 600), history="\n".join(history))
+    if ticket.result_text:
+        text += "\n\n" + t("detail_result", result=esc(ticket.result_text, 600))
+    return clip(text, TELEGRAM_LIMIT)
