@@ -280,8 +280,9 @@ async def _submit(query: CallbackQuery, data: dict[str, Any], state: FSMContext,
     unit = await session.get(Unit, ticket.unit_id) if ticket.unit_id else None
     await query.message.edit_reply_markup(reply_markup=None)
     await query.answer(t("submitted_short", number=ticket.number))
-    await query.message.answer(views.submitted(ticket, unit.name if unit else None,
-                                               ctx.calendar.tz), reply_markup=kb.main_menu())
+    await query.message.answer(
+        views.submitted(ticket, unit.name if unit else None, ctx.calendar.tz,
+                        ctx.policy.working_days), reply_markup=kb.main_menu())
 
 
 async def on_unexpected_text_at_confirm(message: Message) -> None:

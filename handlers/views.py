@@ -49,11 +49,11 @@ def summary(draft: dict[str, Any], place_path: str, phone_masked: str) -> str:
              voices=voices, where=where, phone=phone)
 
 
-def submitted(ticket: Ticket, unit_name: str | None, tz: ZoneInfo) -> str:
+def submitted(ticket: Ticket, unit_name: str | None, tz: ZoneInfo, days: int) -> str:
     if ticket.state == TicketState.TRIAGE or unit_name is None:
-        return t("submitted_triage", number=ticket.number)
+        return t("submitted_triage", number=ticket.number, days=days)
     return t("submitted", number=ticket.number, unit=esc(unit_name, 200),
-             due=fmt_day(ticket.due_at, tz))
+             due=fmt_day(ticket.due_at, tz), days=days)
 
 
 def ticket_page(page: Page) -> str:

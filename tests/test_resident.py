@@ -176,11 +176,23 @@ async def test_bad_descriptions_are_refused_and_the_step_stays(harness: Harness)
     assert await tickets(harness) == []
 
 
-async def test_photo_with_caption_is_the_description(harness: Harness) -> None:
+async def test_photo_with_caption_is_the_description_and_voice_is_kept(
+        harness: Harness) -> None:
+    from aiogram.types import Voice
+
     u = harness.user(5004)
     await u.say(t("btn_report"))
+    await u.feed(voice=Voice(file_id="VOICE-1", file_unique_id="uv1", duration=7))
+    assert u.last.text.startswith(t("report_voice_saved"))
     await u.photo("P1", caption=LAMP)
     assert u.inbox[-2].text == t("report_ask_place")
+    await u.say("泗河社区")
+    await u.say(t("btn_no_phone"))
+    assert "语音/视频：1个" in u.last.text
+    await u.press(t("btn_confirm"))
+    [ticket] = await tickets(harness)
+    assert ticket.attachments == [{"kind": "voice", "file_id": "VOICE-1"}]
+    assert ticket.photos == ["P1"]
 
 
 async def test_location_outside_the_county_and_place_buttons(harness: Harness) -> None:
