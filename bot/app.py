@@ -21,6 +21,7 @@ from bot.config import Config
 from bot.fsm_storage import SqlStorage
 from bot.middlewares import CurrentPerson, DbSessionMiddleware, FloodControl
 from bot.scheduler import Scheduler
+from bot.sender import OutboxSender, SenderLimits
 from handlers import get_routers
 from models import Place, migrate
 from models.db import make_engine, make_sessionmaker
@@ -49,6 +50,7 @@ class App:
     bot: Bot
     dp: Dispatcher
     scheduler: Scheduler
+    sender: OutboxSender
 
 
 def make_context(config: Config, clock: Clock | None = None) -> ServiceContext:
@@ -137,7 +139,8 @@ async def build_app(config: Config, clock: Clock | None = None) -> App:
     scheduler.add_default_sweeps()
     dp = make_dispatcher(config, sessionmaker, ctx,
                          await make_request_router(config, sessionmaker))
-    app = App(config, engine, sessionmaker, ctx, bot, dp, scheduler)
+    sender = OutboxSender(bot, sessionmaker, ctx.clock, sender_limits(config))
+    app = App(config, engine, sessionmaker, ctx, bot, dp, scheduler, sender)
 
     async def on_startup() -> None:
         await _on_startup(app)
@@ -150,8 +153,13 @@ async def build_app(config: Config, clock: Clock | None = None) -> App:
     return app
 
 
+def sender_limits(config: Config) -> SenderLimits:
+    return SenderLimits(**config.outbox.model_dump())
+
+
 async def _on_startup(app: App) -> None:
     app.scheduler.start()
+    app.sender.start()
     try:
         await app.bot.set_my_commands([
             BotCommand(command="start", description=t("cmd_start")),
@@ -173,6 +181,7 @@ async def _on_startup(app: App) -> None:
 
 async def _on_shutdown(app: App) -> None:
     app.scheduler.shutdown()
+    await app.sender.stop()
     await app.dp.storage.close()
     log.info("bot stopped")
 

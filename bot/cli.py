@@ -12,11 +12,14 @@ from typing import TYPE_CHECKING
 
 from bot import routing_cli
 from bot.config import Config, ConfigError, load_config
+from models.people import Role
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 ICONS = {"ok": "✓", "warn": "!", "fail": "✗"}
+INVITE_ROLES = (Role.GRID_WORKER, Role.UNIT_STAFF, Role.UNIT_LEADER, Role.DISPATCHER,
+                Role.CALLBACK_STAFF, Role.REPRESENTATIVE, Role.ADMIN)
 WEEKDAYS = "一二三四五六日"
 
 
@@ -38,6 +41,18 @@ def _parser() -> argparse.ArgumentParser:
     due.add_argument("moment", help="ISO moment, local time if no offset: 2026-09-30T10:00")
     due.add_argument("--days", type=int, default=None, help="default: deadlines.working_days")
     sub.add_parser("doctor", help="check config, database, migrations, calendar, org data")
+    ob = sub.add_parser("outbox", help="messages pushed by the system").add_subparsers(
+        dest="outbox_cmd", required=True)
+    ob.add_parser("status", help="counts by state and the oldest pending message's age")
+    inv = sub.add_parser("invite", help="a one-time link that binds a staff member's Telegram")
+    inv.add_argument("role", nargs="?", choices=[r.value for r in INVITE_ROLES],
+                     help="role of a new staff member (omit with --person)")
+    where = inv.add_mutually_exclusive_group()
+    where.add_argument("--unit", help="unit code (unit_staff, unit_leader)")
+    where.add_argument("--grid", help="grid code (grid_worker)")
+    inv.add_argument("--name", default="", help="the new staff member's name")
+    inv.add_argument("--phone", default="")
+    inv.add_argument("--person", help="code of a staff member already in the org file")
     routing_cli.add_commands(sub)
     return p
 
@@ -56,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("routing", "route"):
         return routing_cli.run(config, args)
     handler = {"run": _run, "db": _db, "org": _org, "calendar": _calendar,
-               "doctor": _doctor}[args.command]
+               "doctor": _doctor, "outbox": _outbox, "invite": _invite}[args.command]
     try:
         return asyncio.run(handler(config, args))
     except KeyboardInterrupt:
@@ -173,3 +188,81 @@ async def _doctor(config: Config, _args: argparse.Namespace) -> int:
         print(f"{ICONS[check['status']]} {check['name']}: {check['detail']}")
     print("状态：正常" if report["ok"] else "状态：有错误，请按上面的提示处理")
     return 0 if report["ok"] else 1
+
+
+async def _outbox(config: Config, _args: argparse.Namespace) -> int:
+    from models.db import make_engine, make_sessionmaker
+    from services import outbox
+    from services.clock import SystemClock
+
+    engine = make_engine(config.database.url)
+    try:
+        await _ensure_sqlite_schema(engine)
+        async with make_sessionmaker(engine)() as session:
+            report = await outbox.status(session, SystemClock().now())
+    finally:
+        await engine.dispose()
+    names = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "failed": "失败",
+             "blocked": "无法送达"}
+    for state, n in report["counts"].items():
+        print(f"{names[state]}（{state}）：{n}")
+    age = report["oldest_pending_seconds"]
+    print("最早的待发送消息：" + ("无" if age is None else f"已等待 {age:.0f} 秒"))
+    return 0
+
+
+async def _invite(config: Config, args: argparse.Namespace) -> int:
+    from models.db import make_engine, make_sessionmaker
+    from services import invites
+    from services.clock import SystemClock
+    from services.errors import DomainError
+
+    username = config.telegram.username or await _bot_username(config)
+    if not username:
+        print("需要机器人的用户名：请设置 telegram.username（或 telegram.token 以便查询）",
+              file=sys.stderr)
+        return 2
+    engine = make_engine(config.database.url)
+    try:
+        await _ensure_sqlite_schema(engine)
+        async with make_sessionmaker(engine)() as session:
+            try:
+                if args.person:
+                    person = await invites.existing_staff(session, args.person)
+                else:
+                    if not args.role:
+                        print("请给出角色，或用 --person 邀请组织文件中已有的人员",
+                              file=sys.stderr)
+                        return 2
+                    person = await invites.new_staff(
+                        session, Role(args.role), unit_code=args.unit, grid_code=args.grid,
+                        name=args.name, phone=args.phone, clock=SystemClock())
+                invite = await invites.create(session, person, SystemClock(),
+                                              config.telegram.invite_hours)
+            except DomainError as exc:
+                print(exc.message, file=sys.stderr)
+                return 2
+            await session.commit()
+    finally:
+        await engine.dispose()
+    print(f"https://t.me/{username}?start={invite.token}")
+    until = invite.expires_at.astimezone(config.tz)
+    print(f"（{person.name or person.code}，有效期至 {until:%Y-%m-%d %H:%M}，只能使用一次）")
+    return 0
+
+
+async def _bot_username(config: Config) -> str:
+    if not config.telegram.token.get_secret_value():
+        return ""
+    from bot.app import StartupError, make_bot
+
+    try:
+        bot = make_bot(config)
+    except StartupError:
+        return ""
+    try:
+        return (await bot.me()).username or ""
+    except Exception:
+        return ""
+    finally:
+        await bot.session.close()

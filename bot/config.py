@@ -78,6 +78,7 @@ class TelegramConfig(_Section):
     api_base: str = "https://api.telegram.org"
     username: str = ""
     mode: Literal["polling", "webhook"] = "polling"
+    invite_hours: int = Field(72, ge=1, le=24 * 30)
     webhook: WebhookConfig = WebhookConfig()
 
     @field_validator("api_base")
@@ -156,6 +157,14 @@ class FloodConfig(_Section):
     window_seconds: float = Field(10.0, gt=0, le=3600)
 
 
+class OutboxConfig(_Section):
+    max_per_second: float = Field(25.0, gt=0, le=1000)
+    per_chat_seconds: float = Field(1.0, ge=0, le=60)
+    max_attempts: int = Field(8, ge=1, le=100)
+    backoff_cap_seconds: float = Field(300.0, ge=1, le=86400)
+    lease_seconds: float = Field(600.0, ge=10, le=86400)
+
+
 class LogConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -171,6 +180,7 @@ class Config(_Section):
     routing: RoutingConfig = RoutingConfig()
     intake: IntakeConfig = IntakeConfig()
     flood: FloodConfig = FloodConfig()
+    outbox: OutboxConfig = OutboxConfig()
     log: LogConfig = LogConfig()
 
     @field_validator("timezone")

@@ -90,6 +90,9 @@ class CurrentPerson(BaseMiddleware):
         user: User | None = data.get("event_from_user")
         if user is not None and not user.is_bot:
             ctx: ServiceContext = data["ctx"]
-            data["me"] = await people.ensure_resident(data["session"], user.id,
-                                                      user.full_name, ctx.clock)
+            me = await people.ensure_resident(data["session"], user.id, user.full_name,
+                                              ctx.clock)
+            if me.unreachable_at is not None:  # they write again: they can be reached
+                me.unreachable_at, me.unreachable_reason = None, ""
+            data["me"] = me
         return await handler(event, data)

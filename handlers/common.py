@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandStart
+from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import keyboards as kb
+from models import Role
+from services import invites
+from services.context import ServiceContext
 from services.texts import t
 
 
 async def start(message: Message, state: FSMContext) -> None:
     await state.clear()
     await message.answer(t("start"), reply_markup=kb.main_menu())
+
+
+async def start_invite(message: Message, command: CommandObject, state: FSMContext,
+                       session: AsyncSession, ctx: ServiceContext) -> None:
+    """/start TOKEN from a staff invite link binds this account to the staff record."""
+    assert message.from_user is not None
+    await state.clear()
+    staff = await invites.redeem(session, command.args or "", message.from_user.id, ctx.clock)
+    roles = "、".join(dict.fromkeys(t(f"role_{m.role}") for m in staff.memberships
+                                    if m.role != Role.RESIDENT))
+    await message.answer(t("invite_welcome", name=staff.name, roles=roles),
+                         reply_markup=kb.main_menu())
 
 
 async def help_(message: Message) -> None:
@@ -38,6 +54,7 @@ async def fallback(message: Message) -> None:
 
 def make_router() -> Router:
     router = Router(name=__name__)
+    router.message.register(start_invite, CommandStart(deep_link=True))
     router.message.register(start, CommandStart())
     router.message.register(cancel, Command("cancel"))
     router.message.register(cancel, F.text == t("btn_cancel"))

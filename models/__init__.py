@@ -4,12 +4,13 @@ from models.base import Base
 from models.fsm import FsmRecord
 from models.org import Place, PlaceKind, Unit, Venue, VenueKind
 from models.outbox import OutboxMessage, OutboxState
-from models.people import Membership, Person, Role
+from models.people import Invite, Membership, Person, Role
 from models.tickets import Rating, Ticket, TicketEvent, TicketSequence, TicketState
 
 __all__ = [
     "Base",
     "FsmRecord",
+    "Invite",
     "Membership",
     "OutboxMessage",
     "OutboxState",

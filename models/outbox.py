@@ -36,6 +36,8 @@ class OutboxMessage(Base):
     priority: Mapped[int] = mapped_column(default=0)  # lower is sooner
     not_before: Mapped[dt.datetime]
     attempts: Mapped[int] = mapped_column(default=0)
+    # Photos and text may take two API calls; a retry resumes after the parts already sent.
+    parts_sent: Mapped[int] = mapped_column(default=0)
     state: Mapped[OutboxState] = mapped_column(str_enum(OutboxState),
                                                default=OutboxState.PENDING)
     claimed_at: Mapped[dt.datetime | None]

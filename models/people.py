@@ -32,6 +32,10 @@ class Person(Base):
     name: Mapped[str] = mapped_column(sa.String(128), default="")
     phone: Mapped[str | None] = mapped_column(sa.String(32))
     created_at: Mapped[dt.datetime]
+    # Set by the outbox sender when Telegram refuses delivery (403 blocked, chat not found);
+    # cleared when the person writes to the bot again.
+    unreachable_at: Mapped[dt.datetime | None]
+    unreachable_reason: Mapped[str] = mapped_column(sa.String(200), default="")
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="person", cascade="all, delete-orphan", lazy="selectin"
@@ -58,3 +62,20 @@ class Membership(Base):
     place_id: Mapped[int | None] = mapped_column(sa.ForeignKey("places.id"), index=True)
 
     person: Mapped[Person] = relationship(back_populates="memberships")
+
+
+class Invite(Base):
+    """A one-time deep link that binds a Telegram account to a staff record."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("people.id", ondelete="CASCADE"),
+                                           index=True)
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    used_by_tg_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+    person: Mapped[Person] = relationship()

@@ -73,6 +73,12 @@ class RequestRouter:
     def classify(self, text: str) -> Decision:
         return self.router.classify(text)
 
+    def _suggestions(self, decision: Decision) -> list[list[Any]]:
+        units = dict(zip(self.router.names, self.router.units, strict=True))
+        pairs = [(decision.target, decision.confidence),
+                 (decision.runner_up, decision.runner_up_confidence)]
+        return [[name, units.get(name), round(conf, 4)] for name, conf in pairs if name]
+
     async def route(self, session: AsyncSession, text: str) -> Route:
         decision = self.classify(text)
         details: dict[str, Any] = {
@@ -80,6 +86,8 @@ class RequestRouter:
             "runner_up_confidence": round(decision.runner_up_confidence, 4),
             "explanation": [[term, round(w, 4)] for term, w in decision.explanation],
             "places": decision.places, "triage": decision.triage,
+            # The top two (category, unit code, confidence): the dispatcher's one-tap choices.
+            "suggestions": self._suggestions(decision),
         }
         unit_id = None
         if decision.unit and not decision.triage:

@@ -104,6 +104,26 @@ class Notices:
                        unit=await self._unit_name(ticket.unit_id), due=self._due(ticket)),
                 now=now, ticket_id=ticket.id)
 
+    async def progress(self, ticket: Ticket, note: str, photos: list[str],
+                       now: dt.datetime) -> None:
+        enqueue(self.session, await self._resident_chat(ticket), kind="progress",
+                photos=photos, now=now, ticket_id=ticket.id,
+                text=t("ob_progress", number=ticket.number,
+                       unit=await self._unit_name(ticket.unit_id),
+                       note=note or t("photo_only")))
+
+    async def transferred(self, ticket: Ticket, unit: Unit | None, to: Person,
+                          now: dt.datetime) -> None:
+        if not to.tg_user_id:
+            return
+        text = t("ob_assignment", number=ticket.number, unit=unit.name if unit else "—",
+                 place=await self._place_name(ticket.place_id), due=self._due(ticket),
+                 text=ticket.text)
+        enqueue(self.session, [to.tg_user_id], kind="assignment", now=now,
+                text=t("ob_transferred") + "\n" + text, ticket_id=ticket.id,
+                photos=ticket.photos, priority=URGENT,
+                markup=keyboard("assignment", ticket_id=ticket.id))
+
     async def follow_up(self, ticket: Ticket, text: str, photos: list[str],
                         now: dt.datetime) -> None:
         """To whoever holds the ticket now: its workers, or the dispatchers in triage."""

@@ -6,9 +6,12 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import OutboxMessage
+from models import OutboxMessage, OutboxState, Person, Role
+from services import access
+from services.texts import t
 
 # Priorities: lower is sent first.
 URGENT = 0
@@ -51,3 +54,109 @@ def enqueue(
         session.add(row)
         rows.append(row)
     return rows
+
+
+# -- draining (the sender in bot/sender.py calls these; each commits its own change) ------
+async def claim(session: AsyncSession, now: dt.datetime, limit: int) -> list[OutboxMessage]:
+    """Mark up to `limit` due rows `sending` and return them, most urgent first.
+
+    One conditional UPDATE: a row is taken only while still pending, so two senders never
+    take the same row; on PostgreSQL `FOR UPDATE SKIP LOCKED` lets them take different rows
+    without waiting on each other.
+    """
+    due = (sa.select(OutboxMessage.id)
+           .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.not_before <= now)
+           .order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
+           .limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    rows = list(await session.scalars(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id.in_(due.scalar_subquery()),
+               OutboxMessage.state == OutboxState.PENDING)
+        .values(state=OutboxState.SENDING, claimed_at=now)
+        .returning(OutboxMessage),
+        execution_options={"synchronize_session": False}))
+    await session.commit()
+    return sorted(rows, key=lambda r: (r.priority, r.not_before, r.id))
+
+
+async def _set(session: AsyncSession, row_id: int, **values: Any) -> None:
+    """Update a claimed row (only while it is still ours: state sending)."""
+    await session.execute(sa.update(OutboxMessage).where(
+        OutboxMessage.id == row_id, OutboxMessage.state == OutboxState.SENDING).values(**values))
+    await session.commit()
+
+
+async def part_sent(session: AsyncSession, row_id: int, parts: int) -> None:
+    await _set(session, row_id, parts_sent=parts)
+
+
+async def sent(session: AsyncSession, row_id: int, now: dt.datetime,
+               message_id: int | None) -> None:
+    await _set(session, row_id, state=OutboxState.SENT, sent_at=now,
+               tg_message_id=message_id, last_error="")
+
+
+async def retry(session: AsyncSession, row_id: int, at: dt.datetime, error: str, *,
+                count: bool = True) -> None:
+    """Back to pending, not before `at`. A 429 does not count as a failed attempt."""
+    values: dict[str, Any] = {"state": OutboxState.PENDING, "not_before": at,
+                              "last_error": error[:500], "claimed_at": None}
+    if count:
+        values["attempts"] = OutboxMessage.attempts + 1
+    await _set(session, row_id, **values)
+
+
+async def release(session: AsyncSession, row_ids: Iterable[int]) -> None:
+    """Rows claimed but not started (a clean shutdown): pending again, untouched."""
+    ids = list(row_ids)
+    if ids:
+        await session.execute(sa.update(OutboxMessage).where(
+            OutboxMessage.id.in_(ids), OutboxMessage.state == OutboxState.SENDING)
+            .values(state=OutboxState.PENDING, claimed_at=None))
+        await session.commit()
+
+
+async def failed(session: AsyncSession, row: OutboxMessage, now: dt.datetime, error: str,
+                 *, unreachable: bool) -> None:
+    """Give up on a row. `unreachable` (403 / chat not found): the person is flagged and
+    the dispatchers are told once, in the same transaction."""
+    state = OutboxState.BLOCKED if unreachable else OutboxState.FAILED
+    await session.execute(sa.update(OutboxMessage).where(
+        OutboxMessage.id == row.id, OutboxMessage.state == OutboxState.SENDING)
+        .values(state=state, last_error=error[:500], attempts=OutboxMessage.attempts + 1))
+    if unreachable:
+        flagged = (await session.scalars(
+            sa.update(Person)
+            .where(Person.tg_user_id == row.chat_id, Person.unreachable_at.is_(None))
+            .values(unreachable_at=now, unreachable_reason=error[:200])
+            .returning(Person), execution_options={"synchronize_session": False})).all()
+        for person in flagged:
+            dispatchers = await access.chat_ids(session, (Role.DISPATCHER, None, None))
+            enqueue(session, [c for c in dispatchers if c != row.chat_id],
+                    kind="unreachable", now=now, priority=NORMAL,
+                    text=t("ob_unreachable", name=person.name or str(row.chat_id),
+                           reason=error[:200]))
+    await session.commit()
+
+
+async def recover_stale(session: AsyncSession, now: dt.datetime, lease: dt.timedelta) -> int:
+    """Rows a crashed sender claimed and never finished: pending again (at-least-once: the
+    crash may have come after Telegram accepted the message)."""
+    result = await session.execute(sa.update(OutboxMessage).where(
+        OutboxMessage.state == OutboxState.SENDING, OutboxMessage.claimed_at < now - lease)
+        .values(state=OutboxState.PENDING, claimed_at=None))
+    await session.commit()
+    return result.rowcount or 0
+
+
+async def status(session: AsyncSession, now: dt.datetime) -> dict[str, Any]:
+    counts = dict.fromkeys((s.value for s in OutboxState), 0)
+    for state, n in await session.execute(
+            sa.select(OutboxMessage.state, sa.func.count()).group_by(OutboxMessage.state)):
+        counts[OutboxState(state).value] = n
+    oldest = await session.scalar(sa.select(sa.func.min(OutboxMessage.not_before)).where(
+        OutboxMessage.state == OutboxState.PENDING))
+    return {"counts": counts,
+            "oldest_pending_seconds": (now - oldest).total_seconds() if oldest else None}

@@ -56,6 +56,15 @@ TEXTS: dict[str, str] = {
     "btn_prev": "« 上一页",
     "btn_next": "下一页 »",
     "btn_follow_up": "补充说明",
+    "btn_work_accept": "接单",
+    "btn_work_return": "退回",
+    "btn_work_detail": "详情",
+    "btn_work_progress": "进展",
+    "btn_work_resolve": "办结",
+    "btn_work_transfer": "转派",
+    "btn_triage_open": "处理分派",
+    "btn_triage_assign": "派给 {unit}",
+    "btn_triage_other": "其他单位…",
     "btn_back_to_list": "« 返回列表",
     # -- 我要反映 --------------------------------------------------------------------------
     "report_ask_text": (
@@ -133,6 +142,55 @@ TEXTS: dict[str, str] = {
     "cmd_start": "开始 / 主菜单",
     "cmd_help": "使用帮助",
     "cmd_cancel": "取消当前操作",
+    # -- staff -------------------------------------------------------------------------
+    "invite_welcome": "欢迎，{name}！您的账号已绑定为：{roles}。派给您的诉求会在这里推送。",
+    "role_grid_worker": "网格员",
+    "role_unit_staff": "承办单位工作人员",
+    "role_unit_leader": "单位负责人",
+    "role_dispatcher": "县民意诉求受理中心分派员",
+    "role_callback_staff": "回访员",
+    "role_representative": "代表委员",
+    "role_admin": "管理员",
+    "role_resident": "群众",
+    "staff_only": "此功能仅供工作人员使用。",
+    "staff_ticket": (
+        "工单 {number}【{state}】{overdue}\n承办单位：{unit}\n地点：{place}\n"
+        "办理时限：{due}\n群众：{resident}　电话：{phone}\n承办人：{assignee}\n"
+        "照片：{photos}张\n\n{text}\n\n最近记录：\n{recent}"
+    ),
+    "staff_routing": "自动分类：{category}（{confidence}%），依据：{terms}",
+    "overdue_mark": "⚠已超期",
+    "queue_empty": "您名下暂无待办诉求。",
+    "queue_header": "待办诉求（{count}件，按办理时限排序）：",
+    "queue_line": "· {number}【{state}】时限 {due}{overdue}　{text}",
+    "ticket_usage": "用法：/ticket 工单编号，例如 /ticket MY20261127-0001",
+    "accepted_ok": "已接单：{number}",
+    "ask_return_reason": (
+        "请说明退回 {number} 的原因（为什"
+        "么不属于本单位/网格），发送后转回分派中心。"
+    ),
+    "returned_ok": "已退回：{number}，分派中心会重新分派。",
+    "ask_progress": "请发送 {number} 的办理进展（文字或照片），群众会收到通知。",
+    "progress_ok": "已记录进展：{number}，群众已收到通知。",
+    "ask_result": "请先发送办理结果照片（可选），最后发送办理结果文字即办结 {number}。",
+    "result_photo_saved": "已收到结果照片（{count}张），请继续发送照片或发送办理结果文字。",
+    "resolved_ok": "已办结：{number}。群众将收到结果并评价。",
+    "transfer_pick": "把 {number} 转派给：",
+    "transfer_nobody": "没有可以转派的同单位或同网格工作人员。",
+    "transferred_ok": "已转派 {number} 给 {name}，等待其接单。",
+    "triage_empty": "待分派队列为空。",
+    "triage_header": "待分派诉求 {count} 件（最早的在前）：",
+    "triage_item": (
+        "【待分派】{number}（{at}）\n{text}\n\n自动分类建议：\n{suggestions}\n依据词：{terms}"
+    ),
+    "triage_no_suggestion": "（无）",
+    "triage_done": "已将 {number} 派给 {unit}。",
+    "rated_thanks": "感谢您的评价（{rating}）！诉求 {number} 已办结。",
+    "rated_reopened": (
+        "收到您的评价（不满意）。诉求 {number"
+        "} 已退回承办单位重新办理，请留意后续通知。"
+    ),
+    "callback_recorded": "已记录 {number} 的回访结果：{result}。",
     # -- domain errors -----------------------------------------------------------------
     "err_not_found": "未找到该工单。",
     "err_not_allowed": "您没有权限进行此操作。",
@@ -153,6 +211,17 @@ TEXTS: dict[str, str] = {
         "电话号码格式不对：请输入11位手机号，或带"
         "区号的座机号（如0537-4212345）。"
     ),
+    "err_progress_required": "请发送进展说明（文字或照片）。",
+    "err_transfer_target": "只能转派给同一单位或网格的其他工作人员。",
+    "err_invite_unknown": "邀请链接无效。请向管理员重新索取。",
+    "err_invite_used": "这个邀请链接已经用过了，每个链接只能使用一次。",
+    "err_invite_expired": "这个邀请链接已过期，请向管理员重新索取。",
+    "err_invite_taken": "这个工作人员账号已经绑定了另一个 Telegram 账号，请联系管理员。",
+    "err_invite_other_staff": "您的 Telegram 账号已绑定为工作人员“{name}”，请联系管理员。",
+    "err_invite_unit": "单位代码 {code} 不存在。",
+    "err_invite_grid": "网格代码 {code} 不存在。",
+    "err_invite_name": "请用 --name 给出姓名。",
+    "err_invite_person": "组织文件中没有代码为 {code} 的人员。",
     "err_already_submitted": "这条诉求刚刚已经提交，请在“我的诉求”中查看，不会重复提交。",
     # -- states and actions (Chinese names shown to people) -----------------------------
     "state_submitted": "已提交",
@@ -175,9 +244,12 @@ TEXTS: dict[str, str] = {
     "action_callback": "记录回访",
     "action_close": "关闭",
     "action_follow_up": "群众补充说明",
+    "action_progress": "办理进展",
+    "action_transfer": "转派",
     "rating_satisfied": "满意",
     "rating_basically_satisfied": "基本满意",
     "rating_unsatisfied": "不满意",
+    "rating_unreachable": "无法联系",
     "outcome_rated": "已评价",
     "outcome_no_callback": "未回访",
     "outcome_invalid": "无效诉求",
@@ -201,6 +273,9 @@ TEXTS: dict[str, str] = {
     ),
     "ob_reopened_resident": "您的诉求 {number} 已退回 {unit} 重新办理，新的时限：{due}。",
     "ob_callback_due": "【待回访】{number}\n群众未在时限内评价，请电话回访。\n联系电话：{phone}",
+    "ob_progress": "您的诉求 {number} 有新进展（{unit}）：{note}",
+    "ob_transferred": "【转派给您】",
+    "ob_unreachable": "【消息无法送达】{name}：{reason}。请通过电话等其他方式联系。",
     "ob_follow_up": "【群众补充】{number}\n{text}",
     "photo_only": "（补充了照片）",
     "ob_closed_resident": "您的诉求 {number} 已关闭（{outcome}）。{note}",

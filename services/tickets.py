@@ -39,6 +39,8 @@ ALLOWED_FROM: dict[str, frozenset[S]] = {
     "callback": frozenset({S.CALLBACK_DUE}),
     "close": frozenset({S.TRIAGE, S.RESOLVED, S.CALLBACK_DUE}),
     "follow_up": frozenset({S.TRIAGE, S.ASSIGNED, S.ACCEPTED}),
+    "progress": frozenset({S.ACCEPTED}),
+    "transfer": frozenset({S.ASSIGNED, S.ACCEPTED}),
 }
 CLOSE_OUTCOMES = frozenset({"rated", "no_callback", "invalid", "withdrawn"})
 MAX_TEXT = 4000
@@ -173,6 +175,28 @@ class Lifecycle:
         await self._move(ticket, actor, "accept", S.ACCEPTED)
         await self.notices.accepted(ticket, self.clock.now())
 
+    async def progress(self, ticket: Ticket, actor: Person, note: str,
+                       photos: list[str] | None = None) -> None:
+        """进展: a note (and photos) on the way; the resident is told."""
+        self._check(ticket, "progress", actor, worker=True)
+        note, photos = (note or "").strip()[:MAX_TEXT], list(photos or [])
+        if not note and not photos:
+            raise InvalidInput("err_progress_required")
+        await self._move(ticket, actor, "progress", ticket.state, note, {"photos": photos})
+        await self.notices.progress(ticket, note, photos, self.clock.now())
+
+    async def transfer(self, ticket: Ticket, actor: Person, to: Person) -> None:
+        """转派: hand to another worker of the same unit or grid; they must accept again."""
+        self._check(ticket, "transfer", actor, worker=True)
+        if to.id == ticket.assignee_id or not access.works_on(to, ticket):
+            raise InvalidInput("err_transfer_target")
+        previous = ticket.assignee_id
+        ticket.assignee_id = to.id
+        unit = await self.session.get(Unit, ticket.unit_id) if ticket.unit_id else None
+        await self._move(ticket, actor, "transfer", S.ASSIGNED, "",
+                         {"from": previous, "to": to.id})
+        await self.notices.transferred(ticket, unit, to, self.clock.now())
+
     async def return_to_triage(self, ticket: Ticket, actor: Person, reason: str) -> None:
         """退单: the unit says "not ours"; the dispatcher decides again."""
         self._check(ticket, "return", actor, worker=True)
@@ -256,6 +280,10 @@ class Lifecycle:
             note = _required(note, "err_reason_required")
         await self._finish(ticket, actor, "close", outcome, note)
         await self.notices.closed(ticket, outcome, note, self.clock.now())
+
+    def ensure_allowed(self, ticket: Ticket, action: str, actor: Person) -> None:
+        """Refuse a worker's action before asking them for its words (reason, result)."""
+        self._check(ticket, action, actor, worker=True)
 
     # -- internals -----------------------------------------------------------------------
     async def _apply_rating(self, ticket: Ticket, actor: Person, action: str,

@@ -1,0 +1,244 @@
+"""The outbox sender: drains `outbox` rows to Telegram within its limits.
+
+- Pacing: at most `max_per_second` sends started per second overall and one per
+  `per_chat_seconds` per chat; rows in hand are taken most urgent first (priority, then
+  age), skipping chats that must wait, and more rows are claimed only when nothing in hand
+  may go now.
+- 429: the whole sender pauses for `retry_after` and the row goes back untouched.
+  5xx, timeouts, network errors: retried with exponential backoff (1 s doubling, capped),
+  failed after `max_attempts`. 403 / chat not found: blocked at once, the person flagged
+  and the dispatchers told once. Other 400s (a message Telegram will never take): failed.
+- Rows are claimed in the database (services.outbox.claim), so two bot processes can drain
+  one outbox; a row a dead sender left in `sending` is retried after the lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import InputMediaPhoto
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handlers.staff_keyboards import render_keyboard
+from models import OutboxMessage
+from services import outbox
+from services.clock import Clock
+
+log = logging.getLogger(__name__)
+CAPTION_LIMIT = 1024
+UNREACHABLE = ("chat not found", "user not found", "bot was blocked", "user is deactivated",
+               "bot can't initiate conversation", "peer_id_invalid")
+
+
+@dataclass(frozen=True)
+class SenderLimits:
+    max_per_second: float = 25.0
+    per_chat_seconds: float = 1.0
+    max_attempts: int = 8
+    backoff_cap_seconds: float = 300.0
+    lease_seconds: float = 600.0
+    poll_seconds: float = 0.5
+    max_in_hand: int = 500
+
+
+class OutboxSender:
+    def __init__(self, bot: Bot, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock,
+                 limits: SenderLimits | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.bot = bot
+        self.sessionmaker = sessionmaker
+        self.clock = clock
+        self.limits = limits or SenderLimits()
+        self.monotonic = monotonic
+        self.in_hand: list[OutboxMessage] = []
+        self.chat_free: dict[int, float] = {}
+        self.next_slot = 0.0
+        self.inflight: set[asyncio.Task[None]] = set()
+        self.stopping = asyncio.Event()
+        self.sent = 0
+        self._task: asyncio.Task[None] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        self.stopping.clear()
+        self._task = asyncio.create_task(self.run(), name="outbox-sender")
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def run(self) -> None:
+        """Until stopped: recover stale claims now and then, and drain."""
+        last_recovery = -1e9
+        try:
+            while not self.stopping.is_set():
+                if self.monotonic() - last_recovery > min(60.0, self.limits.lease_seconds):
+                    await self._recover()
+                    last_recovery = self.monotonic()
+                try:
+                    await self.step()
+                except Exception:  # the database may blip; never let the loop die
+                    log.exception("outbox sender step failed")
+                    await self._sleep(self.limits.poll_seconds)
+        finally:
+            await self._finish()
+
+    async def drain(self, timeout: float = 60.0) -> None:
+        """Send everything due now, then return (tests, the sandbox and the CLI use it)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                await self.step(idle_wait=False)
+                if not self.in_hand and not self.inflight and not await self._refill():
+                    return
+
+    # -- one step: refill, pick, pace, send ------------------------------------------------
+    async def step(self, *, idle_wait: bool = True) -> None:
+        now = self.monotonic()
+        row = self._pick(now)
+        if row is None and len(self.in_hand) < self.limits.max_in_hand:
+            await self._refill()
+            row = self._pick(self.monotonic())
+        if row is None:
+            waits = [self.chat_free[r.chat_id] - now for r in self.in_hand]
+            if self.inflight and not waits:
+                await asyncio.wait(self.inflight, timeout=self.limits.poll_seconds,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            elif waits or idle_wait:
+                await self._sleep(max(0.001, min([*waits, self.limits.poll_seconds])))
+            return
+        await self._pace()
+        self.in_hand.remove(row)
+        self.chat_free[row.chat_id] = self.monotonic() + self.limits.per_chat_seconds
+        task = asyncio.create_task(self._deliver(row))
+        self.inflight.add(task)
+        task.add_done_callback(self.inflight.discard)
+
+    def _pick(self, now: float) -> OutboxMessage | None:
+        for row in self.in_hand:  # kept in (priority, age) order
+            if self.chat_free.get(row.chat_id, 0.0) <= now:
+                return row
+        return None
+
+    async def _refill(self) -> bool:
+        room = self.limits.max_in_hand - len(self.in_hand)
+        if room <= 0:
+            return False
+        async with self.sessionmaker() as session:
+            rows = await outbox.claim(session, self.clock.now(),
+                                      min(room, max(int(self.limits.max_per_second * 2), 10)))
+        if rows:
+            self.in_hand = sorted([*self.in_hand, *rows],
+                                  key=lambda r: (r.priority, r.not_before, r.id))
+        return bool(rows)
+
+    async def _pace(self) -> None:
+        now = self.monotonic()
+        if self.next_slot > now:
+            await asyncio.sleep(self.next_slot - now)
+        self.next_slot = max(now, self.next_slot) + 1.0 / self.limits.max_per_second
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+
+    # -- delivering one row ----------------------------------------------------------------
+    async def _deliver(self, row: OutboxMessage) -> None:
+        try:
+            message_id = await self._send_parts(row)
+        except TelegramRetryAfter as exc:
+            # Telegram asks the whole bot to slow down: pause everything, keep the row.
+            self.next_slot = max(self.next_slot, self.monotonic() + exc.retry_after)
+            await self._finish_row(outbox.retry, row.id,
+                                   self._at(exc.retry_after), f"429 retry_after={exc.retry_after}",
+                                   count=False)
+        except TelegramForbiddenError as exc:
+            await self._give_up(row, f"403 {exc.message}", unreachable=True)
+        except TelegramBadRequest as exc:
+            gone = any(s in exc.message.lower() for s in UNREACHABLE)
+            await self._give_up(row, f"400 {exc.message}", unreachable=gone)
+        except (TelegramServerError, TelegramNetworkError, TimeoutError, OSError) as exc:
+            attempt = row.attempts + 1
+            if attempt >= self.limits.max_attempts:
+                await self._give_up(row, f"{type(exc).__name__}: {exc}", unreachable=False)
+            else:
+                delay = min(self.limits.backoff_cap_seconds, 2.0 ** (attempt - 1))
+                await self._finish_row(outbox.retry, row.id, self._at(delay),
+                                       f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # a bug must not loop forever on one row
+            log.exception("outbox row %s: unexpected error", row.id)
+            await self._give_up(row, f"{type(exc).__name__}: {exc}", unreachable=False)
+        else:
+            self.sent += 1
+            await self._finish_row(outbox.sent, row.id, self.clock.now(), message_id)
+
+    async def _send_parts(self, row: OutboxMessage) -> int | None:
+        """Photos and text; a retry resumes after the parts already sent."""
+        markup = render_keyboard(row.keyboard)
+        photos = [p for p in row.photos if isinstance(p, str)][:10]
+        parts: list[Callable[[], Awaitable[Any]]] = []
+        if len(photos) == 1 and len(row.text) <= CAPTION_LIMIT:
+            parts.append(lambda: self.bot.send_photo(row.chat_id, photos[0], caption=row.text,
+                                                     reply_markup=markup))
+        else:
+            if len(photos) == 1:
+                parts.append(lambda: self.bot.send_photo(row.chat_id, photos[0]))
+            elif photos:
+                parts.append(lambda: self.bot.send_media_group(
+                    row.chat_id, [InputMediaPhoto(media=p) for p in photos]))
+            parts.append(lambda: self.bot.send_message(row.chat_id, row.text,
+                                                       reply_markup=markup))
+        result: Any = None
+        for i, part in enumerate(parts):
+            if i < row.parts_sent:
+                continue
+            result = await part()
+            if i < len(parts) - 1:
+                await self._finish_row(outbox.part_sent, row.id, i + 1)
+        return getattr(result, "message_id", None)
+
+    async def _give_up(self, row: OutboxMessage, error: str, *, unreachable: bool) -> None:
+        log.warning("outbox row %s to chat %s not delivered: %s", row.id, row.chat_id, error)
+        async with self.sessionmaker() as session:
+            await outbox.failed(session, row, self.clock.now(), error, unreachable=unreachable)
+
+    async def _finish_row(self, fn: Callable[..., Awaitable[None]], *args: Any,
+                          **kwargs: Any) -> None:
+        async with self.sessionmaker() as session:
+            await fn(session, *args, **kwargs)
+
+    def _at(self, seconds: float) -> dt.datetime:
+        return self.clock.now() + dt.timedelta(seconds=seconds)
+
+    async def _recover(self) -> None:
+        async with self.sessionmaker() as session:
+            n = await outbox.recover_stale(session, self.clock.now(),
+                                           dt.timedelta(seconds=self.limits.lease_seconds))
+        if n:
+            log.warning("outbox: %d messages left by a stopped sender are queued again", n)
+
+    async def _finish(self) -> None:
+        """Let sends in flight finish; give back what was claimed but not started."""
+        if self.inflight:
+            await asyncio.gather(*self.inflight, return_exceptions=True)
+        try:
+            async with self.sessionmaker() as session:
+                await outbox.release(session, [r.id for r in self.in_hand])
+        finally:
+            self.in_hand = []

@@ -1,0 +1,183 @@
+"""Grid workers and unit staff: accept, return, progress, resolve, transfer; /queue, /ticket.
+
+Buttons come on the assignment message (pushed by the outbox). Each press is checked by
+the lifecycle (who, which state); after an action the pressed message is edited to the
+ticket's new buttons, so stale ones disappear. Steps that need words (return reason,
+progress, result) are short FSM conversations with the ticket id in their data.
+"""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers import keyboards as kb
+from handlers import staff_views
+from handlers.filters import HasRole
+from handlers.staff_keyboards import WorkCb, transfer_buttons, work_buttons
+from models import Person, Role, Ticket
+from services import places, work
+from services.context import ServiceContext
+from services.errors import InvalidInput, NotFound
+from services.texts import t
+
+
+class Work(StatesGroup):
+    return_reason = State()
+    progress = State()
+    resolve = State()
+
+
+async def _ticket(session: AsyncSession, ticket_id: int) -> Ticket:
+    ticket = await session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound()
+    return ticket
+
+
+async def _refresh(query: CallbackQuery, ticket: Ticket) -> None:
+    """Put the ticket's current buttons on the pressed message."""
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=work_buttons(ticket))
+
+
+async def on_work(query: CallbackQuery, callback_data: WorkCb, state: FSMContext,
+                  session: AsyncSession, ctx: ServiceContext, me: Person) -> None:
+    assert isinstance(query.message, Message)
+    ticket = await work.visible(session, me, await session.get(Ticket, callback_data.id))
+    life = ctx.lifecycle(session)
+    action = callback_data.action
+    if action == "detail":
+        await query.answer()
+        await _send_view(query.message, session, ctx, me, ticket)
+        return
+    if action == "accept":
+        await life.accept(ticket, me)
+        await _refresh(query, ticket)
+        await query.answer(t("accepted_ok", number=ticket.number))
+        return
+    if action == "transfer":
+        life.ensure_allowed(ticket, "transfer", me)  # refuse early, before the list
+        people = await work.transfer_candidates(session, me, ticket)
+        if not people:
+            await query.answer(t("transfer_nobody"), show_alert=True)
+            return
+        await query.answer()
+        await query.message.answer(t("transfer_pick", number=ticket.number),
+                                   reply_markup=transfer_buttons(
+                                       ticket, [(p.id, p.name) for p in people]))
+        return
+    if action == "to":
+        target = await session.get(Person, callback_data.arg)
+        if target is None:
+            raise InvalidInput("err_transfer_target")
+        await life.transfer(ticket, me, target)
+        await query.message.edit_text(t("transferred_ok", number=ticket.number,
+                                        name=target.name))
+        await query.answer()
+        return
+    steps = {"return": (Work.return_reason, "return", "ask_return_reason"),
+             "progress": (Work.progress, "progress", "ask_progress"),
+             "resolve": (Work.resolve, "resolve", "ask_result")}
+    if action not in steps:
+        raise NotFound()
+    step, check, prompt = steps[action]
+    life.ensure_allowed(ticket, check, me)  # a stale button is refused right away
+    await state.set_state(step)
+    await state.set_data({"ticket_id": ticket.id, "photos": []})
+    await query.answer()
+    await query.message.answer(t(prompt, number=ticket.number), reply_markup=kb.cancel_only())
+
+
+async def on_return_reason(message: Message, state: FSMContext, session: AsyncSession,
+                           ctx: ServiceContext, me: Person) -> None:
+    ticket = await _ticket(session, (await state.get_data())["ticket_id"])
+    await ctx.lifecycle(session).return_to_triage(ticket, me, message.text or "")
+    await state.clear()
+    await message.answer(t("returned_ok", number=ticket.number), reply_markup=kb.main_menu())
+
+
+async def on_progress(message: Message, state: FSMContext, session: AsyncSession,
+                      ctx: ServiceContext, me: Person) -> None:
+    ticket = await _ticket(session, (await state.get_data())["ticket_id"])
+    photos = [message.photo[-1].file_id] if message.photo else []
+    await ctx.lifecycle(session).progress(ticket, me, message.text or message.caption or "",
+                                          photos)
+    await state.clear()
+    await message.answer(t("progress_ok", number=ticket.number), reply_markup=kb.main_menu())
+
+
+async def on_result_photo(message: Message, state: FSMContext) -> None:
+    """Result photos come first; the result text then resolves the ticket."""
+    assert message.photo
+    data = await state.get_data()
+    photos = [*data.get("photos", []), message.photo[-1].file_id][:10]
+    await state.update_data(photos=photos)
+    await message.answer(t("result_photo_saved", count=len(photos)))
+
+
+async def on_result(message: Message, state: FSMContext, session: AsyncSession,
+                    ctx: ServiceContext, me: Person) -> None:
+    data = await state.get_data()
+    photos = list(data.get("photos", []))
+    if message.photo and message.photo[-1].file_id not in photos:
+        photos.append(message.photo[-1].file_id)
+    ticket = await _ticket(session, data["ticket_id"])
+    await ctx.lifecycle(session).resolve(ticket, me, message.text or message.caption or "",
+                                         photos)
+    await state.clear()
+    await message.answer(t("resolved_ok", number=ticket.number), reply_markup=kb.main_menu())
+
+
+async def _send_view(message: Message, session: AsyncSession, ctx: ServiceContext,
+                     me: Person, ticket: Ticket) -> None:
+    v = await work.view(session, me, ticket.id)
+    text = staff_views.ticket_view(v, await places.path(session, v.place), ctx.calendar.tz,
+                                   ctx.clock.now())
+    markup = work_buttons(ticket) if work.may_see(me, ticket) and (
+        ticket.assignee_id == me.id or me.has_role(Role.UNIT_STAFF, unit_id=ticket.unit_id)
+        or me.has_role(Role.GRID_WORKER, place_id=ticket.place_id)) else None
+    await message.answer(text, reply_markup=markup)
+    if ticket.latitude is not None and ticket.longitude is not None:
+        await message.answer_location(ticket.latitude, ticket.longitude)
+
+
+async def on_queue(message: Message, session: AsyncSession, ctx: ServiceContext,
+                   me: Person) -> None:
+    tickets = await work.queue(session, me)
+    await message.answer(staff_views.queue_text(tickets, ctx.calendar.tz, ctx.clock.now()))
+
+
+async def on_ticket_command(message: Message, command: CommandObject, session: AsyncSession,
+                            ctx: ServiceContext, me: Person) -> None:
+    number = (command.args or "").strip()
+    if not number:
+        await message.answer(t("ticket_usage"))
+        return
+    ticket = await work.by_number(session, me, number)
+    await _send_view(message, session, ctx, me, ticket)
+
+
+async def staff_only(message: Message) -> None:
+    await message.answer(t("staff_only"))
+
+
+def make_router() -> Router:
+    router = Router(name=__name__)
+    workers = HasRole(Role.GRID_WORKER, Role.UNIT_STAFF, Role.UNIT_LEADER)
+    staff = HasRole(*[r for r in Role if r != Role.RESIDENT])
+    words = F.text & ~F.text.in_(kb.menu_texts())
+    router.callback_query.register(on_work, WorkCb.filter())
+    router.message.register(on_return_reason, Work.return_reason, words)
+    router.message.register(on_progress, Work.progress, words | F.photo)
+    router.message.register(on_result, Work.resolve, words)
+    router.message.register(on_result, Work.resolve, F.photo & F.caption)
+    router.message.register(on_result_photo, Work.resolve, F.photo)
+    router.message.register(on_queue, Command("queue"), workers)
+    router.message.register(on_ticket_command, Command("ticket"), staff)
+    router.message.register(staff_only, Command("queue", "ticket", "triage", "callbacks"))
+    return router

@@ -1,0 +1,143 @@
+"""Buttons of pushed messages (assignment, triage, rating, callback) and of staff views.
+
+Services describe a keyboard abstractly (`{"kind": "assignment", "args": {"ticket_id": 7}}`)
+so they never import aiogram; `render_keyboard` turns that into buttons when the outbox
+sender sends the row. Every press is re-checked against the database by the handler.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from models import Rating, Ticket, TicketState, Unit
+from services.texts import t
+
+log = logging.getLogger(__name__)
+
+
+class WorkCb(CallbackData, prefix="wk"):
+    """A grid worker's / unit's action on a ticket."""
+
+    action: str  # accept | return | detail | progress | resolve | transfer | to
+    id: int
+    arg: int = 0  # transfer: the chosen person's id
+
+
+class TriageCb(CallbackData, prefix="tr"):
+    action: str  # open | assign | units | grid
+    id: int
+    arg: int = 0  # unit id (assign) or page (units)
+
+
+class RateCb(CallbackData, prefix="rt"):
+    id: int
+    rating: str  # Rating value
+
+
+class CallbackCb(CallbackData, prefix="cb"):
+    id: int
+    result: str  # Rating value or "unreachable"
+
+
+def work_buttons(ticket: Ticket) -> InlineKeyboardMarkup | None:
+    """The buttons an assignment message shows in the ticket's current state."""
+    kb = InlineKeyboardBuilder()
+    if ticket.state == TicketState.ASSIGNED:
+        actions = ("accept", "return", "detail")
+    elif ticket.state == TicketState.ACCEPTED:
+        actions = ("progress", "resolve", "transfer", "detail")
+    else:
+        return None
+    for action in actions:
+        kb.button(text=t(f"btn_work_{action}"), callback_data=WorkCb(action=action,
+                                                                     id=ticket.id))
+    kb.adjust(3 if len(actions) == 3 else 2)
+    return kb.as_markup()
+
+
+def transfer_buttons(ticket: Ticket, people: Sequence[tuple[int, str]]
+                     ) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for person_id, name in people:
+        kb.button(text=name, callback_data=WorkCb(action="to", id=ticket.id, arg=person_id))
+    kb.adjust(2)
+    return kb.as_markup()
+
+
+def triage_buttons(ticket: Ticket, suggestions: Sequence[Unit], units_page: int | None = None,
+                   units: Sequence[Unit] = (), pages: int = 1) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for unit in suggestions:
+        kb.button(text=t("btn_triage_assign", unit=unit.name),
+                  callback_data=TriageCb(action="assign", id=ticket.id, arg=unit.id))
+    for unit in units:
+        kb.button(text=unit.name,
+                  callback_data=TriageCb(action="assign", id=ticket.id, arg=unit.id))
+    widths = [1] * len(suggestions) + [2] * ((len(units) + 1) // 2)
+    if units_page is None:
+        kb.button(text=t("btn_triage_other"),
+                  callback_data=TriageCb(action="units", id=ticket.id, arg=0))
+        widths.append(1)
+    else:
+        nav = 0
+        if units_page > 0:
+            kb.button(text=t("btn_prev"), callback_data=TriageCb(action="units", id=ticket.id,
+                                                                 arg=units_page - 1))
+            nav += 1
+        if units_page < pages - 1:
+            kb.button(text=t("btn_next"), callback_data=TriageCb(action="units", id=ticket.id,
+                                                                 arg=units_page + 1))
+            nav += 1
+        if nav:
+            widths.append(nav)
+    kb.adjust(*widths)
+    return kb.as_markup()
+
+
+def rating_buttons(ticket_id: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for rating in Rating:
+        kb.button(text=t(f"rating_{rating.value}"),
+                  callback_data=RateCb(id=ticket_id, rating=rating.value))
+    kb.adjust(3)
+    return kb.as_markup()
+
+
+def callback_buttons(ticket_id: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for result in [*(r.value for r in Rating), "unreachable"]:
+        kb.button(text=t(f"rating_{result}"), callback_data=CallbackCb(id=ticket_id,
+                                                                      result=result))
+    kb.adjust(3, 1)
+    return kb.as_markup()
+
+
+def render_keyboard(spec: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
+    """The markup for an outbox row's abstract keyboard; unknown kinds send no buttons."""
+    if not spec:
+        return None
+    kind, args = spec.get("kind"), spec.get("args") or {}
+    ticket_id = int(args.get("ticket_id", 0))
+    kb = InlineKeyboardBuilder()
+    if kind == "assignment":
+        for action in ("accept", "return", "detail"):
+            kb.button(text=t(f"btn_work_{action}"), callback_data=WorkCb(action=action,
+                                                                         id=ticket_id))
+        kb.adjust(3)
+        return kb.as_markup()
+    if kind == "triage":
+        kb.button(text=t("btn_triage_open"), callback_data=TriageCb(action="open",
+                                                                    id=ticket_id))
+        return kb.as_markup()
+    if kind == "rating":
+        return rating_buttons(ticket_id)
+    if kind == "callback":
+        return callback_buttons(ticket_id)
+    log.warning("outbox keyboard of unknown kind %r sent without buttons", kind)
+    return None

@@ -1,0 +1,72 @@
+"""The county intake centre's dispatchers: /triage and one-tap assignment.
+
+Each ticket waiting in triage is shown with the router's two suggestions and the terms
+that drove them; a tap assigns (recorded as a routing correction by the lifecycle), or
+"其他单位…" pages through every active unit.
+"""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers import staff_views
+from handlers.filters import HasRole
+from handlers.staff_keyboards import TriageCb, triage_buttons
+from models import Person, Ticket, Unit
+from services import work
+from services.context import ServiceContext
+from services.errors import InvalidInput, NotAllowed, NotFound
+from services.texts import t
+
+
+async def on_triage(message: Message, session: AsyncSession, ctx: ServiceContext,
+                    me: Person) -> None:
+    tickets = await work.triage_queue(session, me)
+    if not tickets:
+        await message.answer(t("triage_empty"))
+        return
+    await message.answer(t("triage_header", count=len(tickets)))
+    for ticket in tickets:
+        await message.answer(staff_views.triage_text(ticket, ctx.calendar.tz),
+                             reply_markup=triage_buttons(
+                                 ticket, await work.suggested_units(session, ticket)))
+
+
+async def on_triage_button(query: CallbackQuery, callback_data: TriageCb,
+                           session: AsyncSession, ctx: ServiceContext, me: Person) -> None:
+    assert isinstance(query.message, Message)
+    if not work.access.is_dispatcher(me):
+        raise NotAllowed()
+    ticket = await session.get(Ticket, callback_data.id)
+    if ticket is None:
+        raise NotFound()
+    if callback_data.action == "assign":
+        unit = await session.get(Unit, callback_data.arg)
+        if unit is None:
+            raise InvalidInput("err_unknown_unit")
+        await ctx.lifecycle(session).assign(ticket, me, unit.id)
+        await query.message.edit_text(t("triage_done", number=ticket.number, unit=unit.name))
+        await query.answer()
+        return
+    text = staff_views.triage_text(ticket, ctx.calendar.tz)
+    if callback_data.action == "units":
+        units, pages = await work.units_page(session, callback_data.arg)
+        markup = triage_buttons(ticket, [], units_page=callback_data.arg, units=units,
+                                pages=pages)
+    else:  # open: from the pushed 【待分派】 message
+        markup = triage_buttons(ticket, await work.suggested_units(session, ticket))
+    if callback_data.action == "open":
+        await query.message.answer(text, reply_markup=markup)
+    else:
+        await query.message.edit_reply_markup(reply_markup=markup)
+    await query.answer()
+
+
+def make_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(on_triage, Command("triage"), HasRole(dispatcher=True))
+    router.callback_query.register(on_triage_button, TriageCb.filter())
+    return router

@@ -1,0 +1,134 @@
+"""What staff see: their queue, the triage queue, a ticket they may see, who can take over.
+
+Who may see a ticket: dispatchers and admins (all), callback staff (tickets waiting for a
+callback), and whoever works on it (assignee, the unit's staff and leader, the grid's
+workers). Anyone else gets "not found", exactly as a resident asking for a stranger's
+ticket. The resident's phone is shown in full only to the assignee and dispatchers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Membership, Person, Place, Role, Ticket, TicketEvent, Unit
+from models import TicketState as S
+from services import access
+from services.errors import NotAllowed, NotFound
+
+OPEN = (S.ASSIGNED, S.ACCEPTED)
+WORK_ROLES = (Role.GRID_WORKER, Role.UNIT_STAFF, Role.UNIT_LEADER)
+
+
+def is_staff(person: Person) -> bool:
+    return any(m.role != Role.RESIDENT for m in person.memberships)
+
+
+def may_see(person: Person, ticket: Ticket) -> bool:
+    if access.is_dispatcher(person) or access.works_on(person, ticket):
+        return True
+    return person.has_role(Role.CALLBACK_STAFF) and ticket.state in (S.RESOLVED,
+                                                                     S.CALLBACK_DUE)
+
+
+def sees_phone(person: Person, ticket: Ticket) -> bool:
+    return access.is_dispatcher(person) or ticket.assignee_id == person.id or (
+        person.has_role(Role.CALLBACK_STAFF) and ticket.state == S.CALLBACK_DUE)
+
+
+@dataclass(frozen=True)
+class StaffView:
+    ticket: Ticket
+    unit: Unit | None
+    place: Place | None
+    resident: Person | None
+    assignee: Person | None
+    events: list[TicketEvent]
+    show_phone: bool
+
+
+async def visible(session: AsyncSession, person: Person, ticket: Ticket | None) -> Ticket:
+    if ticket is None or not may_see(person, ticket):
+        raise NotFound()
+    return ticket
+
+
+async def by_number(session: AsyncSession, person: Person, number: str) -> Ticket:
+    ticket = await session.scalar(sa.select(Ticket).where(Ticket.number == number.upper()))
+    return await visible(session, person, ticket)
+
+
+async def view(session: AsyncSession, person: Person, ticket_id: int) -> StaffView:
+    ticket = await visible(session, person, await session.get(Ticket, ticket_id))
+    events = await session.scalars(sa.select(TicketEvent).where(
+        TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id))
+    return StaffView(
+        ticket,
+        await session.get(Unit, ticket.unit_id) if ticket.unit_id else None,
+        await session.get(Place, ticket.place_id) if ticket.place_id else None,
+        await session.get(Person, ticket.resident_id),
+        await session.get(Person, ticket.assignee_id) if ticket.assignee_id else None,
+        list(events), sees_phone(person, ticket))
+
+
+async def queue(session: AsyncSession, person: Person, limit: int = 30) -> list[Ticket]:
+    """Open tickets of the person, their units and grids, soonest deadline first."""
+    if not any(person.has_role(r) for r in WORK_ROLES):
+        raise NotAllowed()
+    units = [m.unit_id for m in person.memberships
+             if m.role in (Role.UNIT_STAFF, Role.UNIT_LEADER) and m.unit_id]
+    grids = [m.place_id for m in person.memberships
+             if m.role == Role.GRID_WORKER and m.place_id]
+    mine = sa.or_(Ticket.assignee_id == person.id, Ticket.unit_id.in_(units),
+                  Ticket.place_id.in_(grids))
+    return list(await session.scalars(
+        sa.select(Ticket).where(Ticket.state.in_(OPEN), mine)
+        .order_by(Ticket.due_at.asc().nulls_last(), Ticket.id).limit(limit)))
+
+
+async def triage_queue(session: AsyncSession, person: Person, limit: int = 10) -> list[Ticket]:
+    if not access.is_dispatcher(person):
+        raise NotAllowed()
+    return list(await session.scalars(
+        sa.select(Ticket).where(Ticket.state == S.TRIAGE)
+        .order_by(Ticket.updated_at, Ticket.id).limit(limit)))
+
+
+async def suggested_units(session: AsyncSession, ticket: Ticket) -> list[Unit]:
+    """The router's top two, as units of the org (those it does not have are left out)."""
+    codes = [s[1] for s in ticket.routing.get("suggestions", []) if s[1]]
+    units = {u.code: u for u in await session.scalars(
+        sa.select(Unit).where(Unit.code.in_(codes), Unit.active))}
+    return [units[c] for c in dict.fromkeys(codes) if c in units]
+
+
+async def units_page(session: AsyncSession, page: int, size: int = 8) -> tuple[list[Unit], int]:
+    total = await session.scalar(sa.select(sa.func.count()).select_from(Unit)
+                                 .where(Unit.active)) or 0
+    pages = max(1, -(-total // size))
+    page = min(max(page, 0), pages - 1)
+    units = await session.scalars(sa.select(Unit).where(Unit.active).order_by(Unit.code)
+                                  .offset(page * size).limit(size))
+    return list(units), pages
+
+
+async def transfer_candidates(session: AsyncSession, person: Person,
+                              ticket: Ticket) -> list[Person]:
+    """Other bound workers of the ticket's unit or grid."""
+    if not access.works_on(person, ticket):
+        raise NotAllowed()
+    stmt = (sa.select(Person).join(Membership, Membership.person_id == Person.id)
+            .where(Person.tg_user_id.is_not(None), Person.id != person.id,
+                   sa.or_(sa.and_(Membership.role == Role.UNIT_STAFF,
+                                  Membership.unit_id == ticket.unit_id),
+                          sa.and_(Membership.role == Role.GRID_WORKER,
+                                  Membership.place_id == ticket.place_id)))
+            .order_by(Person.id))
+    return [p for p in (await session.scalars(stmt)).unique() if p.id != ticket.assignee_id]
+
+
+def overdue(ticket: Ticket, now: dt.datetime) -> bool:
+    return ticket.due_at is not None and ticket.due_at < now
