@@ -48,6 +48,11 @@ async def appointments(message: Message) -> None:
     await message.answer(t("appointment_info"), reply_markup=kb.main_menu())
 
 
+async def staff_only(message: Message) -> None:
+    """A staff command from someone without the role (role filters let it fall here)."""
+    await message.answer(t("staff_only"))
+
+
 async def fallback(message: Message) -> None:
     await message.answer(t("unknown_input"), reply_markup=kb.main_menu())
 
@@ -66,5 +71,6 @@ def make_router() -> Router:
 
 def make_fallback_router() -> Router:
     router = Router(name=f"{__name__}.fallback")
+    router.message.register(staff_only, Command("queue", "ticket", "triage", "callbacks"))
     router.message.register(fallback)
     return router

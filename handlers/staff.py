@@ -162,10 +162,6 @@ async def on_ticket_command(message: Message, command: CommandObject, session: A
     await _send_view(message, session, ctx, me, ticket)
 
 
-async def staff_only(message: Message) -> None:
-    await message.answer(t("staff_only"))
-
-
 def make_router() -> Router:
     router = Router(name=__name__)
     workers = HasRole(Role.GRID_WORKER, Role.UNIT_STAFF, Role.UNIT_LEADER)
@@ -179,5 +175,4 @@ def make_router() -> Router:
     router.message.register(on_result_photo, Work.resolve, F.photo)
     router.message.register(on_queue, Command("queue"), workers)
     router.message.register(on_ticket_command, Command("ticket"), staff)
-    router.message.register(staff_only, Command("queue", "ticket", "triage", "callbacks"))
     return router

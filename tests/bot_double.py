@@ -23,6 +23,8 @@ from aiogram.methods import (
     EditMessageReplyMarkup,
     EditMessageText,
     GetMe,
+    SendLocation,
+    SendMediaGroup,
     TelegramMethod,
 )
 from aiogram.types import (
@@ -119,6 +121,15 @@ class RecordingSession(BaseSession):
         chat_id = getattr(method, "chat_id", None)
         if chat_id is None:
             return True
+        if isinstance(method, SendMediaGroup):
+            album = []
+            for media in method.media:
+                sent = Sent(next(self._ids), int(chat_id), "", None, str(media.media))
+                self.chats.setdefault(sent.chat_id, []).append(sent)
+                album.append(self._message(sent))
+            return album
+        if isinstance(method, SendLocation):
+            text = f"[位置 {method.latitude},{method.longitude}]"
         photo = getattr(method, "photo", None)
         sent = Sent(next(self._ids), int(chat_id), text, getattr(method, "reply_markup", None),
                     photo if isinstance(photo, str) else None)
@@ -221,6 +232,7 @@ class Harness:
         from bot.app import make_dispatcher
 
         self.config = config
+        self.ctx = ctx
         self._make = lambda: make_dispatcher(self.config, sessionmaker, ctx, request_router)
         self.sessionmaker = sessionmaker
         self.recorder = RecordingSession()
@@ -233,6 +245,15 @@ class Harness:
         chatter = Chatter(self.dp, self.bot, self.recorder, user_id, name)
         self.chatters.append(chatter)
         return chatter
+
+    async def deliver(self) -> int:
+        """Run the real outbox sender once over everything due (through the recorder)."""
+        from bot.sender import OutboxSender, SenderLimits
+
+        sender = OutboxSender(self.bot, self.sessionmaker, self.ctx.clock,
+                              SenderLimits(max_per_second=1000, per_chat_seconds=0.0))
+        await sender.drain()
+        return sender.sent
 
     def restart(self, config: Any = None) -> None:
         self.config = config or self.config

@@ -1,0 +1,214 @@
+"""Grid workers, unit staff, dispatchers and callback staff in chat (real Dispatcher)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from handlers.staff_keyboards import RateCb, WorkCb
+from models import OutboxMessage, Person, Ticket, TicketEvent, TicketState
+from services import invites
+from services.clock import ManualClock
+from services.texts import t
+from tests.bot_double import Chatter, Harness
+from tests.conftest import Org
+from tests.test_resident import LAMP, submit_lamp, tickets
+
+
+async def staff(h: Harness, org: Org, code: str) -> Chatter:
+    person = await org.person(code)
+    assert person.tg_user_id is not None
+    return h.user(person.tg_user_id, person.name)
+
+
+async def the_ticket(h: Harness) -> Ticket:
+    [ticket] = await tickets(h)
+    return ticket
+
+
+async def test_full_life_across_roles(harness: Harness, org: Org) -> None:
+    h = harness
+    resident = h.user(6001, "李四")
+    await resident.say(t("btn_report"))
+    await resident.say(LAMP)
+    await resident.photo("PH-1")
+    await resident.location(35.6726, 117.2626)
+    await resident.say("13805371234")
+    await resident.press(t("btn_confirm"))
+    ticket = await the_ticket(h)
+    worker = await staff(h, org, "grid-shjd-1")
+    unit_staff = await staff(h, org, "staff-zj-1")
+    assert await h.deliver() > 0
+    # The grid worker's assignment: photo with the text as caption and three buttons.
+    pushed = worker.last
+    assert ticket.number in pushed.text and pushed.photo == "PH-1"
+    assert [b for b, _ in pushed.buttons] == [t("btn_work_accept"), t("btn_work_return"),
+                                               t("btn_work_detail")]
+    assert ticket.number in unit_staff.last.text
+    # Detail: the assignee sees the phone, the unit's other staff see it masked.
+    await worker.press(t("btn_work_detail"), pushed)
+    assert "13805371234" in worker.inbox[-2].text and worker.last.text.startswith("[位置")
+    await unit_staff.press(t("btn_work_detail"), unit_staff.last)
+    view = unit_staff.inbox[-2].text
+    assert "138****1234" in view and "13805371234" not in view
+    # Accept: the pressed message gets the next buttons; the other copy goes stale.
+    await worker.press(t("btn_work_accept"), pushed)
+    assert [b for b, _ in pushed.buttons] == [t("btn_work_progress"), t("btn_work_resolve"),
+                                               t("btn_work_transfer"), t("btn_work_detail")]
+    zj_copy = next(m for m in unit_staff.inbox if m.buttons and ticket.number in m.text)
+    await unit_staff.press(t("btn_work_accept"), zj_copy)
+    assert unit_staff.last_alert() == t("err_illegal_transition", number=ticket.number,
+                                        state=t("state_accepted"), action=t("action_accept"))
+    await h.deliver()
+    assert t("ob_accepted", number=ticket.number, unit="县住房和城乡建设局",
+             due="2026年12月2日 10:00") == resident.last.text
+    # Progress reaches the resident.
+    await worker.press(t("btn_work_progress"), pushed)
+    await worker.say("已联系电工，明天上午更换灯泡")
+    assert worker.last.text == t("progress_ok", number=ticket.number)
+    await h.deliver()
+    assert "已联系电工" in resident.last.text
+    # Transfer to the unit's staff member, who accepts and resolves with a photo.
+    await worker.press(t("btn_work_transfer"), pushed)
+    await worker.press(unit_staff.user.first_name)
+    assert worker.last.text == t("transferred_ok", number=ticket.number,
+                                 name=unit_staff.user.first_name)
+    await h.deliver()
+    handed = unit_staff.last
+    assert handed.text.startswith(t("ob_transferred"))
+    await unit_staff.press(t("btn_work_accept"), handed)
+    await unit_staff.press(t("btn_work_resolve"), handed)
+    await unit_staff.photo("RESULT-1")
+    assert unit_staff.last.text == t("result_photo_saved", count=1)
+    await unit_staff.say("路灯已更换，恢复照明")
+    assert unit_staff.last.text == t("resolved_ok", number=ticket.number)
+    await h.deliver()
+    assert "路灯已更换" in resident.last.text and resident.last.photo == "RESULT-1"
+    # 不满意 reopens; a second press on the old buttons is refused; 满意 closes.
+    rating_msg = resident.last
+    await resident.press(t("rating_unsatisfied"), rating_msg)
+    assert resident.last.text == t("rated_reopened", number=ticket.number,
+                                   rating=t("rating_unsatisfied"))
+    await resident.press_data(RateCb(id=ticket.id, rating="satisfied").pack(), rating_msg)
+    assert "不能评价" in resident.last_alert()
+    await h.deliver()
+    reopened = next(m for m in reversed(unit_staff.inbox) if "退回重办" in m.text)
+    await unit_staff.press(t("btn_work_accept"), reopened)
+    await unit_staff.press(t("btn_work_resolve"), reopened)
+    await unit_staff.say("已加装第二盏灯")
+    await h.deliver()
+    await resident.press(t("rating_satisfied"), resident.last)
+    ticket = await the_ticket(h)
+    assert ticket.state == TicketState.CLOSED and ticket.reopen_count == 1
+    assert ticket.outcome == "rated"
+
+
+async def test_refusals_wrong_role_other_unit_forged(harness: Harness, org: Org) -> None:
+    h = harness
+    resident = h.user(6002)
+    await submit_lamp(resident)
+    ticket = await the_ticket(h)
+    outsider = await staff(h, org, "staff-gd-1")  # 供电: not this ticket's unit
+    await outsider.say(f"/ticket {ticket.number}")
+    assert outsider.last.text == t("err_not_found")
+    await outsider.press_data(WorkCb(action="accept", id=ticket.id).pack(),
+                              resident.last)
+    assert outsider.last_alert() == t("err_not_found")
+    await resident.press_data(WorkCb(action="accept", id=ticket.id).pack(), resident.last)
+    assert resident.last_alert() == t("err_not_found")
+    await resident.say("/queue")
+    assert resident.last.text == t("staff_only")
+    await resident.say("/triage")
+    assert resident.last.text == t("staff_only")
+    await resident.press_data(WorkCb(action="accept", id=999999).pack(), resident.last)
+    assert resident.last_alert() == t("err_not_found")
+    other = h.user(6003)
+    await other.press_data(RateCb(id=ticket.id, rating="satisfied").pack(), resident.last)
+    assert other.last_alert() == t("err_not_found")
+    worker = await staff(h, org, "grid-shjd-1")
+    await worker.say("/queue")
+    assert ticket.number in worker.last.text
+    await worker.say(f"/ticket {ticket.number}")
+    assert ticket.number in worker.inbox[-2].text or ticket.number in worker.last.text
+
+
+async def test_triage_return_and_correction(harness: Harness, org: Org) -> None:
+    h = harness
+    resident = h.user(6004)
+    await resident.say(t("btn_report"))
+    await resident.say("请问这个事情应该找谁办理呢")  # nothing the router can use
+    await resident.say("泗河社区")
+    await resident.say(t("btn_no_phone"))
+    await resident.press(t("btn_confirm"))
+    ticket = await the_ticket(h)
+    assert ticket.state == TicketState.TRIAGE
+    assert resident.last.text.startswith("提交成功") and "县民意诉求受理中心" in resident.last.text
+    dispatcher = await staff(h, org, "staff-dispatch-1")
+    await h.deliver()
+    assert ticket.number in dispatcher.last.text
+    await dispatcher.say("/triage")
+    item = dispatcher.last
+    assert ticket.number in item.text and t("btn_triage_other") in [b for b, _ in item.buttons]
+    await dispatcher.press(t("btn_triage_other"), item)
+    await dispatcher.press(t("btn_next"), item)
+    assert "城市管理" not in str(item.buttons)
+    await dispatcher.press(t("btn_prev"), item)
+    await dispatcher.press("城市管理", item)
+    assert item.text == t("triage_done", number=ticket.number, unit="县城市管理局")
+    async with h.sessionmaker() as s:
+        assign = await s.scalar(sa.select(TicketEvent).where(
+            TicketEvent.ticket_id == ticket.id, TicketEvent.action == "assign"))
+    assert assign is not None and assign.data["correction"] is True
+    # The unit says "not ours": reason required, back to the dispatchers.
+    cg = await staff(h, org, "staff-cg-1")
+    await h.deliver()
+    pushed = cg.last
+    await cg.press(t("btn_work_return"), pushed)
+    assert cg.last.text == t("ask_return_reason", number=ticket.number)
+    await cg.say("属于供电公司管辖的线路")
+    assert cg.last.text == t("returned_ok", number=ticket.number)
+    await h.deliver()
+    assert "属于供电公司管辖" in dispatcher.last.text
+    await dispatcher.press(t("btn_triage_open"), dispatcher.last)
+    assert ticket.number in dispatcher.last.text
+    assert (await the_ticket(h)).state == TicketState.TRIAGE
+
+
+async def test_invite_binds_and_merges_the_resident_record(
+        harness: Harness, org: Org, clock: ManualClock) -> None:
+    h = harness
+    newcomer = h.user(6100, "王五")
+    await submit_lamp(newcomer)  # first a resident
+    async with h.sessionmaker() as s:
+        person = await invites.new_staff(s, invites.Role.UNIT_STAFF, unit_code="CG",
+                                         grid_code=None, name="王五", phone="", clock=clock)
+        invite = await invites.create(s, person, clock, hours=72)
+        expired = await invites.create(s, person, clock, hours=1)
+        await s.commit()
+    await newcomer.say("/start nonsense-token")
+    assert newcomer.last.text == t("err_invite_unknown")
+    await newcomer.say(f"/start {invite.token}")
+    assert newcomer.last.text.startswith("欢迎，王五") and "承办单位工作人员" in newcomer.last.text
+    async with h.sessionmaker() as s:
+        bound = await s.scalar(sa.select(Person).where(Person.tg_user_id == 6100))
+        assert bound is not None and bound.code == person.code
+        mine = await s.scalar(sa.select(Ticket))
+        assert mine is not None and mine.resident_id == bound.id
+    await newcomer.say(t("btn_my"))
+    assert mine.number in newcomer.last.text
+    intruder = h.user(6101)
+    await intruder.say(f"/start {invite.token}")
+    assert intruder.last.text == t("err_invite_used")
+    clock.advance(dt.timedelta(hours=2))
+    await intruder.say(f"/start {expired.token}")
+    assert intruder.last.text == t("err_invite_expired")
+
+
+async def test_outbox_rows_written_with_the_change(harness: Harness) -> None:
+    """Nothing is pushed directly: the assignment exists as outbox rows before delivery."""
+    resident = harness.user(6200)
+    await submit_lamp(resident)
+    async with harness.sessionmaker() as s:
+        kinds = {r.kind for r in await s.scalars(sa.select(OutboxMessage))}
+    assert "assignment" in kinds
