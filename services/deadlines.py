@@ -104,6 +104,40 @@ class WorkingCalendar:
             day = self.next_workday(day)
         return self._at(day, start.timetz().replace(tzinfo=None))
 
+    def previous_workday(self, day: dt.date) -> dt.date:
+        """The last working day strictly before `day`."""
+        day -= dt.timedelta(days=1)
+        while not self.is_workday(day):
+            day -= dt.timedelta(days=1)
+        return day
+
+    def add_working_time(self, moment: dt.datetime, delta: dt.timedelta) -> dt.datetime:
+        """`delta` of office hours after `moment` (the clock runs only 08:30-17:30 on
+        working days), e.g. "accept within 2 working hours"."""
+        cur = self.clock_start(moment)
+        remaining = delta
+        while True:
+            day_end = self._at(cur.date(), self.work_end)
+            if day_end - cur >= remaining:
+                return cur + remaining
+            remaining -= day_end - cur
+            cur = self._at(self.next_workday(cur.date()), self.work_start)
+
+    def working_time_before(self, moment: dt.datetime, delta: dt.timedelta) -> dt.datetime:
+        """The moment `delta` of office hours before `moment` ("4 hours before the
+        deadline" on the working clock: never at night, never on a holiday)."""
+        cur = _aware(moment).astimezone(self.tz)
+        remaining = delta
+        while True:
+            day = cur.date()
+            if self.is_workday(day) and cur.time() > self.work_start:
+                opening = self._at(day, self.work_start)
+                end = min(cur, self._at(day, self.work_end))
+                if end - opening >= remaining:
+                    return end - remaining
+                remaining -= end - opening
+            cur = self._at(self.previous_workday(day), self.work_end)
+
     def is_working_moment(self, moment: dt.datetime) -> bool:
         local = _aware(moment).astimezone(self.tz)
         return (self.is_workday(local.date())

@@ -97,3 +97,24 @@ def test_postgres_needs_explicit_upgrade_then_is_healthy(
     assert main(["org", "import", str(EXAMPLE_ORG)]) == 0
     assert main(["doctor"]) == 0
     assert "✓ database: postgresql" in capsys.readouterr().out
+
+
+def test_invite_prints_a_one_time_link_and_outbox_status(
+        sqlite_env: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("MINYI_BOT_USERNAME", "sishui_minyi_bot")
+    assert main(["invite", "unit_staff", "--unit", "CG", "--name", "王五"]) == 2
+    assert "单位代码 CG 不存在" in capsys.readouterr().err  # no org imported yet
+    assert main(["org", "import", str(EXAMPLE_ORG)]) == 0
+    capsys.readouterr()
+    assert main(["invite", "unit_staff", "--unit", "NOPE", "--name", "王五"]) == 2
+    assert "单位代码 NOPE 不存在" in capsys.readouterr().err
+    assert main(["invite", "grid_worker", "--grid", "SS-SHJD-01-G1", "--name", "王五"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("https://t.me/sishui_minyi_bot?start=") and "只能使用一次" in out
+    assert main(["invite", "--person", "staff-cg-1"]) == 0
+    assert "https://t.me/sishui_minyi_bot?start=" in capsys.readouterr().out
+    assert main(["invite", "--person", "nobody"]) == 2
+    assert main(["outbox", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "待发送（pending）：0" in out and "最早的待发送消息：无" in out
