@@ -58,7 +58,12 @@ def make_context(config: Config, clock: Clock | None = None) -> ServiceContext:
         clock=clock or SystemClock(),
         calendar=make_calendar(config),
         policy=Policy(working_days=config.deadlines.working_days,
-                      max_unreachable=config.callbacks.max_unreachable),
+                      max_unreachable=config.callbacks.max_unreachable,
+                      reminders=tuple(config.deadlines.reminders),
+                      callback_wait_days=config.callbacks.wait_days,
+                      whistle_accept_hours=config.deadlines.whistle_accept_hours,
+                      unit_days=dict(config.deadlines.unit_days),
+                      category_days=dict(config.deadlines.category_days)),
     )
 
 
@@ -135,8 +140,9 @@ async def build_app(config: Config, clock: Clock | None = None) -> App:
         raise
     sessionmaker = make_sessionmaker(engine)
     ctx = make_context(config, clock)
-    scheduler = Scheduler(ctx)
-    scheduler.add_default_sweeps()
+    scheduler = Scheduler(ctx, sessionmaker)
+    scheduler.add_default_sweeps(config.deadlines.sweep_seconds,
+                                 config.deadlines.digest_time)
     dp = make_dispatcher(config, sessionmaker, ctx,
                          await make_request_router(config, sessionmaker))
     sender = OutboxSender(bot, sessionmaker, ctx.clock, sender_limits(config))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -120,6 +121,30 @@ class RedisConfig(_Section):
 
 class DeadlinesConfig(_Section):
     working_days: int = Field(3, ge=1, le=60)
+    unit_days: dict[str, int] = {}
+    category_days: dict[str, int] = {}
+    reminders: list[str] = ["1d", "4h"]
+    whistle_accept_hours: float = Field(2.0, gt=0, le=72)
+    digest_time: dt.time = dt.time(9, 0)
+    sweep_seconds: int = Field(30, ge=5, le=3600)
+
+    @field_validator("reminders")
+    @classmethod
+    def _reminder_specs(cls, v: list[str]) -> list[str]:
+        for spec in v:
+            if not re.fullmatch(r"\d+(\.\d+)?[dh]", spec) or (spec.endswith("d")
+                                                             and "." in spec):
+                raise ValueError(f"{spec!r}: use \"1d\" (working days) or \"4h\" "
+                                 "(office hours)")
+        return v
+
+    @field_validator("unit_days", "category_days")
+    @classmethod
+    def _positive_days(cls, v: dict[str, int]) -> dict[str, int]:
+        for key, days in v.items():
+            if not 1 <= days <= 60:
+                raise ValueError(f"{key}: working days must be 1-60")
+        return v
 
 
 class CalendarConfig(_Section):
@@ -131,6 +156,7 @@ class CalendarConfig(_Section):
 
 class CallbacksConfig(_Section):
     max_unreachable: int = Field(3, ge=1, le=20)
+    wait_days: int = Field(2, ge=1, le=30)
 
 
 class RoutingConfig(_Section):

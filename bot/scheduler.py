@@ -5,22 +5,28 @@ Jobs are periodic sweeps that open their own DB session; there are no per-ticket
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.calendar import coverage_gaps
+from services import sweeps
 from services.context import ServiceContext
 
 log = logging.getLogger(__name__)
 
 
 class Scheduler:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext,
+                 sessionmaker: async_sessionmaker[AsyncSession] | None = None) -> None:
         self.ctx = ctx
+        self.sessionmaker = sessionmaker
         self._aps = AsyncIOScheduler(timezone=ctx.calendar.tz)
 
     def add_sweep(self, name: str, func: Callable[[], Awaitable[None]],
@@ -29,9 +35,29 @@ class Scheduler:
         self._aps.add_job(func, trigger, id=name, name=name, max_instances=1,
                           coalesce=True, replace_existing=True, misfire_grace_time=60)
 
-    def add_default_sweeps(self) -> None:
+    def add_default_sweeps(self, sweep_seconds: int = 30,
+                           digest_time: dt.time = dt.time(9, 0)) -> None:
+        tz = self.ctx.calendar.tz
         self.add_sweep("calendar-coverage", self.check_calendar,
-                       CronTrigger(hour=8, minute=0, timezone=self.ctx.calendar.tz))
+                       CronTrigger(hour=8, minute=0, timezone=tz))
+        if self.sessionmaker is not None:
+            self.add_sweep("deadlines", self.deadlines, IntervalTrigger(seconds=sweep_seconds))
+            self.add_sweep("daily-digest", self.digest,
+                           CronTrigger(hour=digest_time.hour, minute=digest_time.minute,
+                                       timezone=tz))
+
+    async def deadlines(self) -> None:
+        """Reminders, overdue escalation, callbacks timing out, late accepts."""
+        assert self.sessionmaker is not None
+        report = await sweeps.run_sweeps(self.sessionmaker, self.ctx)
+        if any(report.done.values()):
+            log.info("deadline sweeps: %s", report.done)
+
+    async def digest(self) -> None:
+        assert self.sessionmaker is not None
+        told = await sweeps.daily_digest(self.sessionmaker, self.ctx)
+        if told:
+            log.info("daily digest sent to %d units", told)
 
     async def check_calendar(self) -> None:
         today = self.ctx.clock.now().astimezone(self.ctx.calendar.tz).date()

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import keyboards as kb
 from handlers import staff_views
 from handlers.filters import HasRole
-from handlers.staff_keyboards import WorkCb, transfer_buttons, work_buttons
+from handlers.staff_keyboards import WorkCb, callback_buttons, transfer_buttons, work_buttons
 from models import Person, Role, Ticket
 from services import places, work
 from services.context import ServiceContext
@@ -28,6 +28,7 @@ from services.texts import t
 
 class Work(StatesGroup):
     return_reason = State()
+    whistle_reason = State()
     progress = State()
     resolve = State()
 
@@ -81,6 +82,7 @@ async def on_work(query: CallbackQuery, callback_data: WorkCb, state: FSMContext
         await query.answer()
         return
     steps = {"return": (Work.return_reason, "return", "ask_return_reason"),
+             "whistle": (Work.whistle_reason, "whistle", "ask_whistle_reason"),
              "progress": (Work.progress, "progress", "ask_progress"),
              "resolve": (Work.resolve, "resolve", "ask_result")}
     if action not in steps:
@@ -99,6 +101,27 @@ async def on_return_reason(message: Message, state: FSMContext, session: AsyncSe
     await ctx.lifecycle(session).return_to_triage(ticket, me, message.text or "")
     await state.clear()
     await message.answer(t("returned_ok", number=ticket.number), reply_markup=kb.main_menu())
+
+
+async def on_whistle_reason(message: Message, state: FSMContext, session: AsyncSession,
+                            ctx: ServiceContext, me: Person) -> None:
+    ticket = await _ticket(session, (await state.get_data())["ticket_id"])
+    await ctx.lifecycle(session).whistle(ticket, me, message.text or "")
+    await state.clear()
+    await message.answer(t("whistled_ok", number=ticket.number), reply_markup=kb.main_menu())
+
+
+async def on_callbacks(message: Message, session: AsyncSession, ctx: ServiceContext,
+                       me: Person) -> None:
+    """回访: tickets whose residents did not rate in time, with phone and answer buttons."""
+    tickets = await work.callback_queue(session, me)
+    if not tickets:
+        await message.answer(t("callbacks_empty"))
+        return
+    await message.answer(t("callbacks_header", count=len(tickets)))
+    for ticket in tickets:
+        await message.answer(staff_views.callback_text(ticket, ctx.calendar.tz),
+                             reply_markup=callback_buttons(ticket.id))
 
 
 async def on_progress(message: Message, state: FSMContext, session: AsyncSession,
@@ -169,10 +192,13 @@ def make_router() -> Router:
     words = F.text & ~F.text.in_(kb.menu_texts())
     router.callback_query.register(on_work, WorkCb.filter())
     router.message.register(on_return_reason, Work.return_reason, words)
+    router.message.register(on_whistle_reason, Work.whistle_reason, words)
     router.message.register(on_progress, Work.progress, words | F.photo)
     router.message.register(on_result, Work.resolve, words)
     router.message.register(on_result, Work.resolve, F.photo & F.caption)
     router.message.register(on_result_photo, Work.resolve, F.photo)
     router.message.register(on_queue, Command("queue"), workers)
     router.message.register(on_ticket_command, Command("ticket"), staff)
+    router.message.register(on_callbacks, Command("callbacks"),
+                            HasRole(Role.CALLBACK_STAFF, dispatcher=True))
     return router

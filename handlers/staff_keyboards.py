@@ -19,12 +19,13 @@ from models import Rating, Ticket, TicketState, Unit
 from services.texts import t
 
 log = logging.getLogger(__name__)
+ASSIGNED_ACTIONS = ("accept", "return", "whistle", "detail")
 
 
 class WorkCb(CallbackData, prefix="wk"):
     """A grid worker's / unit's action on a ticket."""
 
-    action: str  # accept | return | detail | progress | resolve | transfer | to
+    action: str  # accept | return | whistle | detail | progress | resolve | transfer | to
     id: int
     arg: int = 0  # transfer: the chosen person's id
 
@@ -49,15 +50,15 @@ def work_buttons(ticket: Ticket) -> InlineKeyboardMarkup | None:
     """The buttons an assignment message shows in the ticket's current state."""
     kb = InlineKeyboardBuilder()
     if ticket.state == TicketState.ASSIGNED:
-        actions = ("accept", "return", "detail")
+        actions = ASSIGNED_ACTIONS
     elif ticket.state == TicketState.ACCEPTED:
-        actions = ("progress", "resolve", "transfer", "detail")
+        actions = ("progress", "resolve", "transfer", "whistle", "detail")
     else:
         return None
     for action in actions:
         kb.button(text=t(f"btn_work_{action}"), callback_data=WorkCb(action=action,
                                                                      id=ticket.id))
-    kb.adjust(3 if len(actions) == 3 else 2)
+    kb.adjust(2)
     return kb.as_markup()
 
 
@@ -126,10 +127,10 @@ def render_keyboard(spec: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
     ticket_id = int(args.get("ticket_id", 0))
     kb = InlineKeyboardBuilder()
     if kind == "assignment":
-        for action in ("accept", "return", "detail"):
+        for action in ASSIGNED_ACTIONS:
             kb.button(text=t(f"btn_work_{action}"), callback_data=WorkCb(action=action,
                                                                          id=ticket_id))
-        kb.adjust(3)
+        kb.adjust(2)
         return kb.as_markup()
     if kind == "triage":
         kb.button(text=t("btn_triage_open"), callback_data=TriageCb(action="open",

@@ -58,3 +58,11 @@ def triage_text(ticket: Ticket, tz: ZoneInfo) -> str:
              text=esc(ticket.text, 1200),
              suggestions="\n".join(lines) or t("triage_no_suggestion"),
              terms=esc(terms, 200) or "—")
+
+
+def callback_text(ticket: Ticket, tz: ZoneInfo) -> str:
+    return t("callback_item", number=ticket.number,
+             resolved=fmt_moment(ticket.resolved_at, tz),
+             phone=ticket.contact_phone or t("no_phone"),
+             attempts=ticket.callback_attempts, text=esc(ticket.text, 300),
+             result=esc(ticket.result_text, 300))

@@ -3,7 +3,7 @@
 from models.base import Base
 from models.fsm import FsmRecord
 from models.org import Place, PlaceKind, Unit, Venue, VenueKind
-from models.outbox import OutboxMessage, OutboxState
+from models.outbox import JobRun, OutboxMessage, OutboxState
 from models.people import Invite, Membership, Person, Role
 from models.tickets import Rating, Ticket, TicketEvent, TicketSequence, TicketState
 
@@ -11,6 +11,7 @@ __all__ = [
     "Base",
     "FsmRecord",
     "Invite",
+    "JobRun",
     "Membership",
     "OutboxMessage",
     "OutboxState",

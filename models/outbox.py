@@ -45,3 +45,14 @@ class OutboxMessage(Base):
     tg_message_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     last_error: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[dt.datetime]
+
+
+class JobRun(Base):
+    """A once-only job (a day's digest, a month's report): the first process to insert
+    the row runs it; the others see the conflict and skip."""
+
+    __tablename__ = "job_runs"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    ran_at: Mapped[dt.datetime]

@@ -53,6 +53,14 @@ class Ticket(Base):
     routing: Mapped[dict[str, Any]] = mapped_column(default=dict)  # scores, explanation
     due_at: Mapped[dt.datetime | None]
     escalated_at: Mapped[dt.datetime | None]
+    # When the sweeps must next look at this ticket (NULL: nothing planned). Indexed, so a
+    # sweep reads the rows that are due, not every open ticket.
+    remind_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    reminders_sent: Mapped[int] = mapped_column(default=0)
+    escalate_at: Mapped[dt.datetime | None] = mapped_column(index=True)  # the deadline
+    callback_at: Mapped[dt.datetime | None] = mapped_column(index=True)  # rating wait ends
+    accept_by: Mapped[dt.datetime | None] = mapped_column(index=True)  # after a 吹哨
+    whistled_at: Mapped[dt.datetime | None]
     escalation_count: Mapped[int] = mapped_column(default=0)
     reopen_count: Mapped[int] = mapped_column(default=0)
     callback_attempts: Mapped[int] = mapped_column(default=0)

@@ -19,6 +19,14 @@ class Notices:
     def __init__(self, session: AsyncSession, tz: ZoneInfo) -> None:
         self.session = session
         self.tz = tz
+        self._chats: dict[tuple[tuple[Role, int | None, int | None], ...], list[int]] = {}
+
+    async def _chat_ids(self, *queries: tuple[Role, int | None, int | None]) -> list[int]:
+        """access.chat_ids, remembered for this transaction (a sweep tells one unit's
+        staff about many tickets)."""
+        if queries not in self._chats:
+            self._chats[queries] = await access.chat_ids(self.session, *queries)
+        return list(self._chats[queries])
 
     async def _unit_name(self, unit_id: int | None) -> str:
         unit = await self.session.get(Unit, unit_id) if unit_id else None
@@ -40,7 +48,7 @@ class Notices:
                    (Role.GRID_WORKER, None, ticket.place_id)]
         if leaders:
             queries.append((Role.UNIT_LEADER, ticket.unit_id, None))
-        chats = await access.chat_ids(self.session, *queries)
+        chats = await self._chat_ids(*queries)
         if ticket.assignee_id:
             assignee = await self.session.get(Person, ticket.assignee_id)
             if assignee and assignee.tg_user_id and assignee.tg_user_id not in chats:
@@ -61,7 +69,7 @@ class Notices:
                            due=self._due(ticket)), now=now, ticket_id=ticket.id)
 
     async def triage(self, ticket: Ticket, reason: str, now: dt.datetime) -> None:
-        enqueue(self.session, await access.chat_ids(self.session, DISPATCH), kind="triage",
+        enqueue(self.session, await self._chat_ids(DISPATCH), kind="triage",
                 text=t("ob_triage", number=ticket.number, reason=reason, text=ticket.text),
                 now=now, ticket_id=ticket.id, markup=keyboard("triage", ticket_id=ticket.id))
 
@@ -73,13 +81,13 @@ class Notices:
 
     async def returned(self, ticket: Ticket, unit_id: int | None, reason: str,
                        now: dt.datetime) -> None:
-        enqueue(self.session, await access.chat_ids(self.session, DISPATCH), kind="returned",
+        enqueue(self.session, await self._chat_ids(DISPATCH), kind="returned",
                 text=t("ob_returned", number=ticket.number,
                        unit=await self._unit_name(unit_id), reason=reason, text=ticket.text),
                 now=now, ticket_id=ticket.id, markup=keyboard("triage", ticket_id=ticket.id))
 
     async def escalated(self, ticket: Ticket, reason: str, now: dt.datetime) -> None:
-        chats = await access.chat_ids(self.session, (Role.UNIT_LEADER, ticket.unit_id, None),
+        chats = await self._chat_ids((Role.UNIT_LEADER, ticket.unit_id, None),
                                       DISPATCH)
         enqueue(self.session, chats, kind="escalation", priority=URGENT,
                 text=t("ob_escalated", number=ticket.number,
@@ -124,17 +132,38 @@ class Notices:
                 photos=ticket.photos, priority=URGENT,
                 markup=keyboard("assignment", ticket_id=ticket.id))
 
+    async def whistled(self, ticket: Ticket, unit_id: int | None, reason: str,
+                       now: dt.datetime) -> None:
+        enqueue(self.session, await self._chat_ids(DISPATCH), kind="whistle",
+                priority=URGENT, now=now, ticket_id=ticket.id,
+                markup=keyboard("triage", ticket_id=ticket.id),
+                text=t("ob_whistle", number=ticket.number,
+                       unit=await self._unit_name(unit_id), reason=reason, text=ticket.text))
+
+    async def reminder(self, ticket: Ticket, now: dt.datetime) -> None:
+        queries = [(Role.UNIT_STAFF, ticket.unit_id, None)]
+        chats = await self._chat_ids(*queries)
+        if ticket.assignee_id:
+            assignee = await self.session.get(Person, ticket.assignee_id)
+            if assignee and assignee.tg_user_id:
+                chats = [assignee.tg_user_id, *chats]
+        enqueue(self.session, chats, kind="reminder", priority=NORMAL, now=now,
+                ticket_id=ticket.id, markup=keyboard("assignment", ticket_id=ticket.id)
+                if ticket.state == TicketState.ASSIGNED else None,
+                text=t("ob_reminder", number=ticket.number, due=self._due(ticket),
+                       state=t(f"state_{ticket.state}"), text=ticket.text[:200]))
+
     async def follow_up(self, ticket: Ticket, text: str, photos: list[str],
                         now: dt.datetime) -> None:
         """To whoever holds the ticket now: its workers, or the dispatchers in triage."""
-        chats = (await access.chat_ids(self.session, DISPATCH) if ticket.unit_id is None
+        chats = (await self._chat_ids(DISPATCH) if ticket.unit_id is None
                  or ticket.state == TicketState.TRIAGE else await self._workers(ticket))
         enqueue(self.session, chats, kind="follow_up", photos=photos, now=now,
                 ticket_id=ticket.id,
                 text=t("ob_follow_up", number=ticket.number, text=text or t("photo_only")))
 
     async def callback_due(self, ticket: Ticket, now: dt.datetime) -> None:
-        chats = await access.chat_ids(self.session, (Role.CALLBACK_STAFF, None, None))
+        chats = await self._chat_ids((Role.CALLBACK_STAFF, None, None))
         enqueue(self.session, chats, kind="callback_due", priority=NORMAL,
                 text=t("ob_callback_due", number=ticket.number,
                        phone=ticket.contact_phone or t("no_phone")),

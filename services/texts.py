@@ -164,6 +164,18 @@ TEXTS: dict[str, str] = {
     "queue_header": "待办诉求（{count}件，按办理时限排序）：",
     "queue_line": "· {number}【{state}】时限 {due}{overdue}　{text}",
     "ticket_usage": "用法：/ticket 工单编号，例如 /ticket MY20261127-0001",
+    "btn_work_whistle": "吹哨",
+    "ask_whistle_reason": (
+        "请说明为什么需要吹哨（网格/社区无法单独"
+        "解决的原因），发送后转县分派中心优先处理。"
+    ),
+    "whistled_ok": "已吹哨：{number}，县分派中心将指派县直部门限时接单。",
+    "callbacks_empty": "暂无待回访的诉求。",
+    "callbacks_header": "待回访 {count} 件，请电话回访后点选结果：",
+    "callback_item": (
+        "【待回访】{number}（办结于 {resolved}）\n电话：{phone}　已尝试 {attempts} 次\n"
+        "诉求：{text}\n办理结果：{result}"
+    ),
     "accepted_ok": "已接单：{number}",
     "ask_return_reason": (
         "请说明退回 {number} 的原因（为什"
@@ -187,8 +199,8 @@ TEXTS: dict[str, str] = {
     "triage_done": "已将 {number} 派给 {unit}。",
     "rated_thanks": "感谢您的评价（{rating}）！诉求 {number} 已办结。",
     "rated_reopened": (
-        "收到您的评价（不满意）。诉求 {number"
-        "} 已退回承办单位重新办理，请留意后续通知。"
+        "收到您的评价（不满意）。诉求 {number} 已退回承办单位重新办理。"
+        "如愿意，请直接发送不满意的原因（文字或照片），我们会转给承办人员；不需要可点“取消”。"
     ),
     "callback_recorded": "已记录 {number} 的回访结果：{result}。",
     # -- domain errors -----------------------------------------------------------------
@@ -246,6 +258,7 @@ TEXTS: dict[str, str] = {
     "action_follow_up": "群众补充说明",
     "action_progress": "办理进展",
     "action_transfer": "转派",
+    "action_whistle": "吹哨",
     "rating_satisfied": "满意",
     "rating_basically_satisfied": "基本满意",
     "rating_unsatisfied": "不满意",
@@ -275,6 +288,15 @@ TEXTS: dict[str, str] = {
     "ob_callback_due": "【待回访】{number}\n群众未在时限内评价，请电话回访。\n联系电话：{phone}",
     "ob_progress": "您的诉求 {number} 有新进展（{unit}）：{note}",
     "ob_transferred": "【转派给您】",
+    "ob_whistle": (
+        "【吹哨】{number}\n原承办：{unit}\n原因：{reason}\n"
+        "请尽快指派县直部门，部门须按时接单。\n\n{text}"
+    ),
+    "ob_reminder": "【办理提醒】{number}（{state}）将于 {due} 到期，请抓紧办理。\n{text}",
+    "ob_digest": "【每日超期通报】{unit} 有 {count} 件诉求已超期：\n{lines}",
+    "ob_digest_line": "· {number} 时限 {due}",
+    "overdue_reason": "超过办理时限未办结",
+    "accept_late_reason": "吹哨后未在规定时间内接单",
     "ob_unreachable": "【消息无法送达】{name}：{reason}。请通过电话等其他方式联系。",
     "ob_follow_up": "【群众补充】{number}\n{text}",
     "photo_only": "（补充了照片）",

@@ -41,6 +41,8 @@ ALLOWED_FROM: dict[str, frozenset[S]] = {
     "follow_up": frozenset({S.TRIAGE, S.ASSIGNED, S.ACCEPTED}),
     "progress": frozenset({S.ACCEPTED}),
     "transfer": frozenset({S.ASSIGNED, S.ACCEPTED}),
+    "whistle": frozenset({S.ASSIGNED, S.ACCEPTED}),
+    "remind": frozenset({S.ASSIGNED, S.ACCEPTED}),
 }
 CLOSE_OUTCOMES = frozenset({"rated", "no_callback", "invalid", "withdrawn"})
 MAX_TEXT = 4000
@@ -50,6 +52,17 @@ MAX_TEXT = 4000
 class Policy:
     working_days: int = 3
     max_unreachable: int = 3
+    # Reminder points before the deadline: "Nd" = N working days, "Nh" = N office hours.
+    reminders: tuple[str, ...] = ("1d", "4h")
+    callback_wait_days: int = 2
+    whistle_accept_hours: float = 2.0
+    unit_days: dict[str, int] = field(default_factory=dict)  # unit code -> working days
+    category_days: dict[str, int] = field(default_factory=dict)
+
+    def days_for(self, unit: Unit, category: str | None) -> int:
+        if unit.code in self.unit_days:
+            return self.unit_days[unit.code]
+        return self.category_days.get(category or "", self.working_days)
 
 
 @dataclass
@@ -159,7 +172,13 @@ class Lifecycle:
         ticket.unit_id = unit.id
         ticket.assignee_id = assignee_id
         if ticket.state not in (S.ASSIGNED, S.ACCEPTED) or previous_unit != unit.id:
-            ticket.due_at = self.calendar.add_working_days(now, self.policy.working_days)
+            ticket.due_at = self.calendar.add_working_days(
+                now, self.policy.days_for(unit, ticket.category))
+            self._plan(ticket, now)
+        if ticket.whistled_at is not None and actor is not None:
+            # After a 吹哨 the chosen department must accept quickly, or it escalates again.
+            ticket.accept_by = self.calendar.add_working_time(
+                now, dt.timedelta(hours=self.policy.whistle_accept_hours))
         data = {"unit_id": unit.id, "assignee_id": assignee_id}
         if rerouted:
             # A dispatcher's choice differs from (or settles) the router's: learnable.
@@ -172,6 +191,7 @@ class Lifecycle:
         self._check(ticket, "accept", actor, worker=True)
         if ticket.assignee_id is None:
             ticket.assignee_id = actor.id
+        ticket.accept_by = ticket.whistled_at = None
         await self._move(ticket, actor, "accept", S.ACCEPTED)
         await self.notices.accepted(ticket, self.clock.now())
 
@@ -217,6 +237,38 @@ class Lifecycle:
                          {"count": ticket.escalation_count})
         await self.notices.escalated(ticket, reason, now)
 
+    async def whistle(self, ticket: Ticket, actor: Person, reason: str) -> None:
+        """吹哨 by hand: the grid/community cannot solve it alone. It goes to the dispatchers
+        with priority; the department they choose must accept in time or it escalates."""
+        self._check(ticket, "whistle", actor, worker=True)
+        reason = _required(reason, "err_reason_required")
+        now = self.clock.now()
+        ticket.whistled_at = now
+        ticket.escalation_count += 1
+        unit_id = ticket.unit_id
+        await self._move(ticket, actor, "whistle", S.TRIAGE, reason, {"unit_id": unit_id})
+        await self.notices.whistled(ticket, unit_id, reason, now)
+
+    async def remind(self, ticket: Ticket, point: dt.datetime) -> None:
+        """A reminder before the deadline (a sweep calls this); no state change."""
+        self._check(ticket, "remind", None)
+        ticket.reminders_sent += 1
+        ahead = [p for p in self.reminder_points(ticket.due_at) if p > point] if (
+            ticket.due_at) else []
+        ticket.remind_at = ahead[0] if ahead else None
+        await self.notices.reminder(ticket, self.clock.now())
+
+    async def overdue(self, ticket: Ticket) -> None:
+        """The deadline passed unresolved: escalate once per deadline (a sweep calls this)."""
+        ticket.escalate_at = None
+        await self.escalate(ticket, None, t("overdue_reason"))
+
+    async def accept_late(self, ticket: Ticket) -> None:
+        """A whistled ticket not accepted in time: escalate again, and again later."""
+        ticket.accept_by = self.calendar.add_working_time(
+            self.clock.now(), dt.timedelta(hours=self.policy.whistle_accept_hours))
+        await self.escalate(ticket, None, t("accept_late_reason"))
+
     async def resolve(self, ticket: Ticket, actor: Person, result: str,
                       photos: list[str] | None = None) -> None:
         self._check(ticket, "resolve", actor, worker=True)
@@ -225,6 +277,7 @@ class Lifecycle:
         ticket.result_text = result[:MAX_TEXT]
         ticket.result_photos = list(photos or [])
         ticket.resolved_at = now
+        ticket.callback_at = self.calendar.add_working_days(now, self.policy.callback_wait_days)
         await self._move(ticket, actor, "resolve", S.RESOLVED, result,
                          {"on_time": ticket.due_at is None or now <= ticket.due_at})
         await self.notices.resolved(ticket, now)
@@ -298,7 +351,10 @@ class Lifecycle:
         """退回重办: only ever reached through an unsatisfied rating."""
         now = self.clock.now()
         ticket.reopen_count += 1
-        ticket.due_at = self.calendar.add_working_days(now, self.policy.working_days)
+        unit = await self.session.get(Unit, ticket.unit_id) if ticket.unit_id else None
+        days = self.policy.days_for(unit, ticket.category) if unit else self.policy.working_days
+        ticket.due_at = self.calendar.add_working_days(now, days)
+        self._plan(ticket, now)
         ticket.resolved_at = None
         ticket.callback_attempts = 0
         await self._move(ticket, actor, "reopen", S.ASSIGNED, comment,
@@ -312,6 +368,31 @@ class Lifecycle:
         ticket.closed_at = self.clock.now()
         await self._move(ticket, actor, action, S.CLOSED, note,
                          {"outcome": outcome, **(data or {})})
+
+    def reminder_points(self, due: dt.datetime) -> list[dt.datetime]:
+        """The policy's reminder moments before `due`, always inside office hours."""
+        points = []
+        for spec in self.policy.reminders:
+            amount, unit = float(spec[:-1]), spec[-1]
+            if unit == "d":
+                local = due.astimezone(self.calendar.tz).date()
+                day = local
+                for _ in range(int(amount)):
+                    day = self.calendar.previous_workday(day)
+                moment = self.calendar.clock_start(dt.datetime.combine(
+                    day, due.astimezone(self.calendar.tz).timetz()))
+            else:
+                moment = self.calendar.working_time_before(due, dt.timedelta(hours=amount))
+            points.append(moment)
+        return sorted(set(points))
+
+    def _plan(self, ticket: Ticket, now: dt.datetime) -> None:
+        """A new deadline: the first reminder still ahead, and the escalation at the due."""
+        assert ticket.due_at is not None
+        ahead = [p for p in self.reminder_points(ticket.due_at) if p > now]
+        ticket.remind_at = ahead[0] if ahead else None
+        ticket.reminders_sent = 0
+        ticket.escalate_at = ticket.due_at
 
     def _check(self, ticket: Ticket, action: str, actor: Person | None, *,
                worker: bool = False, dispatcher: bool = False) -> None:
@@ -332,6 +413,10 @@ class Lifecycle:
         from_state = ticket.state
         ticket.state = to
         ticket.updated_at = self.clock.now()
+        if to not in (S.ASSIGNED, S.ACCEPTED):  # nothing to remind or escalate any more
+            ticket.remind_at = ticket.escalate_at = ticket.accept_by = None
+        if to != S.RESOLVED:
+            ticket.callback_at = None
         self._event(ticket, actor, action, from_state, to, note, data)
         try:
             await self.session.flush()

@@ -97,6 +97,15 @@ async def triage_queue(session: AsyncSession, person: Person, limit: int = 10) -
         .order_by(Ticket.updated_at, Ticket.id).limit(limit)))
 
 
+async def callback_queue(session: AsyncSession, person: Person,
+                         limit: int = 20) -> list[Ticket]:
+    if not (person.has_role(Role.CALLBACK_STAFF) or access.is_dispatcher(person)):
+        raise NotAllowed()
+    return list(await session.scalars(
+        sa.select(Ticket).where(Ticket.state == S.CALLBACK_DUE)
+        .order_by(Ticket.updated_at, Ticket.id).limit(limit)))
+
+
 async def suggested_units(session: AsyncSession, ticket: Ticket) -> list[Unit]:
     """The router's top two, as units of the org (those it does not have are left out)."""
     codes = [s[1] for s in ticket.routing.get("suggestions", []) if s[1]]

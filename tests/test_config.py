@@ -78,7 +78,8 @@ def _keys(model: type[BaseModel], prefix: str = "") -> set[str]:
 def _toml_keys(data: dict, prefix: str = "") -> set[str]:
     keys = set()
     for k, v in data.items():
-        keys |= _toml_keys(v, f"{prefix}{k}.") if isinstance(v, dict) else {prefix + k}
+        # A table is a section; an empty inline table is a (mapping) value.
+        keys |= _toml_keys(v, f"{prefix}{k}.") if isinstance(v, dict) and v else {prefix + k}
     return keys
 
 

@@ -44,7 +44,7 @@ async def test_full_life_across_roles(harness: Harness, org: Org) -> None:
     pushed = worker.last
     assert ticket.number in pushed.text and pushed.photo == "PH-1"
     assert [b for b, _ in pushed.buttons] == [t("btn_work_accept"), t("btn_work_return"),
-                                               t("btn_work_detail")]
+                                               t("btn_work_whistle"), t("btn_work_detail")]
     assert ticket.number in unit_staff.last.text
     # Detail: the assignee sees the phone, the unit's other staff see it masked.
     await worker.press(t("btn_work_detail"), pushed)
@@ -54,8 +54,9 @@ async def test_full_life_across_roles(harness: Harness, org: Org) -> None:
     assert "138****1234" in view and "13805371234" not in view
     # Accept: the pressed message gets the next buttons; the other copy goes stale.
     await worker.press(t("btn_work_accept"), pushed)
-    assert [b for b, _ in pushed.buttons] == [t("btn_work_progress"), t("btn_work_resolve"),
-                                               t("btn_work_transfer"), t("btn_work_detail")]
+    assert [b for b, _ in pushed.buttons] == [
+        t("btn_work_progress"), t("btn_work_resolve"), t("btn_work_transfer"),
+        t("btn_work_whistle"), t("btn_work_detail")]
     zj_copy = next(m for m in unit_staff.inbox if m.buttons and ticket.number in m.text)
     await unit_staff.press(t("btn_work_accept"), zj_copy)
     assert unit_staff.last_alert() == t("err_illegal_transition", number=ticket.number,
@@ -88,11 +89,13 @@ async def test_full_life_across_roles(harness: Harness, org: Org) -> None:
     # 不满意 reopens; a second press on the old buttons is refused; 满意 closes.
     rating_msg = resident.last
     await resident.press(t("rating_unsatisfied"), rating_msg)
-    assert resident.last.text == t("rated_reopened", number=ticket.number,
-                                   rating=t("rating_unsatisfied"))
+    assert resident.last.text == t("rated_reopened", number=ticket.number)
+    await resident.say("只换了一盏，另一盏还是不亮")
+    assert resident.last.text == t("follow_up_sent", number=ticket.number)
     await resident.press_data(RateCb(id=ticket.id, rating="satisfied").pack(), rating_msg)
     assert "不能评价" in resident.last_alert()
     await h.deliver()
+    assert any("另一盏还是不亮" in m.text for m in unit_staff.inbox)
     reopened = next(m for m in reversed(unit_staff.inbox) if "退回重办" in m.text)
     await unit_staff.press(t("btn_work_accept"), reopened)
     await unit_staff.press(t("btn_work_resolve"), reopened)
@@ -212,3 +215,45 @@ async def test_outbox_rows_written_with_the_change(harness: Harness) -> None:
     async with harness.sessionmaker() as s:
         kinds = {r.kind for r in await s.scalars(sa.select(OutboxMessage))}
     assert "assignment" in kinds
+
+
+async def test_whistle_button_and_callback_staff(harness: Harness, org: Org) -> None:
+    h = harness
+    resident = h.user(6300)
+    await submit_lamp(resident)
+    ticket = await the_ticket(h)
+    worker = await staff(h, org, "grid-shjd-1")
+    await h.deliver()
+    pushed = next(m for m in worker.inbox if m.buttons)
+    await worker.press(t("btn_work_whistle"), pushed)
+    assert worker.last.text == t("ask_whistle_reason", number=ticket.number)
+    await worker.say("涉及供电线路改造，网格无法单独解决")
+    assert worker.last.text == t("whistled_ok", number=ticket.number)
+    assert (await the_ticket(h)).state == TicketState.TRIAGE
+    dispatcher = await staff(h, org, "staff-dispatch-1")
+    await h.deliver()
+    assert "【吹哨】" in dispatcher.last.text
+    # Callback staff: a resolved ticket the resident did not rate.
+    async with h.sessionmaker() as s:
+        tk = await s.get(Ticket, ticket.id)
+        assert tk is not None
+        life = h.ctx.lifecycle(s)
+        admin = await s.scalar(sa.select(Person).where(Person.code == "staff-dispatch-1"))
+        gd = await s.scalar(sa.select(Person).where(Person.code == "staff-gd-1"))
+        unit = await org.unit("GD")
+        await life.assign(tk, admin, unit.id, assignee_id=gd.id)
+        await life.accept(tk, gd)
+        await life.resolve(tk, gd, "线路已改造")
+        await life.mark_callback_due(tk)
+        await s.commit()
+    caller = await staff(h, org, "staff-callback-1")
+    await caller.say("/callbacks")
+    item = caller.last
+    assert ticket.number in item.text and "电话：未留电话" in item.text
+    for _ in range(3):
+        await caller.press_data(
+            next(d for b, d in item.buttons if b == t("rating_unreachable")), item)
+    closed = await the_ticket(h)
+    assert closed.state == TicketState.CLOSED and closed.outcome == "no_callback"
+    await caller.say("/callbacks")
+    assert caller.last.text == t("callbacks_empty")

@@ -1,0 +1,170 @@
+"""The periodic sweeps that keep the three-working-day promise.
+
+Each ticket carries the moments the sweeps must next look at it (`remind_at`,
+`escalate_at`, `callback_at`, `accept_by`; NULL when nothing is planned), set by the
+lifecycle. A sweep reads a batch of due rows through the index on that column — so its
+cost follows the number due, not the number open — and hands each to one lifecycle
+method, which moves the column on and writes the outbox rows, in one transaction.
+
+Claims are safe with several bot processes: on PostgreSQL the batch is selected
+`FOR UPDATE SKIP LOCKED`, so two sweeps take different tickets; everywhere the ticket's
+version column makes a second writer of the same ticket fail, and its whole batch is
+rolled back and left for the next run. A crash before the commit repeats nothing (nothing
+was written); after it, the outbox delivers what was written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm.exc import StaleDataError
+
+from models import JobRun, Role, Ticket, Unit
+from models import TicketState as S
+from models.db import upsert_insert
+from services import access
+from services.context import ServiceContext
+from services.errors import Conflict
+from services.outbox import NORMAL, enqueue
+from services.texts import fmt_day, t
+from services.tickets import Lifecycle
+
+log = logging.getLogger(__name__)
+BATCH = 100
+OPEN = (S.ASSIGNED, S.ACCEPTED)
+
+
+@dataclass
+class SweepReport:
+    done: dict[str, int] = field(default_factory=dict)
+
+    def add(self, name: str, n: int) -> None:
+        self.done[name] = self.done.get(name, 0) + n
+
+
+@dataclass(frozen=True)
+class _Sweep:
+    name: str
+    column: InstrumentedAttribute[dt.datetime | None]
+    states: tuple[S, ...]
+    act: Callable[[Lifecycle, Ticket], Awaitable[None]]
+    working_hours_only: bool = False
+
+
+async def _remind(life: Lifecycle, ticket: Ticket) -> None:
+    assert ticket.remind_at is not None
+    await life.remind(ticket, ticket.remind_at)
+
+
+async def _overdue(life: Lifecycle, ticket: Ticket) -> None:
+    await life.overdue(ticket)
+
+
+async def _callback_due(life: Lifecycle, ticket: Ticket) -> None:
+    await life.mark_callback_due(ticket)
+
+
+async def _accept_late(life: Lifecycle, ticket: Ticket) -> None:
+    await life.accept_late(ticket)
+
+
+SWEEPS = (
+    # A reminder never arrives at night or on a holiday: outside office hours it waits.
+    _Sweep("reminders", Ticket.remind_at, OPEN, _remind, working_hours_only=True),
+    _Sweep("overdue", Ticket.escalate_at, OPEN, _overdue),
+    _Sweep("callbacks", Ticket.callback_at, (S.RESOLVED,), _callback_due),
+    _Sweep("accept_late", Ticket.accept_by, (S.ASSIGNED,), _accept_late),
+)
+
+
+async def sweep_batch(session: AsyncSession, ctx: ServiceContext, sweep: _Sweep,
+                      limit: int = BATCH) -> int:
+    """One transaction: up to `limit` due tickets of one sweep. Returns how many."""
+    now = ctx.clock.now()
+    # Only the moment column in SQL: the lifecycle clears it when a ticket leaves the
+    # sweep's states, so the index on it alone finds the due rows.
+    stmt = sa.select(Ticket).where(sweep.column <= now).order_by(sweep.column).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True, of=Ticket)
+    tickets = list(await session.scalars(stmt))
+    life = ctx.lifecycle(session)
+    for ticket in tickets:
+        if ticket.state in sweep.states:
+            await sweep.act(life, ticket)
+        else:  # a stale plan (should not happen): drop it rather than act on it
+            setattr(ticket, sweep.column.key, None)
+    await session.commit()
+    return len(tickets)
+
+
+async def run_sweeps(sessionmaker: async_sessionmaker[AsyncSession], ctx: ServiceContext,
+                     *, max_batches: int = 50) -> SweepReport:
+    """Every sweep until nothing is due (or `max_batches` per sweep, for the next run)."""
+    report = SweepReport()
+    working = ctx.calendar.is_working_moment(ctx.clock.now())
+    for sweep in SWEEPS:
+        if sweep.working_hours_only and not working:
+            continue
+        for _ in range(max_batches):
+            async with sessionmaker() as session:
+                try:
+                    n = await sweep_batch(session, ctx, sweep)
+                except (Conflict, StaleDataError, DBAPIError) as exc:
+                    # Another process changed one of these tickets first: its batch wins.
+                    await session.rollback()
+                    log.info("sweep %s: batch left for the next run (%s)", sweep.name, exc)
+                    break
+            report.add(sweep.name, n)
+            if n < BATCH:
+                break
+    return report
+
+
+async def claim_job(session: AsyncSession, name: str, key: str, now: dt.datetime) -> bool:
+    """True for the one process that runs job (name, key); the others get False."""
+    result = await session.execute(
+        upsert_insert(session, JobRun).values(name=name, key=key, ran_at=now)
+        .on_conflict_do_nothing())
+    return bool(result.rowcount)
+
+
+async def daily_digest(sessionmaker: async_sessionmaker[AsyncSession],
+                       ctx: ServiceContext) -> int:
+    """On working days: each unit's leader gets the list of its overdue tickets (once per
+    day, whatever the number of bot processes). Returns the number of units told."""
+    now = ctx.clock.now()
+    today = now.astimezone(ctx.calendar.tz).date()
+    if not ctx.calendar.is_workday(today):
+        return 0
+    async with sessionmaker() as session:
+        if not await claim_job(session, "daily_digest", today.isoformat(), now):
+            await session.rollback()
+            return 0
+        overdue = list(await session.scalars(
+            sa.select(Ticket).where(Ticket.state.in_(OPEN), Ticket.due_at < now)
+            .order_by(Ticket.unit_id, Ticket.due_at)))
+        told = 0
+        by_unit: dict[int, list[Ticket]] = {}
+        for ticket in overdue:
+            if ticket.unit_id is not None:
+                by_unit.setdefault(ticket.unit_id, []).append(ticket)
+        for unit_id, tickets in by_unit.items():
+            unit = await session.get(Unit, unit_id)
+            chats = await access.chat_ids(session, (Role.UNIT_LEADER, unit_id, None))
+            if not chats or unit is None:
+                continue
+            lines = "\n".join(t("ob_digest_line", number=tk.number,
+                                due=fmt_day(tk.due_at, ctx.calendar.tz))
+                              for tk in tickets[:50])
+            enqueue(session, chats, kind="digest", now=now, priority=NORMAL,
+                    text=t("ob_digest", unit=unit.name, count=len(tickets), lines=lines))
+            told += 1
+        await session.commit()
+    return told
