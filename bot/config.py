@@ -191,6 +191,10 @@ class OutboxConfig(_Section):
     lease_seconds: float = Field(600.0, ge=10, le=86400)
 
 
+class AppointmentsConfig(_Section):
+    max_open: int = Field(2, ge=1, le=20)
+
+
 class LogConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -207,6 +211,7 @@ class Config(_Section):
     intake: IntakeConfig = IntakeConfig()
     flood: FloodConfig = FloodConfig()
     outbox: OutboxConfig = OutboxConfig()
+    appointments: AppointmentsConfig = AppointmentsConfig()
     log: LogConfig = LogConfig()
 
     @field_validator("timezone")

@@ -8,12 +8,22 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import common, errors, my_requests, rating, report, staff, triage
+from handlers import (
+    appointments,
+    common,
+    errors,
+    my_requests,
+    rating,
+    report,
+    staff,
+    triage,
+)
 
 
 def get_routers() -> list[Router]:
     # errors first so its handlers see every failure; the commands that work in any state
     # (/start, /cancel) before the conversations; the fallback last.
     return [errors.make_router(), common.make_router(), staff.make_router(),
-            triage.make_router(), rating.make_router(), report.make_router(),
+            triage.make_router(), rating.make_router(), appointments.make_router(),
+            report.make_router(),
             my_requests.make_router(), common.make_fallback_router()]

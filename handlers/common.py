@@ -44,10 +44,6 @@ async def cancel(message: Message, state: FSMContext) -> None:
                          reply_markup=kb.main_menu())
 
 
-async def appointments(message: Message) -> None:
-    await message.answer(t("appointment_info"), reply_markup=kb.main_menu())
-
-
 async def staff_only(message: Message) -> None:
     """A staff command from someone without the role (role filters let it fall here)."""
     await message.answer(t("staff_only"))
@@ -65,12 +61,12 @@ def make_router() -> Router:
     router.message.register(cancel, F.text == t("btn_cancel"))
     router.message.register(help_, Command("help"))
     router.message.register(help_, F.text == t("btn_help"))
-    router.message.register(appointments, F.text == t("btn_appointment"))
     return router
 
 
 def make_fallback_router() -> Router:
     router = Router(name=f"{__name__}.fallback")
-    router.message.register(staff_only, Command("queue", "ticket", "triage", "callbacks"))
+    router.message.register(staff_only, Command("queue", "ticket", "triage", "callbacks",
+                                                "roster"))
     router.message.register(fallback)
     return router

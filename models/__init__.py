@@ -1,5 +1,6 @@
 """SQLAlchemy 2 ORM entities, engine/session factory and Alembic migrations."""
 
+from models.appointments import Booking, BookingState, Slot
 from models.base import Base
 from models.fsm import FsmRecord
 from models.org import Place, PlaceKind, Unit, Venue, VenueKind
@@ -9,6 +10,8 @@ from models.tickets import Rating, Ticket, TicketEvent, TicketSequence, TicketSt
 
 __all__ = [
     "Base",
+    "Booking",
+    "BookingState",
     "FsmRecord",
     "Invite",
     "JobRun",
@@ -20,6 +23,7 @@ __all__ = [
     "PlaceKind",
     "Rating",
     "Role",
+    "Slot",
     "Ticket",
     "TicketEvent",
     "TicketSequence",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -60,6 +61,10 @@ class Venue(Base):
     address: Mapped[str] = mapped_column(sa.String(256), default="")
     latitude: Mapped[float | None]
     longitude: Mapped[float | None]
+    # Appointment sessions: {"days": [5, 15, 25], "start": "09:00", "end": "11:30",
+    # "slot_minutes": 30, "capacity": 3, "holiday_rule": "next_workday" | "keep",
+    # "receivers": [person codes]}; empty: the venue takes no bookings.
+    schedule: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     place: Mapped[Place] = relationship()
 

@@ -7,6 +7,7 @@ of its ``[[section]]`` header in the file.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tomllib
 from collections.abc import Callable
@@ -78,6 +79,39 @@ def _check_point(row: dict[str, Any], i: int, section: str, chk: _Checker) -> No
         chk.error(section, i, row, "latitude/longitude 超出范围")
 
 
+def _schedule_errors(raw: object, people: set[str | None]) -> list[str]:
+    """A venue's appointment sessions (see services/appointments.py)."""
+    if not isinstance(raw, dict):
+        return ["应为表，如 {days = [5, 25], start = \"09:00\", ...}"]
+    errors = []
+    days = raw.get("days", [5, 15, 25])
+    if not (isinstance(days, list) and days
+            and all(isinstance(d, int) and 1 <= d <= 31 for d in days)):
+        errors.append("days 应为 1-31 的整数列表")
+    times = []
+    for key, default in (("start", "09:00"), ("end", "11:30")):
+        try:
+            times.append(dt.time.fromisoformat(str(raw.get(key, default))))
+        except ValueError:
+            errors.append(f"{key} 应为 HH:MM")
+    if len(times) == 2 and times[0] >= times[1]:
+        errors.append("start 应早于 end")
+    for key, lo, hi in (("slot_minutes", 5, 240), ("capacity", 1, 200)):
+        value = raw.get(key, lo if key == "capacity" else 30)
+        if not (isinstance(value, int) and lo <= value <= hi):
+            errors.append(f"{key} 应为 {lo}-{hi} 的整数")
+    if raw.get("holiday_rule", "next_workday") not in ("next_workday", "keep"):
+        errors.append("holiday_rule 应为 next_workday 或 keep")
+    for code in raw.get("receivers", []):
+        if code not in people:
+            errors.append(f"receivers 中的人员 {code!r} 不存在")
+    unknown = set(raw) - {"days", "start", "end", "slot_minutes", "capacity",
+                          "holiday_rule", "receivers"}
+    if unknown:
+        errors.append(f"未知的键 {sorted(unknown)}")
+    return errors
+
+
 def _validate(data: dict[str, Any], chk: _Checker, known: dict[str, set[str]]) -> None:
     codes: dict[str, set[str]] = {s: set() for s in SECTIONS}
     kinds: dict[str, PlaceKind] = {}
@@ -113,9 +147,14 @@ def _validate(data: dict[str, Any], chk: _Checker, known: dict[str, set[str]]) -
             chk.error("places", i, row, f"parent {parent!r} 不存在")
         elif parent in kinds and kinds[parent] not in PLACE_PARENTS[kind]:
             chk.error("places", i, row, f"{kind.value} 不能属于 {kinds[parent].value}")
+    people: set[str | None] = {p.get("code") for p in data.get("people", [])}
+    people |= known.get("people", set())
     for i, row in enumerate(data.get("venues", [])):
         if row.get("place") not in places:
             chk.error("venues", i, row, f"place {row.get('place')!r} 不存在")
+        if "schedule" in row:
+            for msg in _schedule_errors(row["schedule"], people):
+                chk.error("venues", i, row, f"schedule: {msg}")
         try:
             VenueKind(row.get("kind", "other"))
         except ValueError:
@@ -202,7 +241,8 @@ async def import_org(session: AsyncSession, text: str, clock: Clock) -> ImportRe
     places = await _codes(session, Place)
     units = await _codes(session, Unit)
     chk = _Checker(text)
-    _validate(data, chk, {"places": set(places), "units": set(units)})
+    people = set(await session.scalars(sa.select(Person.code).where(Person.code.is_not(None))))
+    _validate(data, chk, {"places": set(places), "units": set(units), "people": people})
     if chk.errors:
         raise OrgImportError(chk.errors)
     report = ImportReport()
@@ -228,7 +268,8 @@ async def _apply(session: AsyncSession, data: dict[str, Any], places: dict[str, 
         _upsert(venues, Venue, row["code"], {
             "name": row["name"], "kind": VenueKind(row.get("kind", "other")),
             "place_id": place_id(row["place"]), "address": row.get("address", ""),
-            "latitude": row.get("latitude"), "longitude": row.get("longitude")},
+            "latitude": row.get("latitude"), "longitude": row.get("longitude"),
+            "schedule": dict(row.get("schedule", {}))},
             session, report, "venues")
     for row in _tree_order(data.get("units", [])):
         _upsert(units, Unit, row["code"], {

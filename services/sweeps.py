@@ -29,7 +29,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from models import JobRun, Role, Ticket, Unit
 from models import TicketState as S
 from models.db import upsert_insert
-from services import access
+from services import access, appointments
 from services.context import ServiceContext
 from services.errors import Conflict
 from services.outbox import NORMAL, enqueue
@@ -124,6 +124,8 @@ async def run_sweeps(sessionmaker: async_sessionmaker[AsyncSession], ctx: Servic
             report.add(sweep.name, n)
             if n < BATCH:
                 break
+    async with sessionmaker() as session:
+        report.add("appointment_reminders", await appointments.remind_due(session, ctx))
     return report
 
 

@@ -29,12 +29,6 @@ TEXTS: dict[str, str] = {
     "nothing_to_cancel": "当前没有进行中的操作。",
     "stale_button": "这个按钮已过期（对应的操作已完成或已取消），请使用最新的消息。",
     "flood": "您发送得太快了，请稍等片刻再继续，我们会逐条处理。",
-    "appointment_info": (
-        "“民意5来听”：每月5日、25日为民情日，代表委员和干部到网格听取意见；"
-        "15日为群众接待日，在镇街党群服务中心接待群众。\n"
-        "网上预约即将开通，现在可直接前往所在镇街党群服务中心，"
-        "或点“我要反映”在线提交诉求。"
-    ),
     # -- menu and buttons --------------------------------------------------------------
     "btn_report": "我要反映",
     "btn_my": "我的诉求",
@@ -142,6 +136,63 @@ TEXTS: dict[str, str] = {
     "cmd_start": "开始 / 主菜单",
     "cmd_help": "使用帮助",
     "cmd_cancel": "取消当前操作",
+    # -- 民意“5”来听 ---------------------------------------------------------------------
+    "appt_intro": (
+        "“民意5来听”：每月5日、25日为民情日，代表委员和干部到网格听取意见；"
+        "15日为群众接待日。预约后按时前往，不用排队。\n"
+        "请发送位置查找最近的服务点，或在下方选择镇街。"
+    ),
+    "appt_pick_town": "选择镇街（或查看我的预约）：",
+    "appt_pick_venue": "请选择服务点：",
+    "appt_no_venue": "这个镇街暂无可预约的服务点，请选择其他镇街。",
+    "appt_pick_day": "{venue}\n地址：{address}\n{rule}\n请选择日期：",
+    "appt_rule_next_workday": "遇节假日或周末顺延至下一个工作日。",
+    "appt_rule_keep": "遇节假日或周末照常接待。",
+    "appt_moved": "（{nominal}为休息日，顺延至{actual}）",
+    "appt_pick_slot": "请选择时段（括号内为剩余名额）：",
+    "appt_no_slot": "这一天已没有可预约的时段，请选择其他日期。",
+    "appt_left": "（剩{left}）",
+    "appt_full": "（已满）",
+    "appt_ask_topic": "请用一句话说明想反映的事项，接待的代表委员会提前了解。",
+    "appt_confirm": "请确认预约：\n反映事项：{topic}",
+    "appt_booked": (
+        "预约成功！预约码：{code}\n服务点：{venue}\n地址：{address}\n时间：{at}\n"
+        "前一天18:00和开始前2小时会提醒您。查看或取消：发送 /bookings"
+    ),
+    "appt_none": "您目前没有待参加的预约。",
+    "appt_item": "预约码 {code}\n{venue}　{at}\n事项：{topic}",
+    "appt_cancelled": "已取消预约 {code}，名额已释放。",
+    "appt_changed": "已改约：{code}，新的时间 {at}。",
+    "appt_change_pick": "请重新选择日期和时段：",
+    "appt_unsupported": "请用文字说明，或点按钮选择。发送“取消”可放弃预约。",
+    "btn_my_bookings": "我的预约",
+    "btn_appt_change": "改约",
+    "btn_appt_cancel": "取消预约",
+    "btn_mark_attended": "已到场",
+    "btn_mark_no_show": "未到场",
+    "btn_mark_converted": "转为诉求",
+    "booking_booked": "已预约",
+    "booking_cancelled": "已取消",
+    "booking_attended": "已到场",
+    "booking_no_show": "未到场",
+    "booking_converted": "已转为诉求",
+    "booking_ticket_title": "民意“5”来听接待",
+    "roster_usage": "用法：/roster [日期 2026-12-05] [服务点代码]，或 /roster export [日期]",
+    "roster_empty": "{day} 没有预约。",
+    "roster_header": "{day} 的预约 {count} 个（按时间）：",
+    "roster_item": "{at}　{venue}　{code}【{state}】\n事项：{topic}\n可能承办：{unit}",
+    "roster_export": "{day} 预约名单（{count} 个）",
+    "roster_ask_notes": "请发送接待记录（群众反映的情况和答复）：",
+    "roster_marked": "已记录 {code}：{state}。",
+    "ob_booking_reminder": "【预约提醒】{code}：{at} 在{venue}（{address}），请按时前往。",
+    "ob_booking_converted": (
+        "您在预约 {code} 中反映的事项已转为诉求，"
+        "编号 {number}，办理进展会在这里通知您。"
+    ),
+    "err_slot_full": "这个时段已约满，请选择其他时段。",
+    "err_booking_limit": "您已有{limit}个待参加的预约，请先参加或取消后再预约。",
+    "err_booking_not_open": "这个预约已经结束或已取消。",
+    "err_booking_marked": "这个预约已标记为“{state}”。",
     # -- staff -------------------------------------------------------------------------
     "invite_welcome": "欢迎，{name}！您的账号已绑定为：{roles}。派给您的诉求会在这里推送。",
     "role_grid_worker": "网格员",

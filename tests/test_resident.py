@@ -354,6 +354,7 @@ async def test_flood_control_answers_once(harness: Harness) -> None:
 async def test_appointment_and_unknown_input(harness: Harness) -> None:
     u = harness.user(5015)
     await u.say(t("btn_appointment"))
-    assert u.last.text == t("appointment_info")
+    assert u.inbox[-2].text == t("appt_intro")
+    await u.say("/cancel")
     await u.sticker()
     assert u.last.text == t("unknown_input")
