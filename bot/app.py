@@ -142,7 +142,8 @@ async def build_app(config: Config, clock: Clock | None = None) -> App:
     ctx = make_context(config, clock)
     scheduler = Scheduler(ctx, sessionmaker)
     scheduler.add_default_sweeps(config.deadlines.sweep_seconds,
-                                 config.deadlines.digest_time)
+                                 config.deadlines.digest_time, config.stats.monthly_report,
+                                 config.stats.response_hours)
     dp = make_dispatcher(config, sessionmaker, ctx,
                          await make_request_router(config, sessionmaker))
     sender = OutboxSender(bot, sessionmaker, ctx.clock, sender_limits(config))

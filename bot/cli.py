@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     ob = sub.add_parser("outbox", help="messages pushed by the system").add_subparsers(
         dest="outbox_cmd", required=True)
     ob.add_parser("status", help="counts by state and the oldest pending message's age")
+    st = sub.add_parser("stats", help="接诉即办 figures for a period (text, --xlsx, --png)")
+    st.add_argument("--from", dest="start", required=True, help="first day, 2026-11-01")
+    st.add_argument("--to", dest="end", required=True, help="last day (inclusive)")
+    st.add_argument("--group", choices=["unit", "town", "grid", "category"], default="unit")
+    st.add_argument("--xlsx", type=Path, help="write the workbook here")
+    st.add_argument("--png", type=Path, help="write the chart here")
     inv = sub.add_parser("invite", help="a one-time link that binds a staff member's Telegram")
     inv.add_argument("role", nargs="?", choices=[r.value for r in INVITE_ROLES],
                      help="role of a new staff member (omit with --person)")
@@ -71,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("routing", "route"):
         return routing_cli.run(config, args)
     handler = {"run": _run, "db": _db, "org": _org, "calendar": _calendar,
-               "doctor": _doctor, "outbox": _outbox, "invite": _invite}[args.command]
+               "doctor": _doctor, "outbox": _outbox, "invite": _invite,
+               "stats": _stats}[args.command]
     try:
         return asyncio.run(handler(config, args))
     except KeyboardInterrupt:
@@ -266,3 +273,34 @@ async def _bot_username(config: Config) -> str:
         return ""
     finally:
         await bot.session.close()
+
+
+async def _stats(config: Config, args: argparse.Namespace) -> int:
+    from bot.app import make_context
+    from models.db import make_engine, make_sessionmaker
+    from services import report_files, stats
+
+    ctx = make_context(config)
+    try:
+        today = ctx.clock.now().astimezone(config.tz).date()
+        start, end = stats.parse_period(f"{args.start}..{args.end}", today, config.tz)
+    except ValueError:
+        print("日期格式应为 2026-11-01，且 --to 不早于 --from", file=sys.stderr)
+        return 2
+    engine = make_engine(config.database.url)
+    try:
+        await _ensure_sqlite_schema(engine)
+        async with make_sessionmaker(engine)() as session:
+            report = await stats.compute(session, start, end, ctx.clock.now(), ctx.calendar,
+                                         group=args.group,
+                                         response_hours=config.stats.response_hours)
+            print(report_files.summary_text(report, config.tz, top=50))
+            if args.xlsx:
+                args.xlsx.write_bytes(await report_files.workbook(session, report, config.tz))
+                print(f"已写入 {args.xlsx}")
+    finally:
+        await engine.dispose()
+    if args.png:
+        args.png.write_bytes(report_files.chart_png(report))
+        print(f"已写入 {args.png}")
+    return 0

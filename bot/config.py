@@ -195,6 +195,11 @@ class AppointmentsConfig(_Section):
     max_open: int = Field(2, ge=1, le=20)
 
 
+class StatsConfig(_Section):
+    response_hours: float = Field(2.0, gt=0, le=72)
+    monthly_report: bool = True
+
+
 class LogConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -212,6 +217,7 @@ class Config(_Section):
     flood: FloodConfig = FloodConfig()
     outbox: OutboxConfig = OutboxConfig()
     appointments: AppointmentsConfig = AppointmentsConfig()
+    stats: StatsConfig = StatsConfig()
     log: LogConfig = LogConfig()
 
     @field_validator("timezone")

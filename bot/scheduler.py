@@ -27,6 +27,7 @@ class Scheduler:
                  sessionmaker: async_sessionmaker[AsyncSession] | None = None) -> None:
         self.ctx = ctx
         self.sessionmaker = sessionmaker
+        self.response_hours = 2.0
         self._aps = AsyncIOScheduler(timezone=ctx.calendar.tz)
 
     def add_sweep(self, name: str, func: Callable[[], Awaitable[None]],
@@ -36,7 +37,8 @@ class Scheduler:
                           coalesce=True, replace_existing=True, misfire_grace_time=60)
 
     def add_default_sweeps(self, sweep_seconds: int = 30,
-                           digest_time: dt.time = dt.time(9, 0)) -> None:
+                           digest_time: dt.time = dt.time(9, 0),
+                           monthly_report: bool = True, response_hours: float = 2.0) -> None:
         tz = self.ctx.calendar.tz
         self.add_sweep("calendar-coverage", self.check_calendar,
                        CronTrigger(hour=8, minute=0, timezone=tz))
@@ -45,6 +47,10 @@ class Scheduler:
             self.add_sweep("daily-digest", self.digest,
                            CronTrigger(hour=digest_time.hour, minute=digest_time.minute,
                                        timezone=tz))
+            if monthly_report:
+                self.response_hours = response_hours
+                self.add_sweep("monthly-report", self.monthly,
+                               CronTrigger(hour=8, minute=30, timezone=tz))
 
     async def deadlines(self) -> None:
         """Reminders, overdue escalation, callbacks timing out, late accepts."""
@@ -52,6 +58,12 @@ class Scheduler:
         report = await sweeps.run_sweeps(self.sessionmaker, self.ctx)
         if any(report.done.values()):
             log.info("deadline sweeps: %s", report.done)
+
+    async def monthly(self) -> None:
+        assert self.sessionmaker is not None
+        queued = await sweeps.monthly_report(self.sessionmaker, self.ctx, self.response_hours)
+        if queued:
+            log.info("monthly report queued for %d chats", queued)
 
     async def digest(self) -> None:
         assert self.sessionmaker is not None

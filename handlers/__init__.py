@@ -16,6 +16,7 @@ from handlers import (
     rating,
     report,
     staff,
+    stats,
     triage,
 )
 
@@ -24,6 +25,7 @@ def get_routers() -> list[Router]:
     # errors first so its handlers see every failure; the commands that work in any state
     # (/start, /cancel) before the conversations; the fallback last.
     return [errors.make_router(), common.make_router(), staff.make_router(),
-            triage.make_router(), rating.make_router(), appointments.make_router(),
+            triage.make_router(), stats.make_router(), rating.make_router(),
+            appointments.make_router(),
             report.make_router(),
             my_requests.make_router(), common.make_fallback_router()]

@@ -67,6 +67,6 @@ def make_router() -> Router:
 def make_fallback_router() -> Router:
     router = Router(name=f"{__name__}.fallback")
     router.message.register(staff_only, Command("queue", "ticket", "triage", "callbacks",
-                                                "roster"))
+                                                "roster", "stats"))
     router.message.register(fallback)
     return router

@@ -40,6 +40,7 @@ class WorkingCalendar:
         self.work_start = work_start
         self.work_end = work_end
         self.uncovered_years: set[int] = set()
+        self._workdays: dict[dt.date, bool] = {}  # chinese-calendar is slow per call
 
     # -- single days -------------------------------------------------------------------
     def covers(self, year: int) -> bool:
@@ -51,6 +52,12 @@ class WorkingCalendar:
         return True
 
     def is_workday(self, day: dt.date) -> bool:
+        known = self._workdays.get(day)
+        if known is None:
+            known = self._workdays[day] = self._is_workday(day)
+        return known
+
+    def _is_workday(self, day: dt.date) -> bool:
         if day in self.extra_workdays:
             return True
         if day in self.extra_holidays:

@@ -170,3 +170,42 @@ async def daily_digest(sessionmaker: async_sessionmaker[AsyncSession],
             told += 1
         await session.commit()
     return told
+
+
+async def monthly_report(sessionmaker: async_sessionmaker[AsyncSession], ctx: ServiceContext,
+                         response_hours: float = 2.0) -> int:
+    """On the first working day of a month: last month's figures to admins (the county)
+    and to each unit leader (their unit), once. Returns the number of messages queued."""
+    from services import report_files, stats
+
+    now = ctx.clock.now()
+    today = now.astimezone(ctx.calendar.tz).date()
+    first = today.replace(day=1)
+    first_working = first if ctx.calendar.is_workday(first) else ctx.calendar.next_workday(first)
+    if today != first_working:
+        return 0
+    start, end = stats.parse_period("上月", today, ctx.calendar.tz)
+    queued = 0
+    async with sessionmaker() as session:
+        if not await claim_job(session, "monthly_report", f"{start:%Y-%m}", now):
+            await session.rollback()
+            return 0
+        county = await stats.compute(session, start, end, now, ctx.calendar,
+                                     response_hours=response_hours)
+        admins = await access.chat_ids(session, (Role.ADMIN, None, None))
+        text = t("ob_monthly_report", summary=report_files.summary_text(county,
+                                                                        ctx.calendar.tz))
+        queued += len(enqueue(session, admins, kind="monthly_report", now=now, text=text,
+                              priority=NORMAL))
+        for unit in await session.scalars(sa.select(Unit).where(Unit.active)):
+            leaders = await access.chat_ids(session, (Role.UNIT_LEADER, unit.id, None))
+            if not leaders:
+                continue
+            own = await stats.compute(session, start, end, now, ctx.calendar,
+                                      response_hours=response_hours, unit_id=unit.id)
+            queued += len(enqueue(
+                session, leaders, kind="monthly_report", now=now, priority=NORMAL,
+                text=t("ob_monthly_report",
+                       summary=report_files.summary_text(own, ctx.calendar.tz, top=0))))
+        await session.commit()
+    return queued

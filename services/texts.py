@@ -193,6 +193,28 @@ TEXTS: dict[str, str] = {
     "err_booking_limit": "您已有{limit}个待参加的预约，请先参加或取消后再预约。",
     "err_booking_not_open": "这个预约已经结束或已取消。",
     "err_booking_marked": "这个预约已标记为“{state}”。",
+    # -- statistics --------------------------------------------------------------------
+    "stats_header": "【接诉即办统计】{start} 至 {end}（不含）",
+    "stats_totals": (
+        "受理 {received} 件（自动分派 {auto}，人工分派 {triaged}，改派率 {corrected}）\n"
+        "办结 {resolved} 件，按时办结率 {on_time}，当前超期 {overdue} 件\n"
+        "响应率 {response}，接单用时中位数 {median} 分钟\n"
+        "满意率 {satisfaction}，解决率 {resolution}，回访覆盖率 {coverage}，"
+        "未回访 {no_callback} 件\n"
+        "重办率 {reopen}，多次重办 {reopened_many} 件"
+    ),
+    "stats_appointments": (
+        "民意“5”来听：预约 {booked}，到场 {attende"
+        "d}，未到 {no_show}，转为诉求 {converted}"
+    ),
+    "stats_ranking_header": "单位排名（按时办结率、满意率）：",
+    "stats_ranking_line": (
+        "{rank}. {name}：受理 {received}，按时 {on_"
+        "time}，满意 {satisfaction}，超期 {overdue}"
+    ),
+    "stats_usage": "用法：/stats [本月|上月|2026-11|2026-11-01..2026-11-15]，/stats export [期间]",
+    "stats_export_caption": "统计明细 {start} 至 {end}",
+    "ob_monthly_report": "【月度通报】\n{summary}\n\n发送 /stats export 上月 获取明细表。",
     # -- staff -------------------------------------------------------------------------
     "invite_welcome": "欢迎，{name}！您的账号已绑定为：{roles}。派给您的诉求会在这里推送。",
     "role_grid_worker": "网格员",

@@ -207,4 +207,5 @@ async def test_whistle_then_late_accept_escalates_again(
 def test_scheduler_has_the_sweeps(ctx: ServiceContext) -> None:
     scheduler = Scheduler(ctx, make_sessionmaker(None))  # type: ignore[arg-type]
     scheduler.add_default_sweeps()
-    assert set(scheduler.job_ids()) == {"calendar-coverage", "deadlines", "daily-digest"}
+    assert set(scheduler.job_ids()) == {"calendar-coverage", "deadlines", "daily-digest",
+                                        "monthly-report"}

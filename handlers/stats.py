@@ -1,0 +1,58 @@
+"""/stats [period] and /stats export [period] for dispatchers, admins and unit leaders."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import BufferedInputFile, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Config
+from handlers.filters import HasRole
+from models import Person, Role
+from services import access, report_files, stats
+from services.context import ServiceContext
+from services.errors import NotAllowed
+from services.texts import t
+
+
+def _scope(me: Person) -> int | None:
+    """Dispatchers and admins see every unit; a unit leader sees their own unit."""
+    if access.is_dispatcher(me):
+        return None
+    units = [m.unit_id for m in me.memberships if m.role == Role.UNIT_LEADER and m.unit_id]
+    if not units:
+        raise NotAllowed()
+    return units[0]
+
+
+async def on_stats(message: Message, command: CommandObject, session: AsyncSession,
+                   ctx: ServiceContext, me: Person, config: Config) -> None:
+    args = (command.args or "").split()
+    export = bool(args) and args[0] == "export"
+    period = " ".join(args[1:] if export else args)
+    tz = ctx.calendar.tz
+    try:
+        start, end = stats.parse_period(period, ctx.clock.now().astimezone(tz).date(), tz)
+    except ValueError:
+        await message.answer(t("stats_usage"))
+        return
+    report = await stats.compute(session, start, end, ctx.clock.now(), ctx.calendar,
+                                 response_hours=config.stats.response_hours,
+                                 unit_id=_scope(me))
+    if export:
+        data = await report_files.workbook(session, report, tz)
+        await message.answer_document(
+            BufferedInputFile(data, filename=f"stats-{start:%Y%m%d}-{end:%Y%m%d}.xlsx"),
+            caption=t("stats_export_caption", start=f"{start:%Y-%m-%d}", end=f"{end:%Y-%m-%d}"))
+        return
+    await message.answer(report_files.summary_text(report, tz))
+    await message.answer_photo(BufferedInputFile(report_files.chart_png(report),
+                                                 filename="stats.png"))
+
+
+def make_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(on_stats, Command("stats"),
+                            HasRole(Role.UNIT_LEADER, dispatcher=True))
+    return router

@@ -1,0 +1,136 @@
+"""Statistics benchmark: a month's figures over 1,000,000 tickets and their events.
+
+    python -m tests.bench.stats [--tickets 1000000] [--pg URL] [--no-sqlite] [--no-pg]
+
+Fills a database with tickets spread evenly over 36 months, each with its events
+(submit, assign, accept, resolve, rate: five per ticket), then times
+`services.stats.compute` for one month (median of 3). Target: under 2 s on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from models import Person, Ticket, TicketEvent, TicketState, Unit, migrate
+from models.db import make_engine, make_sessionmaker
+from services import stats
+from services.deadlines import WorkingCalendar
+
+TZ = ZoneInfo("Asia/Shanghai")
+FIRST = dt.datetime(2024, 1, 1, 9, 0, tzinfo=TZ)
+SPAN = dt.timedelta(days=36 * 30)
+CHUNK = 10_000
+
+
+async def fill(engine: AsyncEngine, n: int, units: list[int], resident: int) -> None:
+    step = SPAN / n
+    tickets, events = [], []
+    next_event = 1
+    for i in range(1, n + 1):
+        created = FIRST + step * i
+        due = created + dt.timedelta(days=3)
+        resolved = created + dt.timedelta(hours=20 + i % 70)
+        unit = units[i % len(units)]
+        tickets.append({
+            "id": i, "number": f"MYS-{i:08d}", "resident_id": resident, "title": "",
+            "text": "路灯坏了", "photos": [], "attachments": [], "address": "",
+            "state": TicketState.CLOSED, "unit_id": unit, "category": "城乡建设",
+            "routing": {}, "due_at": due, "reminders_sent": 0, "escalation_count": 0,
+            "reopen_count": 0, "callback_attempts": 0, "result_text": "修好了",
+            "result_photos": [], "resolved_at": resolved, "closed_at": resolved,
+            "outcome": "rated", "created_at": created, "updated_at": resolved, "version": 1})
+        rating = "satisfied" if i % 10 else "basically_satisfied"
+        for action, when, data in (
+                ("submit", created, {}), ("assign", created, {"unit_id": unit}),
+                ("accept", created + dt.timedelta(minutes=15 + i % 200), {}),
+                ("resolve", resolved, {"on_time": resolved <= due}),
+                ("rate", resolved + dt.timedelta(hours=2),
+                 {"outcome": "rated", "rating": rating})):
+            events.append({"id": next_event, "ticket_id": i, "at": when, "action": action,
+                           "from_state": None, "to_state": TicketState.CLOSED, "note": "",
+                           "data": data})
+            next_event += 1
+        if len(tickets) == CHUNK:
+            await _flush(engine, tickets, events)
+            tickets, events = [], []
+    if tickets:
+        await _flush(engine, tickets, events)
+
+
+async def _flush(engine: AsyncEngine, tickets: list[dict], events: list[dict]) -> None:  # type: ignore[type-arg]
+    async with engine.begin() as conn:
+        await conn.execute(sa.insert(Ticket), tickets)
+        await conn.execute(sa.insert(TicketEvent), events)
+
+
+async def bench(url: str, n: int) -> float:
+    engine = make_engine(url)
+    if engine.dialect.name == "postgresql":
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(sa.text("CREATE SCHEMA public"))
+    await migrate.upgrade(engine)
+    sm = make_sessionmaker(engine)
+    async with sm() as session:
+        units = [Unit(code=f"U{i}", name=f"单位{i}") for i in range(30)]
+        resident = Person(name="居民", created_at=FIRST, memberships=[])
+        session.add_all([*units, resident])
+        await session.commit()
+        unit_ids, resident_id = [u.id for u in units], resident.id
+    t0 = time.perf_counter()
+    await fill(engine, n, unit_ids, resident_id)
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(sa.text("ANALYZE"))
+    print(f"  {engine.dialect.name}: {n:,} tickets and {5 * n:,} events in "
+          f"{time.perf_counter() - t0:.0f} s", flush=True)
+    start = dt.datetime(2025, 6, 1, tzinfo=TZ)
+    end = dt.datetime(2025, 7, 1, tzinfo=TZ)
+    cal = WorkingCalendar(TZ)
+    times = []
+    for _ in range(3):
+        async with sm() as session:
+            t0 = time.perf_counter()
+            report = await stats.compute(session, start, end, end, cal)
+            times.append(time.perf_counter() - t0)
+    print(f"  {engine.dialect.name}: June 2025 received {report.total.received:,}, "
+          f"resolved {report.total.resolved:,}", flush=True)
+    await engine.dispose()
+    return statistics.median(times)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--tickets", type=int, default=1_000_000)
+    p.add_argument("--pg", default=os.environ.get(
+        "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"))
+    p.add_argument("--no-sqlite", action="store_true")
+    p.add_argument("--no-pg", action="store_true")
+    args = p.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        if not args.no_sqlite:
+            rows.append(("SQLite", asyncio.run(bench(
+                f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}", args.tickets))))
+        if not args.no_pg:
+            rows.append(("PostgreSQL", asyncio.run(bench(args.pg, args.tickets))))
+    print("| database | tickets | events | one month's statistics |")
+    print("|---|---|---|---|")
+    for name, seconds in rows:
+        print(f"| {name} | {args.tickets:,} | {5 * args.tickets:,} | {seconds:.2f} s |")
+
+
+if __name__ == "__main__":
+    main()
