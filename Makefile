@@ -1,5 +1,6 @@
 # Two entry points for a fresh machine with nothing but Python 3.11+:
-#   make run   - set up .venv and start the bot on its embedded defaults (SQLite file)
+#   make run   - set up .venv and start the bot on its embedded defaults (SQLite file):
+#                with no bot token configured, the sandbox (a local Telegram + web page)
 #   make test  - set up .venv with the dev extra and run lint + tests
 PYTHON ?= python3
 VENV := .venv
@@ -16,7 +17,8 @@ $(BIN)/minyi: pyproject.toml
 venv: $(BIN)/minyi
 
 run: venv
-	$(BIN)/minyi run
+	@if [ -n "$$MINYI_BOT_TOKEN" ] || grep -Eqs '^[[:space:]]*token[[:space:]]*=[[:space:]]*"[^"]+' config.toml; \
+	then $(BIN)/minyi run; else $(BIN)/minyi sandbox; fi
 
 lint: venv
 	$(BIN)/ruff check .

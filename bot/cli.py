@@ -28,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="TOML config file (default: $MINYI_CONFIG or ./config.toml)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("run", help="start the bot (polling or webhook, as configured)")
+    sb = sub.add_parser("sandbox", help="everything locally, no token: open the printed URL")
+    sb.add_argument("--port", type=int, default=8080)
+    sb.add_argument("--db", type=Path, default=Path("sandbox.db"))
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_cmd",
                                                                      required=True)
     db.add_parser("upgrade", help="apply all migrations")
@@ -78,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         return routing_cli.run(config, args)
     handler = {"run": _run, "db": _db, "org": _org, "calendar": _calendar,
                "doctor": _doctor, "outbox": _outbox, "invite": _invite,
-               "stats": _stats}[args.command]
+               "stats": _stats, "sandbox": _sandbox}[args.command]
     try:
         return asyncio.run(handler(config, args))
     except KeyboardInterrupt:
@@ -303,4 +306,11 @@ async def _stats(config: Config, args: argparse.Namespace) -> int:
     if args.png:
         args.png.write_bytes(report_files.chart_png(report))
         print(f"已写入 {args.png}")
+    return 0
+
+
+async def _sandbox(_config: Config, args: argparse.Namespace) -> int:
+    from bot.sandbox import run_sandbox
+
+    await run_sandbox(args.port, args.db)
     return 0

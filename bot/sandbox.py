@@ -1,0 +1,219 @@
+"""`minyi sandbox`: the whole product on one machine, no Telegram token, in a browser.
+
+One aiohttp app on 127.0.0.1:PORT serves the Bot API emulator (the bot is pointed at it
+through `telegram.api_base`), a page where one person plays every role side by side, and
+the page's small JSON API. The real bot (routers, SQLite database seeded from
+examples/sishui.toml, outbox sender, scheduler) runs in the same process with a clock the
+page can move forward ("+1 个工作日", "下一个 09:00"), so reminders, escalations and
+callbacks can be seen without waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import datetime as dt
+import logging
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from aiohttp import web
+
+from bot.app import App, build_app, close_app
+from bot.config import Config
+from bot.emulator import ApiError, Emulator
+from models import Person
+from services import sweeps
+from services.clock import Clock, SystemClock
+from services.org_import import import_org
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_ORG = ROOT / "examples" / "sishui.toml"
+PAGE = Path(__file__).with_name("sandbox_page.html")
+TOKEN = "123456:SANDBOX-not-a-real-token_abcdefghijklmn"
+
+
+@dataclass(frozen=True)
+class Persona:
+    key: str
+    title: str
+    code: str | None  # a staff record of the example org; None: a resident
+    tg_id: int
+    latitude: float = 35.6726
+    longitude: float = 117.2626
+
+
+PERSONAS = (
+    Persona("resident", "居民 张三", None, 10001),
+    Persona("grid", "网格员（泗河社区）", "grid-shjd-1", 10002),
+    Persona("unit", "城管局工作人员", "staff-cg-1", 10003),
+    Persona("leader", "城管局负责人", "staff-cg-leader", 10004),
+    Persona("dispatcher", "县受理中心分派员", "staff-dispatch-1", 10005),
+    Persona("callback", "回访员", "staff-callback-1", 10006),
+    Persona("representative", "人大代表", "rep-1", 10007),
+)
+
+
+class SandboxClock(Clock):
+    """System time plus an offset the page moves forward."""
+
+    def __init__(self) -> None:
+        self.offset = dt.timedelta(0)
+        self._system = SystemClock()
+
+    def now(self) -> dt.datetime:
+        return self._system.now() + self.offset
+
+    def advance(self, delta: dt.timedelta) -> None:
+        self.offset += delta
+
+
+def sandbox_config(port: int, db: Path) -> Config:
+    return Config.model_validate({
+        "telegram": {"token": TOKEN, "api_base": f"http://127.0.0.1:{port}",
+                     "username": "minyi_sandbox_bot"},
+        "database": {"url": f"sqlite+aiosqlite:///{db}"},
+    })
+
+
+async def seed(app: App) -> None:
+    """The example county, with the personas' Telegram ids bound to their staff records."""
+    async with app.sessionmaker() as session:
+        if await session.scalar(sa.select(sa.func.count()).select_from(Person)) == 0:
+            await import_org(session, EXAMPLE_ORG.read_text(encoding="utf-8"), app.ctx.clock)
+        for persona in PERSONAS:
+            if persona.code is None:
+                continue
+            person = await session.scalar(sa.select(Person).where(Person.code == persona.code))
+            if person is not None and person.tg_user_id != persona.tg_id:
+                person.tg_user_id = persona.tg_id
+        await session.commit()
+
+
+class SandboxWeb:
+    def __init__(self, emulator: Emulator, app: App, clock: SandboxClock) -> None:
+        self.emu, self.app, self.clock = emulator, app, clock
+        for persona in PERSONAS:
+            emulator.user(persona.tg_id, persona.title)
+
+    def routes(self, web_app: web.Application) -> None:
+        r = web_app.router
+        r.add_get("/", self.page)
+        r.add_get("/api/personas", self.personas)
+        r.add_get("/api/chat/{user_id}", self.chat)
+        r.add_post("/api/send", self.send)
+        r.add_post("/api/press", self.press)
+        r.add_get("/api/clock", self.get_clock)
+        r.add_post("/api/clock", self.move_clock)
+        r.add_get("/api/file/{file_id}", self.file)
+
+    async def page(self, _request: web.Request) -> web.Response:
+        return web.Response(text=PAGE.read_text(encoding="utf-8"), content_type="text/html")
+
+    async def personas(self, _request: web.Request) -> web.Response:
+        return web.json_response([p.__dict__ for p in PERSONAS])
+
+    async def chat(self, request: web.Request) -> web.Response:
+        user_id = int(request.match_info["user_id"])
+        since = int(request.query.get("since", "0"))
+        alerts = [a for a in self.emu.alerts if a.get("text") and a["user_id"] == user_id][-1:]
+        return web.json_response({"messages": self.emu.messages(user_id, since),
+                                  "alert": alerts[0]["text"] if alerts else ""})
+
+    async def send(self, request: web.Request) -> web.Response:
+        body: dict[str, Any] = await request.json()
+        user_id = int(body["user_id"])
+        try:
+            if "photo" in body:
+                data = base64.b64decode(body["photo"].split(",", 1)[-1])
+                await self.emu.send_photo(user_id, data, body.get("caption", ""))
+            elif "latitude" in body:
+                await self.emu.send_location(user_id, float(body["latitude"]),
+                                             float(body["longitude"]))
+            elif "phone" in body:
+                await self.emu.send_contact(user_id, str(body["phone"]))
+            else:
+                await self.emu.send_text(user_id, str(body.get("text", "")))
+        except (ValueError, KeyError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"ok": True})
+
+    async def press(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            await self.emu.press(int(body["user_id"]), int(body["message_id"]),
+                                 str(body["data"]))
+        except ApiError as exc:
+            return web.json_response({"error": exc.description}, status=400)
+        return web.json_response({"ok": True})
+
+    async def get_clock(self, _request: web.Request) -> web.Response:
+        return web.json_response({"now": self.clock.now().astimezone(
+            self.app.ctx.calendar.tz).strftime("%Y-%m-%d %H:%M")})
+
+    async def move_clock(self, request: web.Request) -> web.Response:
+        """+1 working day, or to the next 09:00; then the sweeps and the digest run."""
+        action = (await request.json()).get("action")
+        cal, tz = self.app.ctx.calendar, self.app.ctx.calendar.tz
+        now = self.clock.now().astimezone(tz)
+        if action == "workday":
+            target = dt.datetime.combine(cal.next_workday(now.date()), now.timetz())
+        elif action == "nine":
+            day = now.date() if now.time() < dt.time(9) else now.date() + dt.timedelta(days=1)
+            target = dt.datetime.combine(day, dt.time(9), tzinfo=tz)
+        else:
+            return web.json_response({"error": "action: workday | nine"}, status=400)
+        self.clock.advance(target - now)
+        await sweeps.run_sweeps(self.app.sessionmaker, self.app.ctx)
+        await sweeps.daily_digest(self.app.sessionmaker, self.app.ctx)
+        return await self.get_clock(request)
+
+    async def file(self, request: web.Request) -> web.Response:
+        data = self.emu.files.get(request.match_info["file_id"])
+        if data is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=data, content_type="image/png")
+
+
+async def run_sandbox(port: int = 8080, db: Path = Path("sandbox.db"),
+                      stop: asyncio.Event | None = None,
+                      ready: asyncio.Event | None = None) -> None:
+    """Serve until Ctrl-C (or `stop`); prints the URL when ready."""
+    emulator = Emulator()
+    clock = SandboxClock()
+    web_app = web.Application(client_max_size=20 * 1024 * 1024)
+    emulator.routes(web_app)
+    runner = web.AppRunner(web_app, access_log=None)
+    config = sandbox_config(port, db)
+    app = await build_app(config, clock=clock)
+    await seed(app)
+    SandboxWeb(emulator, app, clock).routes(web_app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+    polling = asyncio.create_task(app.dp.start_polling(
+        app.bot, handle_signals=False, close_bot_session=False,
+        allowed_updates=app.dp.resolve_used_update_types()))
+    print(f"民意快车 sandbox: http://127.0.0.1:{port}/  (Ctrl-C to stop; data in {db})",
+          flush=True)
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await app.dp.stop_polling()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(polling, 10)
+        await close_app(app)
+        await runner.cleanup()
+        await emulator.stop()

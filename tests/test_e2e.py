@@ -1,0 +1,231 @@
+"""The real `minyi run` process against the Bot API emulator, on loopback only.
+
+Polling and webhook mode; the full life of a request across roles; SIGKILL in the middle
+of a conversation and of an outbox drain, then a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.cli import main as cli
+from bot.emulator import Emulator
+from services.texts import t
+from tests.conftest import EXAMPLE_ORG, ROOT
+
+TOKEN = "123456:E2E-token_abcdefghijklmnopqrstuvwxyz0"
+RESIDENT, GRID = 31001, 31002
+LAMP = "泗河社区小区路灯坏了好几天，晚上出行很不方便，请尽快维修"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[Emulator]:
+    emulator = Emulator()
+    await emulator.start()
+    emulator.user(RESIDENT, "张三")
+    emulator.user(GRID, "王网格")
+    yield emulator
+    await emulator.stop()
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The example county in a SQLite file; the grid worker bound to a Telegram id."""
+    path = tmp_path / "e2e.db"
+    monkeypatch.setenv("MINYI_DATABASE_URL", f"sqlite+aiosqlite:///{path}")
+    monkeypatch.delenv("MINYI_CONFIG", raising=False)
+    assert cli(["org", "import", str(EXAMPLE_ORG)]) == 0
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE people SET tg_user_id = ? WHERE code = 'grid-shjd-1'", (GRID,))
+    return path
+
+
+class BotProcess:
+    def __init__(self, emu: Emulator, db: Path, tmp: Path, **env: str) -> None:
+        self.env = {**os.environ, "MINYI_BOT_TOKEN": TOKEN, "MINYI_API_BASE": emu.base,
+                    "MINYI_DATABASE_URL": f"sqlite+aiosqlite:///{db}", "MINYI_LOG_LEVEL":
+                    "WARNING", "PYTHONUNBUFFERED": "1", **env}
+        self.env.pop("MINYI_CONFIG", None)
+        self.tmp = tmp
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = tmp / "bot.log"
+
+    def start(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", *args, "run"], cwd=self.tmp, env=self.env,
+            stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+async def until(cond: Callable[[], Any], timeout: float = 30, what: str = "") -> Any:
+    async with asyncio.timeout(timeout):
+        while not (value := cond()):
+            await asyncio.sleep(0.05)
+    return value
+
+
+def last_text(emu: Emulator, user: int) -> str:
+    texts = emu.bot_texts(user)
+    return texts[-1] if texts else ""
+
+
+def button(emu: Emulator, user: int, label: str) -> tuple[int, str] | None:
+    """The newest bot message in the chat with a button whose text contains `label`."""
+    for message in reversed(emu.messages(user)):
+        for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
+            for b in row:
+                if label in b["text"]:
+                    return message["message_id"], b["callback_data"]
+    return None
+
+
+async def say_and_wait(emu: Emulator, user: int, text: str, expect: str,
+                       timeout: float = 30) -> None:
+    before = len(emu.bot_texts(user))
+    await emu.send_text(user, text)
+    await until(lambda: any(expect in x for x in emu.bot_texts(user)[before:]), timeout)
+
+
+async def press_and_wait(emu: Emulator, user: int, label: str, expect_user: int,
+                         expect: str, timeout: float = 30) -> None:
+    found = await until(lambda: button(emu, user, label), timeout)
+    before = len(emu.bot_texts(expect_user))
+    await emu.press(user, found[0], found[1])
+    await until(lambda: any(expect in x for x in emu.bot_texts(expect_user)[before:])
+                or any(expect in x for x in emu.bot_texts(expect_user)), timeout)
+
+
+def ticket_row(db: Path) -> tuple[str, str, int, str | None]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT number, state, reopen_count, outcome FROM tickets").fetchone()
+
+
+async def submit_by_chat(emu: Emulator) -> None:
+    await say_and_wait(emu, RESIDENT, "/start", "民意快车")
+    await say_and_wait(emu, RESIDENT, t("btn_report"), "请用文字描述")
+    await say_and_wait(emu, RESIDENT, LAMP, "也可以选择所在镇街")
+    before = len(emu.bot_texts(RESIDENT))
+    await emu.send_photo(RESIDENT, b"\x89PNG fake")
+    await until(lambda: len(emu.bot_texts(RESIDENT)) > before)
+    await emu.send_location(RESIDENT, 35.6726, 117.2626)
+    await until(lambda: "请留一个联系电话" in last_text(emu, RESIDENT))
+    await emu.send_contact(RESIDENT, "+8613805371234")
+    await until(lambda: "请核对" in last_text(emu, RESIDENT))
+    await press_and_wait(emu, RESIDENT, "确认提交", RESIDENT, "提交成功")
+
+
+async def test_full_life_in_polling_mode(emu: Emulator, db: Path, tmp_path: Path) -> None:
+    bot = BotProcess(emu, db, tmp_path)
+    bot.start()
+    try:
+        await until(lambda: "getUpdates" in emu.calls, 60)
+        await submit_by_chat(emu)
+        number, state, _, _ = ticket_row(db)
+        assert state == "assigned"
+        await until(lambda: button(emu, GRID, "接单"))  # pushed by the outbox sender
+        await press_and_wait(emu, GRID, "接单", RESIDENT, "已由")
+        await press_and_wait(emu, GRID, "进展", GRID, "办理进展")
+        await say_and_wait(emu, GRID, "已联系电工", "已记录进展")
+        await until(lambda: "已联系电工" in last_text(emu, RESIDENT))
+        await press_and_wait(emu, GRID, "办结", GRID, "办理结果")
+        await say_and_wait(emu, GRID, "已更换灯泡", "已办结")
+        await until(lambda: button(emu, RESIDENT, "不满意"))
+        await press_and_wait(emu, RESIDENT, "不满意", RESIDENT, "重新办理")
+        await until(lambda: ticket_row(db)[1] == "assigned")
+        await until(lambda: "退回重办" in last_text(emu, GRID))
+        await press_and_wait(emu, GRID, "接单", RESIDENT, "已由")
+        await press_and_wait(emu, GRID, "办结", GRID, "办理结果")
+        await say_and_wait(emu, GRID, "两盏灯都已更换", "已办结")
+        await until(lambda: "两盏灯都已更换" in last_text(emu, RESIDENT))
+        await press_and_wait(emu, RESIDENT, "满意", RESIDENT, "感谢您的评价")
+        assert ticket_row(db) == (number, "closed", 1, "rated")
+    finally:
+        bot.stop()
+
+
+async def test_webhook_mode_checks_the_secret(emu: Emulator, db: Path, tmp_path: Path) -> None:
+    port = free_port()
+    (tmp_path / "config.toml").write_text(
+        f'[telegram]\nmode = "webhook"\n[telegram.webhook]\nhost = "127.0.0.1"\n'
+        f'port = {port}\npath = "/tg"\nurl = "http://127.0.0.1:{port}"\n'
+        f'secret = "e2e-secret"\n', encoding="utf-8")
+    bot = BotProcess(emu, db, tmp_path)
+    bot.start()
+    try:
+        await until(lambda: emu.webhook.get("url") == f"http://127.0.0.1:{port}/tg", 60)
+        assert emu.webhook["secret"] == "e2e-secret"
+        async with aiohttp.ClientSession() as http:
+            forged = {"update_id": 999, "message": {
+                "message_id": 1, "date": 0, "chat": {"id": RESIDENT, "type": "private"},
+                "from": {"id": RESIDENT, "is_bot": False, "first_name": "x"}, "text": "/start"}}
+            async with http.post(f"http://127.0.0.1:{port}/tg", json=forged) as resp:
+                assert resp.status == 401
+        assert emu.bot_texts(RESIDENT) == []
+        await say_and_wait(emu, RESIDENT, "/start", "民意快车")
+        await say_and_wait(emu, RESIDENT, t("btn_my"), "您还没有提交过诉求")
+    finally:
+        bot.stop()
+
+
+async def test_sigkill_mid_conversation_and_mid_drain(emu: Emulator, db: Path,
+                                                      tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("[outbox]\nlease_seconds = 10\n", encoding="utf-8")
+    bot = BotProcess(emu, db, tmp_path)
+    bot.start()
+    try:
+        await until(lambda: "getUpdates" in emu.calls, 60)
+        await say_and_wait(emu, RESIDENT, t("btn_report"), "请用文字描述")
+        await say_and_wait(emu, RESIDENT, LAMP, "也可以选择所在镇街")
+        bot.kill()  # mid-conversation
+        bot.start()
+        await emu.send_location(RESIDENT, 35.6726, 117.2626)
+        await until(lambda: "请留一个联系电话" in last_text(emu, RESIDENT), 60)
+        # An outbox drain: 12 messages to one chat go out at 1/s; kill in the middle.
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        with sqlite3.connect(db) as conn:
+            for i in range(12):
+                conn.execute(
+                    "INSERT INTO outbox (chat_id, kind, text, keyboard, photos, priority, "
+                    "not_before, attempts, parts_sent, state, last_error, created_at) VALUES "
+                    "(?, 'info', ?, NULL, '[]', 5, ?, 0, 0, 'pending', '', ?)",
+                    (GRID, f"drain-{i}", now, now))
+        await until(lambda: sum(x.startswith("drain-") for x in emu.bot_texts(GRID)) >= 4)
+        bot.kill()
+        bot.start()
+        await until(lambda: {f"drain-{i}" for i in range(12)} <= set(emu.bot_texts(GRID)), 90)
+        drained = [x for x in emu.bot_texts(GRID) if x.startswith("drain-")]
+        assert sorted(drained) == sorted(f"drain-{i}" for i in range(12))  # each once
+    finally:
+        bot.stop()
+    assert (ROOT / "bot" / "__main__.py").exists()
