@@ -225,7 +225,10 @@ async def test_sigkill_mid_conversation_and_mid_drain(emu: Emulator, db: Path,
         bot.start()
         await until(lambda: {f"drain-{i}" for i in range(12)} <= set(emu.bot_texts(GRID)), 90)
         drained = [x for x in emu.bot_texts(GRID) if x.startswith("drain-")]
-        assert sorted(drained) == sorted(f"drain-{i}" for i in range(12))  # each once
+        # Nothing lost. A kill between Telegram's "ok" and the commit can repeat the one
+        # message in flight (the Bot API has no idempotency key); nothing else repeats.
+        assert set(drained) == {f"drain-{i}" for i in range(12)}
+        assert len(drained) - 12 <= 1, sorted(drained)
     finally:
         bot.stop()
     assert (ROOT / "bot" / "__main__.py").exists()
