@@ -161,7 +161,7 @@ class CallbacksConfig(_Section):
 
 class RoutingConfig(_Section):
     table: str = ""  # empty: the table shipped in routing/default_table.toml
-    min_confidence: float = Field(0.7, ge=0.0, le=1.0)
+    min_confidence: float = Field(0.65, ge=0.0, le=1.0)
 
     @property
     def table_path(self) -> Path:

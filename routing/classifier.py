@@ -1,8 +1,9 @@
 """Classify a request against a keyword table: scores, a decision, an explanation.
 
-A target's score is its bias plus the weights of the table's terms found in the text
-(each token once, all scaled by 1/sqrt(number of matched terms) so long texts do not
-shout; phrases by substring, unscaled; negatives subtract). Softmax over the scores is
+A target's score is its bias plus, for each of the table's terms found in the text, its
+weight times (1 + log of its count), all scaled by 1/sqrt(number of matched terms) so long
+texts do not shout — the features the table was learned on (routing/learn.py); phrases by
+substring, unscaled; negatives subtract. Softmax over the scores is
 the confidence. Below `min_confidence`, or when the runner-up is within `min_margin`,
 the decision is triage: the dispatcher chooses, the router does not guess.
 """
@@ -10,11 +11,12 @@ the decision is triage: the dispatcher chooses, the router does not guess.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from routing.table import KeywordTable
-from routing.text import normalise, tokens
+from routing.text import normalise, term_value, tokens
 
 
 @dataclass(frozen=True)
@@ -59,15 +61,16 @@ class Router:
     def scores(self, text: str) -> tuple[list[float], list[list[tuple[str, float]]], list[str]]:
         scores = list(self.bias)
         why: list[list[tuple[str, float]]] = [[] for _ in self.names]
-        unique = list(dict.fromkeys(tokens(text)))
-        hits = [tok for tok in unique if tok in self.terms]
+        counts = Counter(tokens(text))
+        hits = [tok for tok in counts if tok in self.terms]
         # Long texts match many terms: scale by 1/sqrt(matches), as the table was learned.
         scale = 1.0 / math.sqrt(len(hits)) if hits else 0.0
         for tok in hits:
+            value = term_value(counts[tok]) * scale
             for i, w in self.terms[tok]:
-                scores[i] += w * scale
-                why[i].append((tok, w * scale))
-        places = [tok for tok in unique if tok in self.places]
+                scores[i] += w * value
+                why[i].append((tok, w * value))
+        places = [tok for tok in counts if tok in self.places]
         if self.phrases:
             norm = normalise(text)
             for phrase, i, w in self.phrases:

@@ -7,6 +7,7 @@ and the org's place names added as a user dictionary, so no message pays for it.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -43,6 +44,12 @@ def load_dictionary(extra_terms: Iterable[str] = ()) -> None:
 def normalise(text: str) -> str:
     """NFKC folds full-width letters, digits and punctuation; lower-case for Latin."""
     return unicodedata.normalize("NFKC", text or "").lower()
+
+
+def term_value(count: int) -> float:
+    """A term's feature before scaling: sublinear in its count (1 + log count), as TF-IDF's
+    sublinear tf; shared by learning and routing so both compute the same thing."""
+    return 1.0 + math.log(count)
 
 
 def tokens(text: str) -> list[str]:

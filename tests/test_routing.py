@@ -31,7 +31,7 @@ DATA = ROOT.parent / "shared" / "data" / "routing_dev.csv"
 def router() -> Router:
     places = ["泉林镇", "卞桥村"]
     load_dictionary(places)
-    return Router(parse_table(DEFAULT_TABLE.read_text("utf-8")), min_confidence=0.7,
+    return Router(parse_table(DEFAULT_TABLE.read_text("utf-8")), min_confidence=0.65,
                   place_names=places)
 
 

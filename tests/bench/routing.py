@@ -12,12 +12,14 @@ import sys
 import time
 from pathlib import Path
 
+from bot.config import RoutingConfig
 from bot.routing_cli import SEED
 from routing.classifier import Router
 from routing.evaluate import figures, read_labelled, throughput
 from routing.learn import DEFAULT_CATEGORY_UNITS, learn_table, split
 from routing.text import load_dictionary, tokens
 
+MIN_CONFIDENCE = RoutingConfig().min_confidence
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "routing_dev.csv"
 
 
@@ -34,7 +36,7 @@ def main(path: Path = DATA) -> None:
     table = learn_table([toks[e.text] for e in train], [e.label for e in train],
                         DEFAULT_CATEGORY_UNITS)
     learn_s = time.perf_counter() - t0
-    router = Router(table, min_confidence=0.7)
+    router = Router(table, min_confidence=MIN_CONFIDENCE)
     ours = figures([router.classify(e.text) for e in test], [e.label for e in test])
     speed = throughput(router, [e.text for e in test])
     vec = TfidfVectorizer(analyzer=lambda text: toks[text], sublinear_tf=True, min_df=2)
@@ -53,7 +55,7 @@ def main(path: Path = DATA) -> None:
           f"{ours['macro_f1']:>10.4f}{learn_s:>9.1f}")
     print(f"{'TF-IDF + logistic regression':<34}{base_acc:>9.4f}{'':>10}{base_s:>9.1f}")
     print(f"keyword table: triage rate {ours['triage_rate']:.4f}, accuracy on routed "
-          f"{ours['accuracy_routed']:.4f} (min_confidence 0.7)")
+          f"{ours['accuracy_routed']:.4f} (min_confidence {MIN_CONFIDENCE})")
     print(f"routing {speed['per_second']:.0f} requests/s; routing / jieba.lcut time = "
           f"{speed['lcut_ratio']:.2f}")
 
