@@ -98,8 +98,8 @@ def test_shipped_table_on_the_held_out_split(router: Router) -> None:
     examples = read_labelled(labelled())
     _, test = split(examples, 0.2, SEED)
     result = figures([router.classify(e.text) for e in test], [e.label for e in test])
-    assert result["accuracy"] >= 0.86
-    assert result["accuracy_routed"] >= 0.92 and result["triage_rate"] <= 0.25
+    assert result["accuracy"] >= 0.895  # the shipped table: 0.9022; the baseline 0.9014
+    assert result["accuracy_routed"] >= 0.95 and result["triage_rate"] <= 0.18
     table = parse_table(DEFAULT_TABLE.read_text("utf-8"))
     assert all(len(t.keywords) + len(t.negatives) <= MAX_TERMS
                for t in table.targets.values())
@@ -154,3 +154,20 @@ async def test_dispatcher_corrections_become_training_examples(
     assert table.targets["CG"].unit == "CG"
     assert "路灯" in table.targets["CG"].keywords
     assert table.targets["教育文体"].unit == "JY"
+
+
+def test_learning_is_deterministic_and_counts_repeats() -> None:
+    from routing.learn import learn_table
+    from routing.table import dump_table
+
+    docs = [["路灯", "维修", "小区"], ["工资", "拖欠", "公司"], ["路灯", "不亮"],
+            ["社保", "工资"], ["小区", "路灯", "路灯"], ["拖欠", "社保", "公司"]] * 3
+    labels = ["城建", "人社", "城建", "人社", "城建", "人社"] * 3
+    units = {"城建": "ZJ", "人社": "RS"}
+    a = learn_table(docs, labels, units, min_df=1, steps=50)
+    b = learn_table([list(reversed(d)) for d in docs], labels, units, min_df=1, steps=50)
+    assert dump_table(a) == dump_table(b)
+    router = Router(a, min_confidence=0.0)
+    once = dict(router.classify("路灯").explanation)["路灯"]
+    twice = dict(router.classify("路灯 路灯").explanation)["路灯"]
+    assert twice > once > 0  # (1 + log 2) times the weight of a single mention
