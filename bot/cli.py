@@ -7,6 +7,8 @@ import asyncio
 import datetime as dt
 import logging
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +17,7 @@ from bot.config import Config, ConfigError, load_config
 from models.people import Role
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 ICONS = {"ok": "✓", "warn": "!", "fail": "✗"}
 INVITE_ROLES = (Role.GRID_WORKER, Role.UNIT_STAFF, Role.UNIT_LEADER, Role.DISPATCHER,
@@ -125,31 +127,39 @@ async def _db(config: Config, args: argparse.Namespace) -> int:
 
 
 async def _org(config: Config, args: argparse.Namespace) -> int:
-    from models.db import make_engine, make_sessionmaker
     from services.clock import SystemClock
     from services.org_import import OrgImportError, import_org
 
     if not args.file.is_file():
         print(f"文件不存在：{args.file}", file=sys.stderr)
         return 2
+    async with _db_session(config) as session:
+        try:
+            report = await import_org(session, args.file.read_text(encoding="utf-8"),
+                                      SystemClock())
+        except OrgImportError as exc:
+            print(f"导入失败，未写入任何数据（{len(exc.errors)} 处错误）：", file=sys.stderr)
+            for line in exc.errors:
+                print(f"  {args.file}: {line}", file=sys.stderr)
+            return 1
+        await session.commit()
+    for section, created in report.created.items():
+        print(f"{section}: 新增 {created}，更新 {report.updated[section]}")
+    return 0
+
+
+@asynccontextmanager
+async def _db_session(config: Config) -> AsyncIterator[AsyncSession]:
+    """A session on the configured database (the embedded one created if missing)."""
+    from models.db import make_engine, make_sessionmaker
+
     engine = make_engine(config.database.url)
     try:
         await _ensure_sqlite_schema(engine)
         async with make_sessionmaker(engine)() as session:
-            try:
-                report = await import_org(session, args.file.read_text(encoding="utf-8"),
-                                          SystemClock())
-            except OrgImportError as exc:
-                print(f"导入失败，未写入任何数据（{len(exc.errors)} 处错误）：", file=sys.stderr)
-                for line in exc.errors:
-                    print(f"  {args.file}: {line}", file=sys.stderr)
-                return 1
-            await session.commit()
+            yield session
     finally:
         await engine.dispose()
-    for section, created in report.created.items():
-        print(f"{section}: 新增 {created}，更新 {report.updated[section]}")
-    return 0
 
 
 async def _ensure_sqlite_schema(engine: AsyncEngine) -> None:
@@ -201,17 +211,11 @@ async def _doctor(config: Config, _args: argparse.Namespace) -> int:
 
 
 async def _outbox(config: Config, _args: argparse.Namespace) -> int:
-    from models.db import make_engine, make_sessionmaker
     from services import outbox
     from services.clock import SystemClock
 
-    engine = make_engine(config.database.url)
-    try:
-        await _ensure_sqlite_schema(engine)
-        async with make_sessionmaker(engine)() as session:
-            report = await outbox.status(session, SystemClock().now())
-    finally:
-        await engine.dispose()
+    async with _db_session(config) as session:
+        report = await outbox.status(session, SystemClock().now())
     names = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "failed": "失败",
              "blocked": "无法送达"}
     for state, n in report["counts"].items():
@@ -222,7 +226,6 @@ async def _outbox(config: Config, _args: argparse.Namespace) -> int:
 
 
 async def _invite(config: Config, args: argparse.Namespace) -> int:
-    from models.db import make_engine, make_sessionmaker
     from services import invites
     from services.clock import SystemClock
     from services.errors import DomainError
@@ -232,29 +235,23 @@ async def _invite(config: Config, args: argparse.Namespace) -> int:
         print("需要机器人的用户名：请设置 telegram.username（或 telegram.token 以便查询）",
               file=sys.stderr)
         return 2
-    engine = make_engine(config.database.url)
-    try:
-        await _ensure_sqlite_schema(engine)
-        async with make_sessionmaker(engine)() as session:
-            try:
-                if args.person:
-                    person = await invites.existing_staff(session, args.person)
-                else:
-                    if not args.role:
-                        print("请给出角色，或用 --person 邀请组织文件中已有的人员",
-                              file=sys.stderr)
-                        return 2
-                    person = await invites.new_staff(
-                        session, Role(args.role), unit_code=args.unit, grid_code=args.grid,
-                        name=args.name, phone=args.phone, clock=SystemClock())
-                invite = await invites.create(session, person, SystemClock(),
-                                              config.telegram.invite_hours)
-            except DomainError as exc:
-                print(exc.message, file=sys.stderr)
-                return 2
-            await session.commit()
-    finally:
-        await engine.dispose()
+    async with _db_session(config) as session:
+        try:
+            if args.person:
+                person = await invites.existing_staff(session, args.person)
+            else:
+                if not args.role:
+                    print("请给出角色，或用 --person 邀请组织文件中已有的人员", file=sys.stderr)
+                    return 2
+                person = await invites.new_staff(
+                    session, Role(args.role), unit_code=args.unit, grid_code=args.grid,
+                    name=args.name, phone=args.phone, clock=SystemClock())
+            invite = await invites.create(session, person, SystemClock(),
+                                          config.telegram.invite_hours)
+        except DomainError as exc:
+            print(exc.message, file=sys.stderr)
+            return 2
+        await session.commit()
     print(f"https://t.me/{username}?start={invite.token}")
     until = invite.expires_at.astimezone(config.tz)
     print(f"（{person.name or person.code}，有效期至 {until:%Y-%m-%d %H:%M}，只能使用一次）")
@@ -280,7 +277,6 @@ async def _bot_username(config: Config) -> str:
 
 async def _stats(config: Config, args: argparse.Namespace) -> int:
     from bot.app import make_context
-    from models.db import make_engine, make_sessionmaker
     from services import report_files, stats
 
     ctx = make_context(config)
@@ -290,19 +286,13 @@ async def _stats(config: Config, args: argparse.Namespace) -> int:
     except ValueError:
         print("日期格式应为 2026-11-01，且 --to 不早于 --from", file=sys.stderr)
         return 2
-    engine = make_engine(config.database.url)
-    try:
-        await _ensure_sqlite_schema(engine)
-        async with make_sessionmaker(engine)() as session:
-            report = await stats.compute(session, start, end, ctx.clock.now(), ctx.calendar,
-                                         group=args.group,
-                                         response_hours=config.stats.response_hours)
-            print(report_files.summary_text(report, config.tz, top=50))
-            if args.xlsx:
-                args.xlsx.write_bytes(await report_files.workbook(session, report, config.tz))
-                print(f"已写入 {args.xlsx}")
-    finally:
-        await engine.dispose()
+    async with _db_session(config) as session:
+        report = await stats.compute(session, start, end, ctx.clock.now(), ctx.calendar,
+                                     group=args.group, response_hours=config.stats.response_hours)
+        print(report_files.summary_text(report, config.tz, top=50))
+        if args.xlsx:
+            args.xlsx.write_bytes(await report_files.workbook(session, report, config.tz))
+            print(f"已写入 {args.xlsx}")
     if args.png:
         args.png.write_bytes(report_files.chart_png(report))
         print(f"已写入 {args.png}")

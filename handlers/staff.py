@@ -9,7 +9,7 @@ progress, result) are short FSM conversations with the ticket id in their data.
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
@@ -95,20 +95,19 @@ async def on_work(query: CallbackQuery, callback_data: WorkCb, state: FSMContext
     await query.message.answer(t(prompt, number=ticket.number), reply_markup=kb.cancel_only())
 
 
-async def on_return_reason(message: Message, state: FSMContext, session: AsyncSession,
-                           ctx: ServiceContext, me: Person) -> None:
+async def on_reason(message: Message, state: FSMContext, session: AsyncSession,
+                    ctx: ServiceContext, me: Person) -> None:
+    """The reason for 退回 or 吹哨 (the step says which); both go back to the dispatchers."""
     ticket = await _ticket(session, (await state.get_data())["ticket_id"])
-    await ctx.lifecycle(session).return_to_triage(ticket, me, message.text or "")
+    life = ctx.lifecycle(session)
+    if await state.get_state() == Work.whistle_reason.state:
+        await life.whistle(ticket, me, message.text or "")
+        done = "whistled_ok"
+    else:
+        await life.return_to_triage(ticket, me, message.text or "")
+        done = "returned_ok"
     await state.clear()
-    await message.answer(t("returned_ok", number=ticket.number), reply_markup=kb.main_menu())
-
-
-async def on_whistle_reason(message: Message, state: FSMContext, session: AsyncSession,
-                            ctx: ServiceContext, me: Person) -> None:
-    ticket = await _ticket(session, (await state.get_data())["ticket_id"])
-    await ctx.lifecycle(session).whistle(ticket, me, message.text or "")
-    await state.clear()
-    await message.answer(t("whistled_ok", number=ticket.number), reply_markup=kb.main_menu())
+    await message.answer(t(done, number=ticket.number), reply_markup=kb.main_menu())
 
 
 async def on_callbacks(message: Message, session: AsyncSession, ctx: ServiceContext,
@@ -191,8 +190,8 @@ def make_router() -> Router:
     staff = HasRole(*[r for r in Role if r != Role.RESIDENT])
     words = F.text & ~F.text.in_(kb.menu_texts())
     router.callback_query.register(on_work, WorkCb.filter())
-    router.message.register(on_return_reason, Work.return_reason, words)
-    router.message.register(on_whistle_reason, Work.whistle_reason, words)
+    router.message.register(on_reason, StateFilter(Work.return_reason, Work.whistle_reason),
+                            words)
     router.message.register(on_progress, Work.progress, words | F.photo)
     router.message.register(on_result, Work.resolve, words)
     router.message.register(on_result, Work.resolve, F.photo & F.caption)

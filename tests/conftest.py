@@ -23,6 +23,7 @@ from services.context import ServiceContext
 from services.deadlines import WorkingCalendar
 from services.org_import import import_org
 from services.tickets import Policy
+from tests.fake_bot_api import FakeBotApi
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_ORG = ROOT / "examples" / "sishui.toml"
@@ -90,6 +91,15 @@ def calendar() -> WorkingCalendar:
 @pytest.fixture
 def ctx(clock: ManualClock, calendar: WorkingCalendar) -> ServiceContext:
     return ServiceContext(clock=clock, calendar=calendar, policy=Policy())
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    """The loopback Bot API double of the runner and outbox tests."""
+    fake = FakeBotApi()
+    await fake.start()
+    yield fake
+    await fake.stop()
 
 
 class Org:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import Counter
-from collections.abc import AsyncIterator
 
-import pytest
 import sqlalchemy as sa
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -25,14 +23,6 @@ from tests.fake_bot_api import FakeBotApi
 
 TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvwxyz"
 FAST = SenderLimits(max_per_second=200, per_chat_seconds=0.0, poll_seconds=0.05)
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    fake = FakeBotApi()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 def make_bot(api: FakeBotApi, timeout: float = 5.0) -> Bot:

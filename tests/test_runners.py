@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -21,14 +20,6 @@ from tests.conftest import ROOT
 from tests.fake_bot_api import FakeBotApi, dumps
 
 TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvwxyz"
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    fake = FakeBotApi()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 def free_port() -> int:
