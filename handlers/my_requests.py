@@ -60,9 +60,8 @@ async def on_page(query: CallbackQuery, callback_data: kb.MyListCb, session: Asy
 async def on_ticket(query: CallbackQuery, callback_data: kb.TicketCb, state: FSMContext,
                     session: AsyncSession, ctx: ServiceContext, me: Person) -> None:
     assert isinstance(query.message, Message)
-    resident = me
     if callback_data.action == "follow":
-        detail = await my_requests.detail(session, resident, callback_data.id)
+        detail = await my_requests.detail(session, me, callback_data.id)
         if not detail.can_follow_up:
             await query.answer(t("follow_up_closed", state=t(f"state_{detail.ticket.state}")),
                                show_alert=True)
@@ -73,7 +72,7 @@ async def on_ticket(query: CallbackQuery, callback_data: kb.TicketCb, state: FSM
         await query.message.answer(t("follow_up_ask", number=detail.ticket.number),
                                    reply_markup=kb.cancel_only())
         return
-    text, markup = await _render_detail(session, ctx, resident, callback_data.id,
+    text, markup = await _render_detail(session, ctx, me, callback_data.id,
                                         callback_data.page)
     await query.message.edit_text(text, reply_markup=markup)
     await query.answer()
@@ -84,22 +83,20 @@ async def on_number(message: Message, session: AsyncSession, ctx: ServiceContext
     """A ticket number typed or pasted: its detail, if it is the resident's own."""
     match = NUMBER.match(message.text or "")
     assert match is not None
-    resident = me
-    ticket = await my_requests.own_by_number(session, resident, match.group(1))
-    text, markup = await _render_detail(session, ctx, resident, ticket.id, 0)
+    ticket = await my_requests.own_by_number(session, me, match.group(1))
+    text, markup = await _render_detail(session, ctx, me, ticket.id, 0)
     await message.answer(text, reply_markup=markup)
 
 
 async def on_follow_up(message: Message, state: FSMContext, session: AsyncSession,
                        ctx: ServiceContext, me: Person, intake_rules: IntakeRules) -> None:
-    resident = me
     data = await state.get_data()
-    ticket = await my_requests.own(session, resident, int(data.get("ticket_id", 0)))
+    ticket = await my_requests.own(session, me, int(data.get("ticket_id", 0)))
     text = message.text or message.caption or ""
     if len(text) > intake_rules.max_text:
         raise InvalidInput("err_text_too_long", length=len(text), limit=intake_rules.max_text)
     photos = [message.photo[-1].file_id] if message.photo else []
-    await ctx.lifecycle(session).follow_up(ticket, resident, text, photos)
+    await ctx.lifecycle(session).follow_up(ticket, me, text, photos)
     await state.clear()
     await message.answer(t("follow_up_sent", number=ticket.number), reply_markup=kb.main_menu())
 

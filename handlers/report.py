@@ -86,8 +86,7 @@ async def on_text(message: Message, state: FSMContext, session: AsyncSession,
                   me: Person, intake_rules: IntakeRules) -> None:
     text = intake.check_description(message.text, intake_rules)
     await state.update_data(text=text)
-    await _next_after(Report.text, message, state, session,
-                      me)
+    await _next_after(Report.text, message, state, session, me)
 
 
 # -- media and shares accepted at any step ----------------------------------------------
@@ -105,8 +104,7 @@ async def on_photo(message: Message, state: FSMContext, session: AsyncSession,
     if message.caption and await state.get_state() == Report.text.state:
         text = intake.check_description(message.caption, intake_rules)
         await state.update_data(text=text)
-        await _next_after(Report.text, message, state, session,
-                          me)
+        await _next_after(Report.text, message, state, session, me)
         return
     if not quiet:
         await message.answer(t("report_photo_saved", count=len(photos),
@@ -134,8 +132,7 @@ async def on_location(message: Message, state: FSMContext, session: AsyncSession
     await message.answer(t("report_location_saved",
                            place=views.esc(await places.path(session, found.place), 300)))
     if await state.get_state() == Report.place.state:
-        await _next_after(Report.place, message, state, session,
-                          me)
+        await _next_after(Report.place, message, state, session, me)
 
 
 async def on_contact(message: Message, state: FSMContext, session: AsyncSession,
@@ -177,8 +174,7 @@ async def on_place_button(query: CallbackQuery, callback_data: kb.PlaceCb, state
         await query.message.edit_text(t("report_place_chosen", place=views.esc(
             await places.path(session, chosen), 300)))
         await query.answer()
-        await _next_after(Report.place, query.message, state, session,
-                          me)
+        await _next_after(Report.place, query.message, state, session, me)
         return
     grids_only = all(p.kind == PlaceKind.GRID for p in below)
     prompt = t("report_pick_grid") if grids_only else t("report_pick_community")
@@ -198,23 +194,21 @@ async def on_address(message: Message, state: FSMContext, session: AsyncSession,
     if named:
         update["place_id"] = (await places.settle(session, named[0])).id
     await state.update_data(**update)
-    await _next_after(Report.place, message, state, session,
-                      me)
+    await _next_after(Report.place, message, state, session, me)
 
 
 # -- step 3: the phone -------------------------------------------------------------------
 async def on_phone_text(message: Message, state: FSMContext, session: AsyncSession,
                         me: Person) -> None:
-    resident = me
     text = (message.text or "").strip()
     if text == t("btn_no_phone"):
         await state.update_data(phone=None, phone_declined=True)
         await message.answer(t("report_phone_declined"))
-        await _next_after(Report.phone, message, state, session, resident)
+        await _next_after(Report.phone, message, state, session, me)
         return
-    if resident.phone and text == t("btn_use_phone", phone=intake.mask_phone(resident.phone)):
-        await state.update_data(phone=resident.phone, phone_declined=False)
-        await _next_after(Report.phone, message, state, session, resident)
+    if me.phone and text == t("btn_use_phone", phone=intake.mask_phone(me.phone)):
+        await state.update_data(phone=me.phone, phone_declined=False)
+        await _next_after(Report.phone, message, state, session, me)
         return
     await _take_phone(message, state, session, me, text)
 
@@ -224,8 +218,7 @@ async def _take_phone(message: Message, state: FSMContext, session: AsyncSession
     phone = intake.normalise_phone(raw)
     await state.update_data(phone=phone, phone_declined=False)
     if await state.get_state() == Report.phone.state:
-        await _next_after(Report.phone, message, state, session,
-                          me)
+        await _next_after(Report.phone, message, state, session, me)
     else:
         await message.answer(t("report_phone_saved") + "\n" + await _prompt(state))
 
