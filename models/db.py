@@ -43,3 +43,11 @@ def upsert_insert(session: AsyncSession, table: Any) -> Any:
     """An INSERT with `on_conflict_do_*` for the session's dialect (SQLite or PostgreSQL)."""
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def skip_locked(session: AsyncSession, stmt: Any, **kwargs: Any) -> Any:
+    """`stmt ... FOR UPDATE SKIP LOCKED` on PostgreSQL, so concurrent claimers take
+    different rows; unchanged on SQLite, whose single writer serialises them anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        return stmt.with_for_update(skip_locked=True, **kwargs)
+    return stmt

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Booking, BookingState, Person, Place, Role, Slot, Venue
-from models.db import upsert_insert
+from models.db import skip_locked, upsert_insert
 from services import access, places
 from services.context import ServiceContext
 from services.deadlines import WorkingCalendar
@@ -331,9 +331,7 @@ async def remind_due(session: AsyncSession, ctx: ServiceContext, limit: int = 10
     now = ctx.clock.now()
     stmt = (sa.select(Booking).where(Booking.remind_at <= now).order_by(Booking.remind_at)
             .limit(limit))
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    bookings = list(await session.scalars(stmt))
+    bookings = list(await session.scalars(skip_locked(session, stmt)))
     for booking in bookings:
         # Claim: only if nobody moved it meanwhile (SQLite has no SKIP LOCKED).
         claimed = await session.execute(sa.update(Booking).where(

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import OutboxMessage, OutboxState, Person, Role
+from models.db import skip_locked
 from services import access
 from services.texts import t
 
@@ -68,8 +69,7 @@ async def claim(session: AsyncSession, now: dt.datetime, limit: int) -> list[Out
            .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.not_before <= now)
            .order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
            .limit(limit))
-    if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
+    due = skip_locked(session, due)
     rows = list(await session.scalars(
         sa.update(OutboxMessage)
         .where(OutboxMessage.id.in_(due.scalar_subquery()),

@@ -28,7 +28,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from models import JobRun, Role, Ticket, Unit
 from models import TicketState as S
-from models.db import upsert_insert
+from models.db import skip_locked, upsert_insert
 from services import access, appointments
 from services.context import ServiceContext
 from services.errors import Conflict
@@ -91,9 +91,7 @@ async def sweep_batch(session: AsyncSession, ctx: ServiceContext, sweep: _Sweep,
     # Only the moment column in SQL: the lifecycle clears it when a ticket leaves the
     # sweep's states, so the index on it alone finds the due rows.
     stmt = sa.select(Ticket).where(sweep.column <= now).order_by(sweep.column).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True, of=Ticket)
-    tickets = list(await session.scalars(stmt))
+    tickets = list(await session.scalars(skip_locked(session, stmt, of=Ticket)))
     life = ctx.lifecycle(session)
     for ticket in tickets:
         if ticket.state in sweep.states:
@@ -175,7 +173,8 @@ async def daily_digest(sessionmaker: async_sessionmaker[AsyncSession],
 async def monthly_report(sessionmaker: async_sessionmaker[AsyncSession], ctx: ServiceContext,
                          response_hours: float = 2.0) -> int:
     """On the first working day of a month: last month's figures to admins (the county)
-    and to each unit leader (their unit), once. Returns the number of messages queued."""
+    and to each unit leader (their unit), once. One pass over the month's events serves
+    every unit. Returns the number of messages queued."""
     from services import report_files, stats
 
     now = ctx.clock.now()
@@ -201,8 +200,7 @@ async def monthly_report(sessionmaker: async_sessionmaker[AsyncSession], ctx: Se
             leaders = await access.chat_ids(session, (Role.UNIT_LEADER, unit.id, None))
             if not leaders:
                 continue
-            own = await stats.compute(session, start, end, now, ctx.calendar,
-                                      response_hours=response_hours, unit_id=unit.id)
+            own = county.of_group(unit.name)  # the county's figures, not a second pass
             queued += len(enqueue(
                 session, leaders, kind="monthly_report", now=now, priority=NORMAL,
                 text=t("ob_monthly_report",
