@@ -95,6 +95,13 @@ class Report:
     appointments: dict[str, int]
     daily: dict[dt.date, tuple[int, int]]  # day -> (received, resolved)
 
+    def of_group(self, name: str) -> Report:
+        """The period seen from one group (a unit of a by-unit report): its figures as the
+        total, without computing again. Daily counts are not split by group: left out."""
+        figures = self.groups.get(name, Figures())
+        return Report(self.start, self.end, self.group, figures, {name: figures},
+                      self.appointments, {})
+
 
 async def _group_names(session: AsyncSession, group: str) -> dict[int | None, str]:
     if group == "unit":

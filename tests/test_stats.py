@@ -8,11 +8,13 @@ import warnings
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from openpyxl import load_workbook
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from models import Rating
-from services import report_files, stats
+from models import OutboxMessage, Rating
+from models.db import make_sessionmaker
+from services import report_files, stats, sweeps
 from services.clock import ManualClock
 from services.context import ServiceContext
 from services.texts import t
@@ -184,3 +186,24 @@ def test_cli_stats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     out = capsys.readouterr().out
     assert "受理 0 件" in out and (tmp_path / "out.xlsx").stat().st_size > 0
     assert main(["stats", "--from", "2026-11-30", "--to", "2026-11-01"]) == 2
+
+
+async def test_monthly_report_once_county_and_each_unit(
+        engine: AsyncEngine, session: AsyncSession, org: Org, ctx: ServiceContext,
+        clock: ManualClock) -> None:
+    await history(session, ctx, clock, org)
+    sm = make_sessionmaker(engine)
+    clock.set(at(30, 8, 30))  # not the first working day of a month
+    assert await sweeps.monthly_report(sm, ctx) == 0
+    clock.set(dt.datetime(2026, 12, 1, 8, 30, tzinfo=TZ))  # Tuesday, first working day
+    assert await sweeps.monthly_report(sm, ctx) > 0
+    assert await sweeps.monthly_report(sm, ctx) == 0  # once, whatever the processes
+    start, end = stats.parse_period("2026-11", dt.date(2026, 11, 30), TZ)
+    cg = await org.unit("CG")
+    own = await stats.compute(session, start, end, clock.now(), ctx.calendar, unit_id=cg.id)
+    leader, admin = await org.person("staff-cg-leader"), await org.person("staff-admin-1")
+    sent = {r.chat_id: r.text for r in await session.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.kind == "monthly_report"))}
+    assert sent[leader.tg_user_id] == t(
+        "ob_monthly_report", summary=report_files.summary_text(own, TZ, top=0))
+    assert "受理 4 件" in sent[admin.tg_user_id] and "单位排名" in sent[admin.tg_user_id]
