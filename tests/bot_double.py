@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,10 +40,10 @@ from aiogram.types import (
     User,
 )
 
+from bot.emulator import ApiError, check_html
+
 TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvwxyz"
 BOT_USER = User(id=123456, is_bot=True, first_name="民意快车", username="minyi_test_bot")
-ALLOWED_TAGS = re.compile(r"</?(b|strong|i|em|u|ins|s|strike|del|a|code|pre|tg-spoiler|"
-                          r"blockquote|span)(\s[^>]*)?>")
 NOW = dt.datetime(2026, 11, 27, 2, 0, tzinfo=dt.UTC)
 
 
@@ -101,7 +100,10 @@ class RecordingSession(BaseSession):
         text = getattr(method, "text", None) or getattr(method, "caption", None) or ""
         if text:
             assert len(text) <= 4096, f"{type(method).__name__} text too long: {len(text)}"
-            assert "<" not in ALLOWED_TAGS.sub("", text), f"unescaped HTML: {text!r}"
+            try:  # the emulator's rule: Telegram's HTML subset, everything else escaped
+                check_html(text)
+            except ApiError as exc:
+                raise AssertionError(f"{exc.description}: {text!r}") from exc
         for row in getattr(getattr(method, "reply_markup", None), "inline_keyboard", []):
             for button in row:
                 data = button.callback_data or ""

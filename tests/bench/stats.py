@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import statistics
 import tempfile
 import time
@@ -22,10 +21,11 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models import Person, Ticket, TicketEvent, TicketState, Unit, migrate
-from models.db import make_engine, make_sessionmaker
+from models import Person, Ticket, TicketEvent, TicketState, Unit
+from models.db import make_sessionmaker
 from services import stats
 from services.deadlines import WorkingCalendar
+from tests.bench.common import add_database_options, analyze, databases, fresh_engine
 
 TZ = ZoneInfo("Asia/Shanghai")
 FIRST = dt.datetime(2024, 1, 1, 9, 0, tzinfo=TZ)
@@ -75,12 +75,7 @@ async def _flush(engine: AsyncEngine, tickets: list[dict], events: list[dict]) -
 
 
 async def bench(url: str, n: int) -> float:
-    engine = make_engine(url)
-    if engine.dialect.name == "postgresql":
-        async with engine.begin() as conn:
-            await conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await conn.execute(sa.text("CREATE SCHEMA public"))
-    await migrate.upgrade(engine)
+    engine = await fresh_engine(url)
     sm = make_sessionmaker(engine)
     async with sm() as session:
         units = [Unit(code=f"U{i}", name=f"单位{i}") for i in range(30)]
@@ -90,10 +85,7 @@ async def bench(url: str, n: int) -> float:
         unit_ids, resident_id = [u.id for u in units], resident.id
     t0 = time.perf_counter()
     await fill(engine, n, unit_ids, resident_id)
-    if engine.dialect.name == "postgresql":
-        async with engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(sa.text("ANALYZE"))
+    await analyze(engine)
     print(f"  {engine.dialect.name}: {n:,} tickets and {5 * n:,} events in "
           f"{time.perf_counter() - t0:.0f} s", flush=True)
     start = dt.datetime(2025, 6, 1, tzinfo=TZ)
@@ -114,18 +106,11 @@ async def bench(url: str, n: int) -> float:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--tickets", type=int, default=1_000_000)
-    p.add_argument("--pg", default=os.environ.get(
-        "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"))
-    p.add_argument("--no-sqlite", action="store_true")
-    p.add_argument("--no-pg", action="store_true")
+    add_database_options(p)
     args = p.parse_args()
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        if not args.no_sqlite:
-            rows.append(("SQLite", asyncio.run(bench(
-                f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}", args.tickets))))
-        if not args.no_pg:
-            rows.append(("PostgreSQL", asyncio.run(bench(args.pg, args.tickets))))
+        rows = [(name, asyncio.run(bench(url, args.tickets)))
+                for name, url in databases(args, Path(tmp))]
     print("| database | tickets | events | one month's statistics |")
     print("|---|---|---|---|")
     for name, seconds in rows:

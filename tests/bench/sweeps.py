@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import statistics
 import tempfile
 import time
@@ -24,13 +23,14 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models import Person, Ticket, TicketState, Unit, migrate
-from models.db import make_engine, make_sessionmaker
+from models import Person, Ticket, TicketState, Unit
+from models.db import make_sessionmaker
 from services import sweeps
 from services.clock import ManualClock
 from services.context import ServiceContext
 from services.deadlines import WorkingCalendar
 from services.tickets import Policy
+from tests.bench.common import add_database_options, analyze, databases, fresh_engine
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = dt.datetime(2026, 11, 27, 10, 0, tzinfo=TZ)
@@ -81,12 +81,7 @@ async def measure(engine: AsyncEngine, ctx: ServiceContext) -> tuple[float, floa
 
 
 async def bench(url: str, sizes: list[int]) -> list[tuple[int, float, float]]:
-    engine = make_engine(url)
-    if engine.dialect.name == "postgresql":
-        async with engine.begin() as conn:
-            await conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await conn.execute(sa.text("CREATE SCHEMA public"))
-    await migrate.upgrade(engine)
+    engine = await fresh_engine(url)
     ctx = ServiceContext(ManualClock(NOW), WorkingCalendar(TZ), Policy())
     async with make_sessionmaker(engine)() as session:
         unit = Unit(code="CG", name="县城市管理局")
@@ -99,10 +94,7 @@ async def bench(url: str, sizes: list[int]) -> list[tuple[int, float, float]]:
         t0 = time.perf_counter()
         await fill(engine, have, size, unit_id, resident_id)
         have = size
-        if engine.dialect.name == "postgresql":
-            async with engine.connect() as conn:
-                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await conn.execute(sa.text("ANALYZE tickets"))
+        await analyze(engine)
         print(f"  {engine.dialect.name}: {size:,} tickets filled in "
               f"{time.perf_counter() - t0:.0f} s", flush=True)
         find, batch = await measure(engine, ctx)
@@ -114,19 +106,11 @@ async def bench(url: str, sizes: list[int]) -> list[tuple[int, float, float]]:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    p.add_argument("--pg", default=os.environ.get(
-        "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"))
-    p.add_argument("--no-sqlite", action="store_true")
-    p.add_argument("--no-pg", action="store_true")
+    add_database_options(p)
     args = p.parse_args()
-    targets = []
     with tempfile.TemporaryDirectory() as tmp:
-        if not args.no_sqlite:
-            targets.append(("SQLite", f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"))
-        if not args.no_pg:
-            targets.append(("PostgreSQL", args.pg))
         table = []
-        for name, url in targets:
+        for name, url in databases(args, Path(tmp)):
             for size, find, batch in asyncio.run(bench(url, args.sizes)):
                 table.append((name, size, find, batch))
     print("| database | open tickets | due (1 %) | find due rows | one sweep batch (100) |")
