@@ -160,9 +160,10 @@ async def _send_view(message: Message, session: AsyncSession, ctx: ServiceContex
     v = await work.view(session, me, ticket.id)
     text = staff_views.ticket_view(v, await places.path(session, v.place), ctx.calendar.tz,
                                    ctx.clock.now())
-    markup = work_buttons(ticket) if work.may_see(me, ticket) and (
-        ticket.assignee_id == me.id or me.has_role(Role.UNIT_STAFF, unit_id=ticket.unit_id)
-        or me.has_role(Role.GRID_WORKER, place_id=ticket.place_id)) else None
+    # work.view has already refused anyone who may not see it; buttons for those who work it.
+    doer = (ticket.assignee_id == me.id or me.has_role(Role.UNIT_STAFF, unit_id=ticket.unit_id)
+            or me.has_role(Role.GRID_WORKER, place_id=ticket.place_id))
+    markup = work_buttons(ticket) if doer else None
     await message.answer(text, reply_markup=markup)
     if ticket.latitude is not None and ticket.longitude is not None:
         await message.answer_location(ticket.latitude, ticket.longitude)
