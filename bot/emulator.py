@@ -7,8 +7,14 @@ editMessageReplyMarkup, answerCallbackQuery, setMyCommands, getFile) and a contr
 act as users and read what the bot sent. It enforces the rules that bite in production:
 text ≤ 4,096 characters (captions ≤ 1,024), callback data ≤ 64 bytes, valid HTML parse
 mode, ~30 messages/s per bot and ~1/s per chat (short bursts allowed, then 429 with
-retry_after), "message is not modified", 403 for a chat that blocked the bot. Faults
-(429, 5xx, latency) can be injected by rate for tests.
+retry_after), "message is not modified", 403 for a chat that blocked the bot.
+
+It is also the tests' one Telegram double. Faults are injected by rate (429, 5xx,
+latency) or on a schedule for the n-th send call (429, 5xx, an HTML 502 from a proxy, a
+401, a timeout, latency, a refused photo), and every request Telegram would refuse as
+malformed (bad HTML, too long, callback data, an unknown method or message) is recorded
+in `violations` as well as answered with its error, so a test fails on it even when the
+code under test catches the error (tests/conftest.py checks at teardown).
 """
 
 from __future__ import annotations
@@ -87,12 +93,28 @@ def check_html(text: str) -> None:
 
 @dataclass
 class Faults:
-    """Injected failures for send methods: each a probability per call."""
+    """Injected failures for send methods: each a probability per call, or a schedule.
+
+    `schedule` maps the n-th send call (1-based) to ("429", secs) | ("500",) | ("502",) |
+    ("502html",) (a proxy's HTML page, not JSON) | ("401",) | ("timeout", secs) (answered
+    too late and not delivered) | ("latency", secs) | ("photo",) (400 for a photo).
+    `methods` answer 500 whatever is asked.
+    """
 
     rate_429: float = 0.0
     rate_500: float = 0.0
     latency: float = 0.0  # seconds added to every call
     rng: random.Random = field(default_factory=lambda: random.Random(20261128))
+    schedule: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+    methods: set[str] = field(default_factory=set)
+
+
+class _RawResponse(Exception):
+    """A scheduled fault answered with a non-JSON body (a proxy's error page)."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(body)
+        self.status, self.body = status, body
 
 
 @dataclass
@@ -103,11 +125,20 @@ class Limits:
 
 
 class Emulator:
-    def __init__(self, *, username: str = "minyi_sandbox_bot", limits: Limits | None = None
-                 ) -> None:
+    def __init__(self, *, username: str = "minyi_sandbox_bot", limits: Limits | None = None,
+                 any_chat: bool = False, enforce_limits: bool = True) -> None:
         self.username = username
         self.bot_id = BOT_ID
         self.limits = limits or Limits()
+        # any_chat: every chat id is a chat (the sender's tests); else only users it knows.
+        self.any_chat = any_chat
+        self.enforce_limits = enforce_limits
+        self.missing: set[int] = set()  # chats that answer "chat not found"
+        self.violations: list[str] = []
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.delivered: list[tuple[str, int, str]] = []  # method, chat, text or caption
+        self.send_calls = 0
+        self.sent = asyncio.Event()
         self.faults = Faults()
         self.chats: dict[int, list[dict[str, Any]]] = {}
         self.users: dict[int, dict[str, Any]] = {}
@@ -160,6 +191,19 @@ class Emulator:
         return self.users.setdefault(user_id, {"id": user_id, "is_bot": False,
                                                "first_name": name, "language_code": "zh-hans"})
 
+    def update_for(self, user_id: int, text: str) -> dict[str, Any]:
+        """An update carrying a text message, not queued (to POST to a webhook by hand)."""
+        return {"update_id": next(self._update_ids),
+                "message": self._user_message(user_id, **self._text_content(text))}
+
+    @staticmethod
+    def _text_content(text: str) -> dict[str, Any]:
+        content: dict[str, Any] = {"text": text}
+        if text.startswith("/"):
+            content["entities"] = [{"type": "bot_command", "offset": 0,
+                                    "length": len(text.split()[0])}]
+        return content
+
     def _user_message(self, user_id: int, **content: Any) -> dict[str, Any]:
         user = self.user(user_id)
         message = {"message_id": next(self._message_ids), "date": int(time.time()),
@@ -170,11 +214,8 @@ class Emulator:
         return message
 
     async def send_text(self, user_id: int, text: str) -> dict[str, Any]:
-        content: dict[str, Any] = {"text": text}
-        if text.startswith("/"):
-            content["entities"] = [{"type": "bot_command", "offset": 0,
-                                    "length": len(text.split()[0])}]
-        return await self._push({"message": self._user_message(user_id, **content)})
+        return await self._push({"message": self._user_message(user_id,
+                                                                **self._text_content(text))})
 
     async def send_photo(self, user_id: int, data: bytes, caption: str = "") -> dict[str, Any]:
         file_id = "sbx-" + secrets.token_hex(8)
@@ -213,6 +254,9 @@ class Emulator:
     def messages(self, user_id: int, since: int = 0) -> list[dict[str, Any]]:
         return [m for m in self.chats.get(user_id, []) if m["message_id"] > since]
 
+    def methods(self) -> list[str]:
+        return list(self.calls)
+
     def bot_texts(self, user_id: int) -> list[str]:
         return [m.get("text") or m.get("caption") or "" for m in self.chats.get(user_id, [])
                 if m["side"] == "bot"]
@@ -243,10 +287,17 @@ class Emulator:
         elif request.can_read_body:
             params = await request.json()
         self.calls.append(method)
+        self.requests.append((method, params))
         try:
             if self.faults.latency:
                 await asyncio.sleep(self.faults.latency)
+            if method in self.faults.methods:
+                raise ApiError(500, "Internal Server Error")
+            if method in SEND:
+                await self._scheduled_fault(method)
             result = await self.call(method, params, uploads)
+        except _RawResponse as exc:
+            return web.Response(status=exc.status, text=exc.body, content_type="text/html")
         except ApiError as exc:
             body: dict[str, Any] = {"ok": False, "error_code": exc.code,
                                     "description": exc.description}
@@ -254,6 +305,41 @@ class Emulator:
                 body["parameters"] = {"retry_after": exc.retry_after}
             return web.json_response(body, status=exc.code)
         return web.json_response({"ok": True, "result": result})
+
+    async def _scheduled_fault(self, method: str) -> None:
+        self.send_calls += 1
+        fault = self.faults.schedule.get(self.send_calls)
+        if fault is None:
+            return
+        kind = fault[0]
+        if kind == "429":
+            raise ApiError(429, f"Too Many Requests: retry after {fault[1]}",
+                           retry_after=fault[1])
+        if kind in ("500", "502"):
+            raise ApiError(int(kind), "Internal Server Error" if kind == "500"
+                           else "Bad Gateway")
+        if kind == "502html":
+            raise _RawResponse(502, "<html><head><title>502 Bad Gateway</title></head>"
+                                    "<body><center><h1>502 Bad Gateway</h1></center>"
+                                    "<hr><center>nginx</center></body></html>")
+        if kind == "401":
+            raise ApiError(401, "Unauthorized")
+        if kind == "photo" and method in ("sendPhoto", "sendMediaGroup"):
+            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        if kind == "timeout":
+            await asyncio.sleep(fault[1])  # the client has given up by now
+            raise ApiError(500, "Internal Server Error")
+        if kind == "latency":
+            await asyncio.sleep(fault[1])
+
+    def problems(self) -> list[str]:
+        """What a test must fail on (tests/conftest.py checks it at teardown)."""
+        return list(self.violations)
+
+    def _violation(self, description: str, code: int = 400) -> ApiError:
+        """A request Telegram refuses as malformed: answered, and recorded for the test."""
+        self.violations.append(description)
+        return ApiError(code, description)
 
     async def call(self, method: str, p: dict[str, Any], uploads: dict[str, bytes]) -> Any:
         if method == "getMe":
@@ -293,8 +379,13 @@ class Emulator:
         if method in ("editMessageText", "editMessageReplyMarkup"):
             return self._edit(method, p)
         if method in SEND:
-            return self._send(method, p, uploads)
-        raise ApiError(404, "Not Found: method not found")
+            result = self._send(method, p, uploads)
+            first = result[0] if isinstance(result, list) else result  # an album: one call
+            self.delivered.append((method, first["chat"]["id"],
+                                   first.get("text") or first.get("caption") or ""))
+            self.sent.set()
+            return result
+        raise self._violation(f"Not Found: method {method} not found", 404)
 
     def _bot_user(self) -> dict[str, Any]:
         return {"id": self.bot_id, "is_bot": True, "first_name": "民意快车",
@@ -340,11 +431,14 @@ class Emulator:
             raise ApiError(400, "Bad Request: chat not found") from exc
         if chat_id in self.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
-        if chat_id not in self.users and chat_id not in self.chats:
+        if chat_id in self.missing or (not self.any_chat and chat_id not in self.users
+                                       and chat_id not in self.chats):
             raise ApiError(400, "Bad Request: chat not found")
         return chat_id
 
     def _limit(self, chat_id: int) -> None:
+        if not self.enforce_limits:
+            return
         now = time.monotonic()
         while self._recent and self._recent[0] <= now - 1.0:
             self._recent.popleft()
@@ -372,18 +466,21 @@ class Emulator:
             for button in row:
                 data = button.get("callback_data")
                 if data is not None and not 1 <= len(data.encode()) <= CALLBACK_LIMIT:
-                    raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+                    raise self._violation("Bad Request: BUTTON_DATA_INVALID")
         return markup
 
     def _text(self, p: dict[str, Any], key: str, limit: int) -> str:
         text = p.get(key) or ""
         if key == "text" and not text.strip():
-            raise ApiError(400, "Bad Request: message text is empty")
+            raise self._violation("Bad Request: message text is empty")
         if len(text) > limit:
-            raise ApiError(400, "Bad Request: message is too long" if key == "text"
-                           else "Bad Request: message caption is too long")
+            raise self._violation("Bad Request: message is too long" if key == "text"
+                                  else "Bad Request: message caption is too long")
         if p.get("parse_mode") == "HTML":
-            check_html(text)
+            try:
+                check_html(text)
+            except ApiError as exc:
+                raise self._violation(f"{exc.description}: {text[:200]!r}") from exc
         return text
 
     def _send(self, method: str, p: dict[str, Any], uploads: dict[str, bytes]) -> Any:
@@ -456,11 +553,14 @@ class Emulator:
         for message in self.chats.get(chat_id, []):
             if message["message_id"] == message_id:
                 return message
-        raise ApiError(400, "Bad Request: message to edit not found")
+        raise ApiError(400, "Bad Request: message not found")
 
     def _edit(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
         chat_id = self._chat(p)
-        stored = self._find(chat_id, int(p["message_id"]))
+        try:
+            stored = self._find(chat_id, int(p["message_id"]))
+        except ApiError as exc:
+            raise self._violation("Bad Request: message to edit not found") from exc
         markup = self._markup(p)
         new = dict(stored)
         if method == "editMessageText":

@@ -71,6 +71,7 @@ class OutboxSender:
         self.inflight: set[asyncio.Task[None]] = set()
         self.stopping = asyncio.Event()
         self.sent = 0
+        self.gave_up: list[tuple[int, str]] = []  # (row id, reason) given up by this sender
         self._task: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -215,6 +216,7 @@ class OutboxSender:
 
     async def _give_up(self, row: OutboxMessage, error: str, *, unreachable: bool) -> None:
         log.warning("outbox row %s to chat %s not delivered: %s", row.id, row.chat_id, error)
+        self.gave_up.append((row.id, error))
         async with self.sessionmaker() as session:
             await outbox.failed(session, row, self.clock.now(), error, unreachable=unreachable)
 

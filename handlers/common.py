@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import keyboards as kb
@@ -53,6 +53,12 @@ async def fallback(message: Message) -> None:
     await message.answer(t("unknown_input"), reply_markup=kb.main_menu())
 
 
+async def fallback_button(query: CallbackQuery) -> None:
+    """A button no handler takes (forged, or from an older version): answer it, so the
+    user's spinner stops, and say the button is out of date."""
+    await query.answer(t("stale_button"), show_alert=True)
+
+
 def make_router() -> Router:
     router = Router(name=__name__)
     router.message.register(start_invite, CommandStart(deep_link=True))
@@ -69,4 +75,5 @@ def make_fallback_router() -> Router:
     router.message.register(staff_only, Command("queue", "ticket", "triage", "callbacks",
                                                 "roster", "stats"))
     router.message.register(fallback)
+    router.callback_query.register(fallback_button)
     return router

@@ -13,10 +13,12 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.base import BaseSession
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import (
     AnswerCallbackQuery,
     EditMessageReplyMarkup,
@@ -77,6 +79,17 @@ class RecordingSession(BaseSession):
     calls: list[TelegramMethod[Any]] = field(default_factory=list)
     chats: dict[int, list[Sent]] = field(default_factory=dict)
     alerts: list[tuple[str, bool]] = field(default_factory=list)
+    # Requests Telegram would refuse as malformed: answered with its error like Telegram
+    # does, and recorded so the test fails at teardown even if the code caught the error.
+    violations: list[str] = field(default_factory=list)
+    answered: set[str] = field(default_factory=set)
+    pressed: set[str] = field(default_factory=set)
+
+    def problems(self) -> list[str]:
+        """Violations, and callback queries never answered (the user's spinner keeps
+        turning): the teardown check of tests/conftest.py."""
+        return [*self.violations,
+                *(f"callback query {q} never answered" for q in self.pressed - self.answered)]
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -88,36 +101,57 @@ class RecordingSession(BaseSession):
     async def stream_content(self, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
         raise NotImplementedError
 
-    def _find(self, chat_id: int, message_id: int) -> Sent:
+    def _find(self, chat_id: int, message_id: int) -> Sent | None:
         for sent in self.chats.get(chat_id, []):
             if sent.message_id == message_id:
                 return sent
-        raise AssertionError(f"no message {message_id} in chat {chat_id}")
+        return None
+
+    def _refuse(self, method: TelegramMethod[Any], description: str) -> TelegramBadRequest:
+        self.violations.append(f"{type(method).__name__}: {description}")
+        return TelegramBadRequest(method=method, message=description)
+
+    def _check(self, method: TelegramMethod[Any]) -> None:
+        text = getattr(method, "text", None) or getattr(method, "caption", None) or ""
+        limit = 1024 if getattr(method, "caption", None) else 4096
+        if len(text) > limit:
+            raise self._refuse(method, f"Bad Request: message is too long ({len(text)})")
+        if text:
+            try:  # the emulator's rule: Telegram's HTML subset, everything else escaped
+                check_html(text)
+            except ApiError as exc:
+                raise self._refuse(method, f"{exc.description}: {text!r}") from exc
+        for row in getattr(getattr(method, "reply_markup", None), "inline_keyboard", []):
+            for button in row:
+                data = button.callback_data or ""
+                if not 1 <= len(data.encode()) <= 64:
+                    raise self._refuse(method, f"BUTTON_DATA_INVALID {data!r}")
 
     async def make_request(self, bot: Bot, method: TelegramMethod[Any],
                            timeout: int | None = None) -> Any:
         self.calls.append(method)
-        text = getattr(method, "text", None) or getattr(method, "caption", None) or ""
-        if text:
-            assert len(text) <= 4096, f"{type(method).__name__} text too long: {len(text)}"
-            try:  # the emulator's rule: Telegram's HTML subset, everything else escaped
-                check_html(text)
-            except ApiError as exc:
-                raise AssertionError(f"{exc.description}: {text!r}") from exc
-        for row in getattr(getattr(method, "reply_markup", None), "inline_keyboard", []):
-            for button in row:
-                data = button.callback_data or ""
-                assert len(data.encode()) <= 64, f"callback data too long: {data!r}"
+        self._check(method)
         if isinstance(method, GetMe):
             return BOT_USER
         if isinstance(method, AnswerCallbackQuery):
+            if method.callback_query_id in self.answered:
+                raise self._refuse(method, "Bad Request: query is too old and response "
+                                           "timeout expired or query ID is invalid")
+            self.answered.add(method.callback_query_id)
             self.alerts.append((method.text or "", bool(method.show_alert)))
             return True
         if isinstance(method, EditMessageText | EditMessageReplyMarkup):
             assert method.chat_id is not None and method.message_id is not None
             sent = self._find(int(method.chat_id), method.message_id)
-            if isinstance(method, EditMessageText):
-                sent.text = method.text
+            if sent is None:
+                raise self._refuse(method, "Bad Request: message to edit not found")
+            new_text = method.text if isinstance(method, EditMessageText) else sent.text
+            if new_text == sent.text and _same_markup(method.reply_markup, sent.markup):
+                raise TelegramBadRequest(method=method, message=(
+                    "Bad Request: message is not modified: specified new message content "
+                    "and reply markup are exactly the same as a current content and reply "
+                    "markup of the message"))
+            sent.text = new_text
             sent.markup = method.reply_markup
             return self._message(sent)
         chat_id = getattr(method, "chat_id", None)
@@ -130,6 +164,7 @@ class RecordingSession(BaseSession):
                 self.chats.setdefault(sent.chat_id, []).append(sent)
                 album.append(self._message(sent))
             return album
+        text = getattr(method, "text", None) or getattr(method, "caption", None) or ""
         if isinstance(method, SendLocation):
             text = f"[位置 {method.latitude},{method.longitude}]"
         photo = getattr(method, "photo", None)
@@ -144,6 +179,13 @@ class RecordingSession(BaseSession):
         return Message(message_id=sent.message_id, date=NOW, from_user=BOT_USER,
                        chat=Chat(id=sent.chat_id, type="private"), text=sent.text or None,
                        reply_markup=markup)
+
+
+def _same_markup(new: Any, old: Any) -> bool:
+    """As Telegram compares them: no inline keyboard equals no inline keyboard."""
+    def norm(markup: Any) -> Any:
+        return markup.model_dump() if isinstance(markup, InlineKeyboardMarkup) else None
+    return bool(norm(new) == norm(old))
 
 
 class Chatter:
@@ -216,7 +258,9 @@ class Chatter:
 
     async def press_data(self, data: str, sent: Sent | None = None) -> Any:
         sent = sent or self.last_with_buttons()
-        query = CallbackQuery(id=str(next(self._update_ids)), from_user=self.user,
+        query_id = str(next(self._update_ids))
+        self.recorder.pressed.add(query_id)
+        query = CallbackQuery(id=query_id, from_user=self.user,
                               chat_instance="ci", data=data,
                               message=RecordingSession._message(sent))
         return await self.dp.feed_update(
@@ -248,13 +292,22 @@ class Harness:
         self.chatters.append(chatter)
         return chatter
 
-    async def deliver(self) -> int:
-        """Run the real outbox sender once over everything due (through the recorder)."""
+    async def deliver(self, *, failures: int = 0) -> int:
+        """Run the real outbox sender once over everything due (through the recorder) and
+        check that every due row was delivered: delivered == enqueued, unless the test
+        expects `failures` rows to be given up."""
         from bot.sender import OutboxSender, SenderLimits
+        from models import OutboxMessage, OutboxState
 
+        async with self.sessionmaker() as session:
+            due = await session.scalar(sa.select(sa.func.count()).where(
+                OutboxMessage.state == OutboxState.PENDING,
+                OutboxMessage.not_before <= self.ctx.clock.now()))
         sender = OutboxSender(self.bot, self.sessionmaker, self.ctx.clock,
                               SenderLimits(max_per_second=1000, per_chat_seconds=0.0))
         await sender.drain()
+        assert len(sender.gave_up) == failures, f"outbox rows not delivered: {sender.gave_up}"
+        assert sender.sent + failures >= (due or 0), (sender.sent, due)
         return sender.sent
 
     def restart(self, config: Any = None) -> None:

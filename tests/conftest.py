@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bot.emulator import Emulator, Limits
 from models import Person, Place, Unit, migrate
 from models.db import make_engine, make_sessionmaker
 from services.clock import ManualClock
@@ -23,7 +24,7 @@ from services.context import ServiceContext
 from services.deadlines import WorkingCalendar
 from services.org_import import import_org
 from services.tickets import Policy
-from tests.fake_bot_api import FakeBotApi
+from tests.bot_double import RecordingSession
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_ORG = ROOT / "examples" / "sishui.toml"
@@ -94,12 +95,33 @@ def ctx(clock: ManualClock, calendar: WorkingCalendar) -> ServiceContext:
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    """The loopback Bot API double of the runner and outbox tests."""
-    fake = FakeBotApi()
-    await fake.start()
-    yield fake
-    await fake.stop()
+async def api() -> AsyncIterator[Emulator]:
+    """The Bot API emulator as the runner and outbox tests' peer: every chat id exists,
+    limits only when a test turns them on (then ~30/s per bot, one per 0.9 s per chat)."""
+    emulator = Emulator(any_chat=True, enforce_limits=False,
+                        limits=Limits(per_second=30, chat_burst=1, chat_per_second=1 / 0.9))
+    await emulator.start()
+    yield emulator
+    await emulator.stop()
+
+
+@pytest.fixture(autouse=True)
+def bot_api_violations(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail the test if any Telegram double saw a request Telegram would refuse as
+    malformed, even when the code under test caught the error (the outbox sender does)."""
+    doubles: list[Emulator | RecordingSession] = []
+    for cls, hook in ((Emulator, "__init__"), (RecordingSession, "__post_init__")):
+        original = getattr(cls, hook)
+
+        def tracked(self, *args, _original=original, **kwargs):  # type: ignore[no-untyped-def]
+            _original(self, *args, **kwargs)
+            doubles.append(self)
+
+        monkeypatch.setattr(cls, hook, tracked)
+    yield
+    found = [v for double in doubles for v in double.problems()]
+    if found:
+        pytest.fail("Bot API violations:\n" + "\n".join(found), pytrace=False)
 
 
 class Org:

@@ -94,6 +94,8 @@ async def test_telegram_rules_are_enforced(emu: Emulator, bot: Bot) -> None:
         await bot.send_message(USER, "a < b")
     with pytest.raises(TelegramBadRequest, match="parse entities"):
         await bot.send_message(USER, "<script>x</script>")
+    assert len(emu.violations) == 4  # recorded for the teardown check, which they fail
+    emu.violations.clear()
     sent = await bot.send_message(USER, "同样")
     with pytest.raises(TelegramBadRequest, match="not modified"):
         await bot.edit_message_text("同样", chat_id=USER, message_id=sent.message_id)

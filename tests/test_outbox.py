@@ -8,10 +8,13 @@ from collections import Counter
 
 import sqlalchemy as sa
 from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from bot.emulator import Emulator
 from bot.sender import OutboxSender, SenderLimits
 from models import OutboxMessage, OutboxState, Person
 from models.db import make_sessionmaker
@@ -19,15 +22,15 @@ from services import outbox
 from services.clock import ManualClock
 from services.texts import t
 from tests.conftest import Org
-from tests.fake_bot_api import FakeBotApi
 
 TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvwxyz"
 FAST = SenderLimits(max_per_second=200, per_chat_seconds=0.0, poll_seconds=0.05)
 
 
-def make_bot(api: FakeBotApi, timeout: float = 5.0) -> Bot:
+def make_bot(api: Emulator, timeout: float = 5.0) -> Bot:
     return Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api.base),
-                                             timeout=timeout))
+                                             timeout=timeout),
+               default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
 async def queue(sm: async_sessionmaker, clock: ManualClock,  # type: ignore[type-arg]
@@ -56,7 +59,7 @@ async def drain_until_done(sender: OutboxSender, sm: async_sessionmaker,  # type
 
 
 async def test_storm_every_message_once_or_failed_with_reason(
-        engine: AsyncEngine, org: Org, clock: ManualClock, api: FakeBotApi) -> None:
+        engine: AsyncEngine, org: Org, clock: ManualClock, api: Emulator) -> None:
     sm = make_sessionmaker(engine)
     dispatcher = await org.person("staff-dispatch-1")
     blocked, missing = 777001, 777002
@@ -71,7 +74,7 @@ async def test_storm_every_message_once_or_failed_with_reason(
     # The injected timeout (3 s, never delivered) must stand well clear of the client's
     # 2 s limit: a loaded machine can be slow on a normal call, and a call the peer did
     # deliver but the client gave up on is sent again (at-least-once), not a fault here.
-    api.faults = {3: ("429", 1), 5: ("500",), 8: ("timeout", 3), 10: ("502",),
+    api.faults.schedule = {3: ("429", 1), 5: ("500",), 8: ("timeout", 3), 10: ("502",),
                   11: ("500",), 20: ("latency", 0.3)}
     api.blocked, api.missing = {blocked}, {missing}
     bot = make_bot(api, timeout=2.0)
@@ -108,10 +111,10 @@ async def test_storm_every_message_once_or_failed_with_reason(
 
 
 async def test_server_errors_give_up_after_max_attempts(
-        engine: AsyncEngine, clock: ManualClock, api: FakeBotApi) -> None:
+        engine: AsyncEngine, clock: ManualClock, api: Emulator) -> None:
     sm = make_sessionmaker(engine)
     await queue(sm, clock, [(1, "never", [], 5)])
-    api.fail_methods.add("sendMessage")
+    api.faults.methods.add("sendMessage")
     bot = make_bot(api)
     try:
         await drain_until_done(OutboxSender(bot, sm, clock, SenderLimits(
@@ -125,11 +128,11 @@ async def test_server_errors_give_up_after_max_attempts(
 
 
 async def test_priority_and_per_chat_pacing(engine: AsyncEngine, clock: ManualClock,
-                                            api: FakeBotApi) -> None:
+                                            api: Emulator) -> None:
     sm = make_sessionmaker(engine)
     await queue(sm, clock, [(1, "info-1", [], 5), (2, "info-2", [], 9),
                             (3, "urgent", [], 0), (1, "info-1b", [], 5)])
-    api.enforce_limits = True
+    api.enforce_limits = True  # ~30/s per bot, one per 0.9 s per chat
     bot = make_bot(api)
     try:
         await OutboxSender(bot, sm, clock, SenderLimits(max_per_second=50,
@@ -143,7 +146,7 @@ async def test_priority_and_per_chat_pacing(engine: AsyncEngine, clock: ManualCl
 
 
 async def test_a_dead_senders_claims_are_recovered(engine: AsyncEngine, clock: ManualClock,
-                                                  api: FakeBotApi) -> None:
+                                                  api: Emulator) -> None:
     sm = make_sessionmaker(engine)
     await queue(sm, clock, [(1, "claimed-then-crash", [], 5)])
     async with sm() as session:
@@ -163,10 +166,10 @@ async def test_a_dead_senders_claims_are_recovered(engine: AsyncEngine, clock: M
 
 
 async def test_two_senders_never_double_send(engine: AsyncEngine, clock: ManualClock,
-                                             api: FakeBotApi) -> None:
+                                             api: Emulator) -> None:
     sm = make_sessionmaker(engine)
     await queue(sm, clock, [(800000 + i % 40, f"m{i}", [], i % 2) for i in range(300)])
-    api.faults = {n: ("latency", 0.01) for n in range(1, 300, 7)}
+    api.faults.schedule = {n: ("latency", 0.01) for n in range(1, 300, 7)}
     bots = [make_bot(api), make_bot(api)]
     senders = [OutboxSender(b, sm, clock, SenderLimits(max_per_second=100,
                                                        per_chat_seconds=0.0))
@@ -183,7 +186,7 @@ async def test_two_senders_never_double_send(engine: AsyncEngine, clock: ManualC
 
 
 async def test_started_sender_drains_and_stops_cleanly(engine: AsyncEngine, clock: ManualClock,
-                                                       api: FakeBotApi) -> None:
+                                                       api: Emulator) -> None:
     sm = make_sessionmaker(engine)
     bot = make_bot(api)
     sender = OutboxSender(bot, sm, clock, FAST)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -14,10 +15,10 @@ import pytest
 
 from bot.app import StartupError, build_app
 from bot.config import load_config
+from bot.emulator import Emulator
 from bot.runners import run_polling, run_webhook
 from services.texts import t
 from tests.conftest import ROOT
-from tests.fake_bot_api import FakeBotApi, dumps
 
 TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvwxyz"
 
@@ -28,7 +29,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def env_for(api: FakeBotApi, tmp_path: Path, **extra: str) -> dict[str, str]:
+def env_for(api: Emulator, tmp_path: Path, **extra: str) -> dict[str, str]:
     return {"MINYI_BOT_TOKEN": TOKEN, "MINYI_API_BASE": api.base,
             "MINYI_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", **extra}
 
@@ -40,13 +41,13 @@ async def wait_for(cond, timeout: float = 10) -> None:  # type: ignore[no-untype
 
 
 async def test_polling_answers_start_and_survives_a_failing_set_my_commands(
-        api: FakeBotApi, tmp_path: Path) -> None:
-    api.fail_methods.add("setMyCommands")
+        api: Emulator, tmp_path: Path) -> None:
+    api.faults.methods.add("setMyCommands")
     app = await build_app(load_config(env=env_for(api, tmp_path)))
     task = asyncio.create_task(run_polling(app))
-    await api.updates.put(api.user_message(555, "/start"))
-    await wait_for(lambda: api.messages_to(555))
-    assert api.messages_to(555) == [t("start")]
+    await api.send_text(555, "/start")
+    await wait_for(lambda: api.bot_texts(555))
+    assert api.bot_texts(555) == [t("start")]
     assert app.scheduler.running and "calendar-coverage" in app.scheduler.job_ids()
     await app.dp.stop_polling()
     await asyncio.wait_for(task, 10)
@@ -55,7 +56,7 @@ async def test_polling_answers_start_and_survives_a_failing_set_my_commands(
 
 
 async def test_webhook_sets_the_hook_and_refuses_requests_without_the_secret(
-        api: FakeBotApi, tmp_path: Path) -> None:
+        api: Emulator, tmp_path: Path) -> None:
     port = free_port()
     config = load_config(env=env_for(
         api, tmp_path, MINYI_MODE="webhook", MINYI_WEBHOOK_URL="https://minyi.example.cn",
@@ -65,23 +66,23 @@ async def test_webhook_sets_the_hook_and_refuses_requests_without_the_secret(
     stop = asyncio.Event()
     task = asyncio.create_task(run_webhook(app, stop))
     await wait_for(lambda: "setWebhook" in api.methods())
-    hook = dict(api.calls)["setWebhook"]
+    hook = dict(api.requests)["setWebhook"]
     assert hook["url"] == "https://minyi.example.cn/telegram/webhook"
     assert hook["secret_token"] == "s3cret-Token"
     url = f"http://127.0.0.1:{port}/telegram/webhook"
-    body = dumps(api.user_message(777, "/start"))
+    body = json.dumps(api.update_for(777, "/start"), ensure_ascii=False)
     async with aiohttp.ClientSession() as http:
         async with http.post(url, data=body) as resp:
             assert resp.status == 401
         bad = {"X-Telegram-Bot-Api-Secret-Token": "wrong"}
         async with http.post(url, data=body, headers=bad) as resp:
             assert resp.status == 401
-        assert api.messages_to(777) == []
+        assert api.bot_texts(777) == []
         good = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-Token",
                 "Content-Type": "application/json"}
         async with http.post(url, data=body, headers=good) as resp:
             assert resp.status == 200
-        await wait_for(lambda: api.messages_to(777))
+        await wait_for(lambda: api.bot_texts(777))
         async with http.get(f"http://127.0.0.1:{port}/health") as resp:
             health = await resp.json()
             assert resp.status == 200 and health["ok"] is True
@@ -103,15 +104,15 @@ async def test_no_token_is_one_clear_line(tmp_path: Path) -> None:
     assert lines == [t("cli_no_token")]
 
 
-async def test_sigterm_stops_the_polling_bot_cleanly(api: FakeBotApi, tmp_path: Path) -> None:
+async def test_sigterm_stops_the_polling_bot_cleanly(api: Emulator, tmp_path: Path) -> None:
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **env_for(api, tmp_path)}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
         await wait_for(lambda: "getUpdates" in api.methods(), timeout=30)
-        await api.updates.put(api.user_message(888, "/help"))
-        await wait_for(lambda: api.messages_to(888), timeout=10)
+        await api.send_text(888, "/help")
+        await wait_for(lambda: api.bot_texts(888), timeout=10)
         proc.send_signal(signal.SIGTERM)
         _, err = await asyncio.wait_for(proc.communicate(), 20)
     finally:

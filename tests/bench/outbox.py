@@ -18,22 +18,24 @@ import time
 from pathlib import Path
 
 from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
 
+from bot.emulator import Emulator, Limits
 from bot.sender import OutboxSender, SenderLimits
 from models import migrate
 from models.db import make_engine, make_sessionmaker
 from services import outbox
 from services.clock import SystemClock
-from tests.fake_bot_api import FakeBotApi
 
 TOKEN = "123456:BENCH-token_abcdefghijklmnopqrstuvwxyz"
 
 
 async def run(messages: int, chats: int, limit: float) -> dict[str, float]:
-    api = FakeBotApi()
-    api.enforce_limits = True
+    api = Emulator(any_chat=True,
+                   limits=Limits(per_second=30, chat_burst=1, chat_per_second=1 / 0.9))
     await api.start()
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}")
@@ -45,7 +47,8 @@ async def run(messages: int, chats: int, limit: float) -> dict[str, float]:
                 outbox.enqueue(session, [1_000_000 + i % chats], kind="bench",
                                text=f"第{i}条", now=clock.now(), priority=i % 3 * 4)
             await session.commit()
-        bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api.base)))
+        bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api.base)),
+                  default=DefaultBotProperties(parse_mode=ParseMode.HTML))
         sender = OutboxSender(bot, sm, clock, SenderLimits(max_per_second=limit))
         t0 = time.perf_counter()
         try:
