@@ -19,7 +19,7 @@ from aiogram.types import (
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from models import Place, Ticket
-from services.texts import t
+from services.texts import plain, t
 
 
 class ReportCb(CallbackData, prefix="rp"):
@@ -75,7 +75,7 @@ def ask_location() -> ReplyKeyboardMarkup:
 def ask_phone(known_masked: str) -> ReplyKeyboardMarkup:
     rows = [[KeyboardButton(text=t("btn_share_contact"), request_contact=True)]]
     if known_masked:
-        rows.append([KeyboardButton(text=t("btn_use_phone", phone=known_masked))])
+        rows.append([KeyboardButton(text=plain("btn_use_phone", phone=known_masked))])
     rows.append([KeyboardButton(text=t("btn_no_phone")), KeyboardButton(text=t("btn_cancel"))])
     return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, one_time_keyboard=True)
 
@@ -86,13 +86,13 @@ def place_choices(places: Sequence[Place], key: str, *, suggested: Sequence[Plac
     """Suggested places first (found in the description), then the level's places."""
     kb = InlineKeyboardBuilder()
     for place in suggested:
-        kb.button(text=t("btn_suggested_place", name=place.name),
+        kb.button(text=plain("btn_suggested_place", name=place.name),
                   callback_data=PlaceCb(id=place.id, final=True, key=key))
     for place in places:
         kb.button(text=place.name,
                   callback_data=PlaceCb(id=place.id, final=final_children, key=key))
     if current is not None:
-        kb.button(text=t("btn_place_here", name=current.name),
+        kb.button(text=plain("btn_place_here", name=current.name),
                   callback_data=PlaceCb(id=current.id, final=True, key=key))
         kb.button(text=t("btn_back"), callback_data=PlaceCb(id=0, key=key))
     widths = [1] * len(suggested) + [2] * ((len(places) + 1) // 2)
@@ -115,7 +115,7 @@ def confirm(key: str) -> InlineKeyboardMarkup:
 def ticket_list(tickets: list[Ticket], page: int, pages: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for ticket in tickets:
-        kb.button(text=t("btn_ticket", number=ticket.number,
+        kb.button(text=plain("btn_ticket", number=ticket.number,
                          state=t(f"state_{ticket.state}")),
                   callback_data=TicketCb(action="view", id=ticket.id, page=page))
     nav = []

@@ -16,7 +16,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from models import Rating, Ticket, TicketState, Unit
-from services.texts import t
+from services.texts import plain, t
 
 log = logging.getLogger(__name__)
 ASSIGNED_ACTIONS = ("accept", "return", "whistle", "detail")
@@ -75,7 +75,7 @@ def triage_buttons(ticket: Ticket, suggestions: Sequence[Unit], units_page: int 
                    units: Sequence[Unit] = (), pages: int = 1) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for unit in suggestions:
-        kb.button(text=t("btn_triage_assign", unit=unit.name),
+        kb.button(text=plain("btn_triage_assign", unit=unit.name),
                   callback_data=TriageCb(action="assign", id=ticket.id, arg=unit.id))
     for unit in units:
         kb.button(text=unit.name,

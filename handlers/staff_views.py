@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from handlers.views import esc
 from models import Ticket
 from services.intake import mask_phone
-from services.texts import fmt_day, fmt_moment, t
+from services.texts import esc, fmt_day, fmt_moment, join, t
 from services.work import StaffView, overdue
 
 RECENT = 6
@@ -18,8 +17,9 @@ def ticket_view(v: StaffView, place_path: str, tz: ZoneInfo, now: dt.datetime) -
     ticket = v.ticket
     phone = ticket.contact_phone or ""
     phone = (phone if v.show_phone else mask_phone(phone)) or t("no_phone")
-    recent = [f"{fmt_moment(e.at, tz)} {t(f'action_{e.action}')}"
-              + (f"：{esc(e.note, 60)}" if e.note else "") for e in v.events[-RECENT:]]
+    recent = [join([fmt_moment(e.at, tz), " ", t(f"action_{e.action}"),
+                    *(["：", esc(e.note, 60)] if e.note else [])], "")
+              for e in v.events[-RECENT:]]
     text = t("staff_ticket", number=ticket.number, state=t(f"state_{ticket.state}"),
              overdue=t("overdue_mark") if overdue(ticket, now) else "",
              unit=esc(v.unit.name, 100) if v.unit else t("detail_unit_pending"),
@@ -28,7 +28,7 @@ def ticket_view(v: StaffView, place_path: str, tz: ZoneInfo, now: dt.datetime) -
              resident=esc(v.resident.name if v.resident else "", 40) or "—", phone=phone,
              assignee=esc(v.assignee.name, 40) if v.assignee else "—",
              photos=len(ticket.photos), text=esc(ticket.text, 1500),
-             recent="\n".join(recent))
+             recent=join(recent))
     if ticket.routing.get("explanation"):
         terms = "、".join(str(term) for term, _ in ticket.routing["explanation"][:5])
         text += "\n" + t("staff_routing", category=esc(ticket.category or "—", 40),
@@ -51,12 +51,12 @@ def queue_text(tickets: list[Ticket], tz: ZoneInfo, now: dt.datetime) -> str:
 
 def triage_text(ticket: Ticket, tz: ZoneInfo) -> str:
     suggestions = ticket.routing.get("suggestions", [])
-    lines = [f"{i + 1}. {esc(str(cat), 40)}（{round(100 * float(conf))}%）"
+    lines = [join([f"{i + 1}. ", esc(str(cat), 40), f"（{round(100 * float(conf))}%）"], "")
              for i, (cat, _unit, conf) in enumerate(suggestions)]
     terms = "、".join(str(term) for term, _ in ticket.routing.get("explanation", [])[:6])
     return t("triage_item", number=ticket.number, at=fmt_moment(ticket.updated_at, tz),
              text=esc(ticket.text, 1200),
-             suggestions="\n".join(lines) or t("triage_no_suggestion"),
+             suggestions=join(lines) or t("triage_no_suggestion"),
              terms=esc(terms, 200) or "—")
 
 

@@ -3,35 +3,17 @@ long parts clipped so every message stays under Telegram's 4,096 characters."""
 
 from __future__ import annotations
 
-from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from models import Ticket, TicketEvent, TicketState
 from services.my_requests import PUBLIC_NOTES, Page, TicketDetail
-from services.texts import fmt_day, fmt_moment, t
+from services.texts import Html, esc, fmt_day, fmt_moment, join, t
 
-TELEGRAM_LIMIT = 4096
 HISTORY_LIMIT = 15
 
 
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def esc(text: str, limit: int) -> str:
-    """Escaped for HTML and at most `limit` characters once escaped (never a cut entity)."""
-    escaped = escape(text, quote=False)
-    if len(escaped) <= limit:
-        return escaped
-    out, size = [], 0
-    for ch in text:
-        piece = escape(ch, quote=False)
-        if size + len(piece) > limit - 1:
-            break
-        out.append(piece)
-        size += len(piece)
-    return "".join(out) + "…"
+__all__ = ["esc", "summary", "submitted", "ticket_page", "ticket_detail"]
 
 
 def summary(draft: dict[str, Any], place_path: str, phone_masked: str) -> str:
@@ -40,9 +22,9 @@ def summary(draft: dict[str, Any], place_path: str, phone_masked: str) -> str:
     where = esc(place_path, 300) if place_path else t("summary_no_place")
     if draft.get("address"):
         address = esc(draft["address"], 300)
-        where = f"{where}（{address}）" if place_path else address
+        where = join([where, "（", address, "）"], "") if place_path else address
     if draft.get("lat") is not None:
-        where += t("summary_pin")
+        where = join([where, t("summary_pin")], "")
     phone = phone_masked or (t("summary_phone_declined") if draft.get("phone_declined")
                              else t("summary_no_phone"))
     return t("summary", text=esc(draft.get("text", ""), 2500), photos=photos,
@@ -66,16 +48,16 @@ def ticket_page(page: Page) -> str:
     return "\n".join(lines)
 
 
-def _event_line(event: TicketEvent, tz: ZoneInfo, unit_names: dict[int, str]) -> str:
+def _event_line(event: TicketEvent, tz: ZoneInfo, unit_names: dict[int, str]) -> Html:
     action = t(f"action_{event.action}")
     if event.action == "assign" and event.data.get("unit_id") in unit_names:
         action = t("history_assigned", unit=esc(unit_names[event.data["unit_id"]], 100))
     elif event.action == "rate" and event.data.get("rating"):
         action = t("history_rated", rating=t(f"rating_{event.data['rating']}"))
-    line = f"{fmt_moment(event.at, tz)}  {action}"
+    parts = [fmt_moment(event.at, tz), "  ", action]
     if event.action in PUBLIC_NOTES and event.note:
-        line += f"：{esc(event.note, 80)}"
-    return line
+        parts += ["：", esc(event.note, 80)]
+    return join(parts, "")
 
 
 def ticket_detail(detail: TicketDetail, place_path: str, tz: ZoneInfo,
@@ -89,7 +71,7 @@ def ticket_detail(detail: TicketDetail, place_path: str, tz: ZoneInfo,
              unit=esc(detail.unit.name, 100) if detail.unit else t("detail_unit_pending"),
              due=fmt_day(ticket.due_at, tz) if ticket.due_at else "—",
              place=esc(place_path or ticket.address, 300) or "—",
-             text=esc(ticket.text, 600), history="\n".join(history))
+             text=esc(ticket.text, 600), history=join(history))
     if ticket.result_text:
         text += "\n\n" + t("detail_result", result=esc(ticket.result_text, 600))
-    return clip(text, TELEGRAM_LIMIT)
+    return text

@@ -10,7 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import Person, Place, Role, Ticket, TicketState, Unit
 from services import access
 from services.outbox import NORMAL, URGENT, enqueue, keyboard
-from services.texts import fmt_moment, t
+from services.texts import esc, fmt_moment, t
+
+# Each user-written part is clipped on its own, so no message exceeds Telegram's 4,096
+# characters and none is ever cut as a whole.
+TEXT, REASON = 2400, 1000
 
 DISPATCH = (Role.DISPATCHER, None, None)
 
@@ -59,7 +63,7 @@ class Notices:
                        tell_resident: bool) -> None:
         text = t("ob_assignment", number=ticket.number, unit=unit.name,
                  place=await self._place_name(ticket.place_id), due=self._due(ticket),
-                 text=ticket.text)
+                 text=esc(ticket.text, TEXT))
         enqueue(self.session, await self._workers(ticket), kind="assignment", text=text,
                 now=now, ticket_id=ticket.id, photos=ticket.photos, priority=URGENT,
                 markup=keyboard("assignment", ticket_id=ticket.id))
@@ -70,7 +74,8 @@ class Notices:
 
     async def triage(self, ticket: Ticket, reason: str, now: dt.datetime) -> None:
         enqueue(self.session, await self._chat_ids(DISPATCH), kind="triage",
-                text=t("ob_triage", number=ticket.number, reason=reason, text=ticket.text),
+                text=t("ob_triage", number=ticket.number, reason=esc(reason, REASON),
+                       text=esc(ticket.text, TEXT)),
                 now=now, ticket_id=ticket.id, markup=keyboard("triage", ticket_id=ticket.id))
 
     async def accepted(self, ticket: Ticket, now: dt.datetime) -> None:
@@ -83,7 +88,8 @@ class Notices:
                        now: dt.datetime) -> None:
         enqueue(self.session, await self._chat_ids(DISPATCH), kind="returned",
                 text=t("ob_returned", number=ticket.number,
-                       unit=await self._unit_name(unit_id), reason=reason, text=ticket.text),
+                       unit=await self._unit_name(unit_id), reason=esc(reason, REASON),
+                       text=esc(ticket.text, TEXT)),
                 now=now, ticket_id=ticket.id, markup=keyboard("triage", ticket_id=ticket.id))
 
     async def escalated(self, ticket: Ticket, reason: str, now: dt.datetime) -> None:
@@ -91,20 +97,21 @@ class Notices:
                                       DISPATCH)
         enqueue(self.session, chats, kind="escalation", priority=URGENT,
                 text=t("ob_escalated", number=ticket.number,
-                       unit=await self._unit_name(ticket.unit_id), reason=reason,
+                       unit=await self._unit_name(ticket.unit_id), reason=esc(reason, REASON),
                        due=self._due(ticket)),
                 now=now, ticket_id=ticket.id)
 
     async def resolved(self, ticket: Ticket, now: dt.datetime) -> None:
         enqueue(self.session, await self._resident_chat(ticket), kind="result",
-                text=t("ob_resolved", number=ticket.number, result=ticket.result_text),
+                text=t("ob_resolved", number=ticket.number,
+                       result=esc(ticket.result_text, 3000)),
                 photos=ticket.result_photos, now=now, ticket_id=ticket.id,
                 markup=keyboard("rating", ticket_id=ticket.id))
 
     async def reopened(self, ticket: Ticket, comment: str, now: dt.datetime) -> None:
         enqueue(self.session, await self._workers(ticket, leaders=True), kind="reopened",
                 text=t("ob_reopened", number=ticket.number, count=ticket.reopen_count,
-                       comment=comment or "—", due=self._due(ticket)),
+                       comment=esc(comment, REASON) or "—", due=self._due(ticket)),
                 now=now, ticket_id=ticket.id, priority=URGENT,
                 markup=keyboard("assignment", ticket_id=ticket.id))
         enqueue(self.session, await self._resident_chat(ticket), kind="reopened_resident",
@@ -118,7 +125,7 @@ class Notices:
                 photos=photos, now=now, ticket_id=ticket.id,
                 text=t("ob_progress", number=ticket.number,
                        unit=await self._unit_name(ticket.unit_id),
-                       note=note or t("photo_only")))
+                       note=esc(note, 3000) or t("photo_only")))
 
     async def transferred(self, ticket: Ticket, unit: Unit | None, to: Person,
                           now: dt.datetime) -> None:
@@ -126,7 +133,7 @@ class Notices:
             return
         text = t("ob_assignment", number=ticket.number, unit=unit.name if unit else "—",
                  place=await self._place_name(ticket.place_id), due=self._due(ticket),
-                 text=ticket.text)
+                 text=esc(ticket.text, TEXT))
         enqueue(self.session, [to.tg_user_id], kind="assignment", now=now,
                 text=t("ob_transferred") + "\n" + text, ticket_id=ticket.id,
                 photos=ticket.photos, priority=URGENT,
@@ -138,7 +145,8 @@ class Notices:
                 priority=URGENT, now=now, ticket_id=ticket.id,
                 markup=keyboard("triage", ticket_id=ticket.id),
                 text=t("ob_whistle", number=ticket.number,
-                       unit=await self._unit_name(unit_id), reason=reason, text=ticket.text))
+                       unit=await self._unit_name(unit_id), reason=esc(reason, REASON),
+                       text=esc(ticket.text, TEXT)))
 
     async def reminder(self, ticket: Ticket, now: dt.datetime) -> None:
         queries = [(Role.UNIT_STAFF, ticket.unit_id, None)]
@@ -151,7 +159,7 @@ class Notices:
                 ticket_id=ticket.id, markup=keyboard("assignment", ticket_id=ticket.id)
                 if ticket.state == TicketState.ASSIGNED else None,
                 text=t("ob_reminder", number=ticket.number, due=self._due(ticket),
-                       state=t(f"state_{ticket.state}"), text=ticket.text[:200]))
+                       state=t(f"state_{ticket.state}"), text=esc(ticket.text, 200)))
 
     async def follow_up(self, ticket: Ticket, text: str, photos: list[str],
                         now: dt.datetime) -> None:
@@ -160,7 +168,8 @@ class Notices:
                  or ticket.state == TicketState.TRIAGE else await self._workers(ticket))
         enqueue(self.session, chats, kind="follow_up", photos=photos, now=now,
                 ticket_id=ticket.id,
-                text=t("ob_follow_up", number=ticket.number, text=text or t("photo_only")))
+                text=t("ob_follow_up", number=ticket.number,
+                       text=esc(text, 3000) or t("photo_only")))
 
     async def callback_due(self, ticket: Ticket, now: dt.datetime) -> None:
         chats = await self._chat_ids((Role.CALLBACK_STAFF, None, None))
@@ -172,5 +181,5 @@ class Notices:
     async def closed(self, ticket: Ticket, outcome: str, note: str, now: dt.datetime) -> None:
         enqueue(self.session, await self._resident_chat(ticket), kind="closed",
                 text=t("ob_closed_resident", number=ticket.number,
-                       outcome=t(f"outcome_{outcome}"), note=note),
+                       outcome=t(f"outcome_{outcome}"), note=esc(note, REASON)),
                 now=now, ticket_id=ticket.id)

@@ -33,7 +33,7 @@ from services import access, appointments
 from services.context import ServiceContext
 from services.errors import Conflict
 from services.outbox import NORMAL, enqueue
-from services.texts import fmt_day, t
+from services.texts import Html, fmt_day, join, t
 from services.tickets import Lifecycle
 
 log = logging.getLogger(__name__)
@@ -160,9 +160,8 @@ async def daily_digest(sessionmaker: async_sessionmaker[AsyncSession],
             chats = await access.chat_ids(session, (Role.UNIT_LEADER, unit_id, None))
             if not chats or unit is None:
                 continue
-            lines = "\n".join(t("ob_digest_line", number=tk.number,
-                                due=fmt_day(tk.due_at, ctx.calendar.tz))
-                              for tk in tickets[:50])
+            lines = join(t("ob_digest_line", number=tk.number,
+                           due=fmt_day(tk.due_at, ctx.calendar.tz)) for tk in tickets[:50])
             enqueue(session, chats, kind="digest", now=now, priority=NORMAL,
                     text=t("ob_digest", unit=unit.name, count=len(tickets), lines=lines))
             told += 1
@@ -192,8 +191,8 @@ async def monthly_report(sessionmaker: async_sessionmaker[AsyncSession], ctx: Se
         county = await stats.compute(session, start, end, now, ctx.calendar,
                                      response_hours=response_hours)
         admins = await access.chat_ids(session, (Role.ADMIN, None, None))
-        text = t("ob_monthly_report", summary=report_files.summary_text(county,
-                                                                        ctx.calendar.tz))
+        text = t("ob_monthly_report", summary=Html(report_files.summary_text(
+            county, ctx.calendar.tz)))
         queued += len(enqueue(session, admins, kind="monthly_report", now=now, text=text,
                               priority=NORMAL))
         for unit in await session.scalars(sa.select(Unit).where(Unit.active)):
@@ -204,6 +203,6 @@ async def monthly_report(sessionmaker: async_sessionmaker[AsyncSession], ctx: Se
             queued += len(enqueue(
                 session, leaders, kind="monthly_report", now=now, priority=NORMAL,
                 text=t("ob_monthly_report",
-                       summary=report_files.summary_text(own, ctx.calendar.tz, top=0))))
+                       summary=Html(report_files.summary_text(own, ctx.calendar.tz, top=0)))))
         await session.commit()
     return queued

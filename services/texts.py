@@ -1,14 +1,47 @@
 """Every user-facing sentence, in one place, so it can be reviewed and translated (zh-CN).
 
 Handlers render these with `t(key, **params)`; services use them for outbox messages.
-Parameters are filled with `str.format`; values are HTML-escaped by the caller where
-the message is sent with HTML parse mode.
+Every message is sent with HTML parse mode, so `t` escapes every parameter here, in one
+place: a name, a description or a reason with `<` or `&` arrives as written and never as
+markup. Text that is already HTML (a part escaped and clipped by `esc`, another `t`
+result, a list of lines built from them) is marked `Html` and inserted as is: that is the
+one, named way to put markup into a message. `plain` is for texts Telegram does not parse
+(button labels, callback alerts).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from html import escape
 from zoneinfo import ZoneInfo
+
+
+class Html(str):
+    """A string that is already HTML for Telegram's parse mode: `t` inserts it as is."""
+
+    __slots__ = ()
+
+
+def esc(text: str, limit: int) -> Html:
+    """User text escaped for HTML and clipped to at most `limit` characters once escaped
+    (never a cut entity): clip each part, so a whole message never has to be cut."""
+    escaped = escape(text, quote=False)
+    if len(escaped) <= limit:
+        return Html(escaped)
+    out, size = [], 0
+    for ch in text:
+        piece = escape(ch, quote=False)
+        if size + len(piece) > limit - 1:
+            break
+        out.append(piece)
+        size += len(piece)
+    return Html("".join(out) + "…")
+
+
+def join(parts: Iterable[str], sep: str = "\n") -> Html:
+    """Lines of HTML (each from `t` or `esc`) joined; a plain part is escaped."""
+    return Html(sep.join(p if isinstance(p, Html) else escape(p, quote=False) for p in parts))
 
 TEXTS: dict[str, str] = {
     # -- common ----------------------------------------------------------------------
@@ -386,8 +419,18 @@ TEXTS: dict[str, str] = {
 }
 
 
-def t(key: str, **params: object) -> str:
-    """The text for `key` with `params` filled in; a missing key is a programming error."""
+def t(key: str, **params: object) -> Html:
+    """The text for `key` with `params` filled in, each HTML-escaped unless it is `Html`;
+    a missing key is a programming error."""
+    if not params:
+        return Html(TEXTS[key])
+    return Html(TEXTS[key].format(**{
+        name: value if isinstance(value, Html) else escape(str(value), quote=False)
+        for name, value in params.items()}))
+
+
+def plain(key: str, **params: object) -> str:
+    """The text for `key` where Telegram shows it as written (button labels, alerts)."""
     return TEXTS[key].format(**params) if params else TEXTS[key]
 
 

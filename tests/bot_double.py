@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,6 +117,8 @@ class RecordingSession(BaseSession):
         limit = 1024 if getattr(method, "caption", None) else 4096
         if len(text) > limit:
             raise self._refuse(method, f"Bad Request: message is too long ({len(text)})")
+        if re.search(r"&amp;(amp|lt|gt|quot|#\d+);", text):
+            raise self._refuse(method, f"double-escaped HTML: {text!r}")
         if text:
             try:  # the emulator's rule: Telegram's HTML subset, everything else escaped
                 check_html(text)
