@@ -10,11 +10,12 @@ mode, ~30 messages/s per bot and ~1/s per chat (short bursts allowed, then 429 w
 retry_after), "message is not modified", 403 for a chat that blocked the bot.
 
 It is also the tests' one Telegram double. Faults are injected by rate (429, 5xx,
-latency) or on a schedule for the n-th send call (429, 5xx, an HTML 502 from a proxy, a
-401, a timeout, latency, a refused photo), and every request Telegram would refuse as
-malformed (bad HTML, too long, callback data, an unknown method or message) is recorded
-in `violations` as well as answered with its error, so a test fails on it even when the
-code under test catches the error (tests/conftest.py checks at teardown).
+latency), on a schedule for the n-th send call (429, 5xx, an HTML 502 from a proxy, a
+401, a timeout, latency), for a revoked token, or for file ids (`bad_files`); and every
+request Telegram would refuse as malformed (bad HTML, too long, callback data, an unknown
+method or message) is recorded in `violations` as well as answered with its error, so a
+test fails on it even when the code under test catches the error (tests/conftest.py
+checks at teardown).
 """
 
 from __future__ import annotations
@@ -97,8 +98,9 @@ class Faults:
 
     `schedule` maps the n-th send call (1-based) to ("429", secs) | ("500",) | ("502",) |
     ("502html",) (a proxy's HTML page, not JSON) | ("401",) | ("timeout", secs) (answered
-    too late and not delivered) | ("latency", secs) | ("photo",) (400 for a photo).
-    `methods` answer 500 whatever is asked.
+    too late and not delivered) | ("latency", secs).
+    `methods` answer 500 whatever is asked; `revoked` answers 401 to everything (the
+    token was revoked in @BotFather).
     """
 
     rate_429: float = 0.0
@@ -107,6 +109,7 @@ class Faults:
     rng: random.Random = field(default_factory=lambda: random.Random(20261128))
     schedule: dict[int, tuple[Any, ...]] = field(default_factory=dict)
     methods: set[str] = field(default_factory=set)
+    revoked: bool = False
 
 
 class _RawResponse(Exception):
@@ -134,6 +137,7 @@ class Emulator:
         self.any_chat = any_chat
         self.enforce_limits = enforce_limits
         self.missing: set[int] = set()  # chats that answer "chat not found"
+        self.bad_files: set[str] = set()  # file ids refused (expired, from another bot)
         self.violations: list[str] = []
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.delivered: list[tuple[str, int, str]] = []  # method, chat, text or caption
@@ -291,6 +295,8 @@ class Emulator:
         try:
             if self.faults.latency:
                 await asyncio.sleep(self.faults.latency)
+            if self.faults.revoked:
+                raise ApiError(401, "Unauthorized")
             if method in self.faults.methods:
                 raise ApiError(500, "Internal Server Error")
             if method in SEND:
@@ -324,8 +330,6 @@ class Emulator:
                                     "<hr><center>nginx</center></body></html>")
         if kind == "401":
             raise ApiError(401, "Unauthorized")
-        if kind == "photo" and method in ("sendPhoto", "sendMediaGroup"):
-            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
         if kind == "timeout":
             await asyncio.sleep(fault[1])  # the client has given up by now
             raise ApiError(500, "Internal Server Error")
@@ -492,11 +496,9 @@ class Emulator:
                                 "from": self._bot_user()}
         if method == "sendMediaGroup":
             media = json.loads(p["media"])
-            sent = []
-            for item in media:
-                file_id = self._file(item["media"], uploads)
-                sent.append(self._store(chat_id, {**base, "photo": self._photo(file_id)}))
-            return sent
+            file_ids = [self._file(item["media"], uploads) for item in media]  # all or none
+            return [self._store(chat_id, {**base, "photo": self._photo(file_id)})
+                    for file_id in file_ids]
         message = dict(base)
         if method == "sendMessage":
             message["text"] = self._text(p, "text", TEXT_LIMIT)
@@ -526,6 +528,8 @@ class Emulator:
             data = uploads.get(ref.removeprefix("attach://"), b"")
         elif field_name and field_name in uploads:
             data = uploads[field_name]
+        elif ref in self.bad_files:
+            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
         else:
             return ref  # a file_id the bot got earlier
         file_id = "sbx-" + secrets.token_hex(8)

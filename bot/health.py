@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.calendar import coverage_gaps
 from bot.config import Config
 from models import Membership, Place, PlaceKind, Role, Unit, migrate
+from models.db import make_sessionmaker
+from services import outbox
 from services.context import ServiceContext
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -55,7 +57,19 @@ async def health_report(config: Config, engine: AsyncEngine, ctx: ServiceContext
         checks.append(_check("calendar", OK, f"chinese-calendar {version} 覆盖 {today.year} 年"))
     if db_ok:
         checks.append(await _org_check(engine))
+        checks.append(await _outbox_check(engine, ctx))
     return {"ok": all(c["status"] != FAIL for c in checks), "checks": checks}
+
+
+async def _outbox_check(engine: AsyncEngine, ctx: ServiceContext) -> dict[str, str]:
+    async with make_sessionmaker(engine)() as session:
+        halt = await outbox.halted(session)
+        pending = (await outbox.status(session, ctx.clock.now()))["counts"]["pending"]
+    if halt is not None:
+        return _check("outbox", FAIL, f"推送已停止：Telegram 拒绝了机器人令牌（{halt.key}，"
+                      f"{halt.ran_at:%Y-%m-%d %H:%M} UTC），{pending} 条消息待发送；"
+                      "请更新 telegram.token / MINYI_BOT_TOKEN 后重启")
+    return _check("outbox", OK, f"{pending} 条消息待发送")
 
 
 async def _org_check(engine: AsyncEngine) -> dict[str, str]:

@@ -5,11 +5,18 @@
   age), skipping chats that must wait, and more rows are claimed only when nothing in hand
   may go now.
 - 429: the whole sender pauses for `retry_after` and the row goes back untouched.
-  5xx, timeouts, network errors: retried with exponential backoff (1 s doubling, capped),
-  failed after `max_attempts`. 403 / chat not found: blocked at once, the person flagged
-  and the dispatchers told once. Other 400s (a message Telegram will never take): failed.
+  5xx (also a proxy's non-JSON error page), timeouts, network errors: retried with
+  exponential backoff (1 s doubling, capped), failed after `max_attempts`. 403 / chat not
+  found: blocked at once, the person flagged and the dispatchers told once. Other 400s (a
+  message Telegram will never take): failed. 401 (the token was revoked): nothing more is
+  sent, every row goes back untouched, and the halt is logged and recorded for
+  `minyi doctor` until a sender starts with a token Telegram takes.
 - Rows are claimed in the database (services.outbox.claim), so two bot processes can drain
-  one outbox; a row a dead sender left in `sending` is retried after the lease.
+  one outbox; a row a dead sender left in `sending` is retried after the lease. A live
+  sender renews the claims it holds, so it never has a row taken from under it and sent
+  twice.
+- A photo Telegram refuses (400: an expired file id, a bad file) does not lose the text:
+  the text and its buttons are sent alone, saying the photos could not be attached.
 """
 
 from __future__ import annotations
@@ -25,11 +32,13 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
+    TelegramUnauthorizedError,
 )
 from aiogram.types import InputMediaPhoto
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -38,11 +47,16 @@ from handlers.staff_keyboards import render_keyboard
 from models import OutboxMessage
 from services import outbox
 from services.clock import Clock
+from services.texts import t
 
 log = logging.getLogger(__name__)
-CAPTION_LIMIT = 1024
+CAPTION_LIMIT, TEXT_LIMIT = 1024, 4096
 UNREACHABLE = ("chat not found", "user not found", "bot was blocked", "user is deactivated",
                "bot can't initiate conversation", "peer_id_invalid")
+
+
+def _unreachable(exc: TelegramBadRequest) -> bool:
+    return any(s in exc.message.lower() for s in UNREACHABLE)
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,9 @@ class OutboxSender:
         self.inflight: set[asyncio.Task[None]] = set()
         self.stopping = asyncio.Event()
         self.sent = 0
+        self.halted = ""  # why this sender stopped sending for good (401), else ""
+        self.sending: dict[int, OutboxMessage] = {}  # rows being delivered now
+        self.last_renewal = monotonic()
         self.gave_up: list[tuple[int, str]] = []  # (row id, reason) given up by this sender
         self._task: asyncio.Task[None] | None = None
 
@@ -89,7 +106,9 @@ class OutboxSender:
         """Until stopped: recover stale claims now and then, and drain."""
         last_recovery = -1e9
         try:
-            while not self.stopping.is_set():
+            async with self.sessionmaker() as session:
+                await outbox.clear_halt(session)  # a new start: try the token again
+            while not self.stopping.is_set() and not self.halted:
                 if self.monotonic() - last_recovery > min(60.0, self.limits.lease_seconds):
                     await self._recover()
                     last_recovery = self.monotonic()
@@ -104,13 +123,17 @@ class OutboxSender:
     async def drain(self, timeout: float = 60.0) -> None:
         """Send everything due now, then return (tests, the sandbox and the CLI use it)."""
         async with asyncio.timeout(timeout):
-            while True:
+            while not self.halted:
                 await self.step(idle_wait=False)
-                if not self.in_hand and not self.inflight and not await self._refill():
-                    return
+                if self.halted or (not self.in_hand and not self.inflight
+                                   and not await self._refill()):
+                    break
+        if self.halted:
+            await self._finish()
 
     # -- one step: refill, pick, pace, send ------------------------------------------------
     async def step(self, *, idle_wait: bool = True) -> None:
+        await self._renew()
         now = self.monotonic()
         row = self._pick(now)
         if row is None and len(self.in_hand) < self.limits.max_in_hand:
@@ -125,11 +148,25 @@ class OutboxSender:
                 await self._sleep(max(0.001, min([*waits, self.limits.poll_seconds])))
             return
         await self._pace()
+        if self.halted:
+            return
         self.in_hand.remove(row)
+        self.sending[row.id] = row
         self.chat_free[row.chat_id] = self.monotonic() + self.limits.per_chat_seconds
         task = asyncio.create_task(self._deliver(row))
         self.inflight.add(task)
         task.add_done_callback(self.inflight.discard)
+
+    async def _renew(self) -> None:
+        """Keep the claims this sender holds fresh, well inside the lease, so no recovery
+        (its own or another process's) queues them again while they wait their turn."""
+        if self.monotonic() - self.last_renewal < self.limits.lease_seconds / 3:
+            return
+        self.last_renewal = self.monotonic()
+        ids = [r.id for r in self.in_hand] + list(self.sending)
+        if ids:
+            async with self.sessionmaker() as session:
+                await outbox.renew(session, ids, self.clock.now())
 
     def _pick(self, now: float) -> OutboxMessage | None:
         for row in self.in_hand:  # kept in (priority, age) order
@@ -162,6 +199,12 @@ class OutboxSender:
     # -- delivering one row ----------------------------------------------------------------
     async def _deliver(self, row: OutboxMessage) -> None:
         try:
+            await self._deliver_row(row)
+        finally:
+            self.sending.pop(row.id, None)
+
+    async def _deliver_row(self, row: OutboxMessage) -> None:
+        try:
             message_id = await self._send_parts(row)
         except TelegramRetryAfter as exc:
             # Telegram asks the whole bot to slow down: pause everything, keep the row.
@@ -169,12 +212,14 @@ class OutboxSender:
             await self._finish_row(outbox.retry, row.id,
                                    self._at(exc.retry_after), f"429 retry_after={exc.retry_after}",
                                    count=False)
+        except TelegramUnauthorizedError as exc:
+            await self._halt(row, f"401 {exc.message}")
         except TelegramForbiddenError as exc:
             await self._give_up(row, f"403 {exc.message}", unreachable=True)
         except TelegramBadRequest as exc:
-            gone = any(s in exc.message.lower() for s in UNREACHABLE)
-            await self._give_up(row, f"400 {exc.message}", unreachable=gone)
-        except (TelegramServerError, TelegramNetworkError, TimeoutError, OSError) as exc:
+            await self._give_up(row, f"400 {exc.message}", unreachable=_unreachable(exc))
+        except (TelegramServerError, TelegramNetworkError, ClientDecodeError, TimeoutError,
+                OSError) as exc:  # ClientDecodeError: a proxy's HTML "502 Bad Gateway"
             attempt = row.attempts + 1
             if attempt >= self.limits.max_attempts:
                 await self._give_up(row, f"{type(exc).__name__}: {exc}", unreachable=False)
@@ -190,29 +235,46 @@ class OutboxSender:
             await self._finish_row(outbox.sent, row.id, self.clock.now(), message_id)
 
     async def _send_parts(self, row: OutboxMessage) -> int | None:
-        """Photos and text; a retry resumes after the parts already sent."""
+        """Photos and text; a retry resumes after the parts already sent. Photos Telegram
+        refuses for good do not stop the text and its buttons."""
         markup = render_keyboard(row.keyboard)
         photos = [p for p in row.photos if isinstance(p, str)][:10]
-        parts: list[Callable[[], Awaitable[Any]]] = []
-        if len(photos) == 1 and len(row.text) <= CAPTION_LIMIT:
-            parts.append(lambda: self.bot.send_photo(row.chat_id, photos[0], caption=row.text,
-                                                     reply_markup=markup))
-        else:
-            if len(photos) == 1:
-                parts.append(lambda: self.bot.send_photo(row.chat_id, photos[0]))
-            elif photos:
-                parts.append(lambda: self.bot.send_media_group(
-                    row.chat_id, [InputMediaPhoto(media=p) for p in photos]))
-            parts.append(lambda: self.bot.send_message(row.chat_id, row.text,
-                                                       reply_markup=markup))
-        result: Any = None
-        for i, part in enumerate(parts):
-            if i < row.parts_sent:
-                continue
-            result = await part()
-            if i < len(parts) - 1:
-                await self._finish_row(outbox.part_sent, row.id, i + 1)
-        return getattr(result, "message_id", None)
+        text = row.text
+        if photos and row.parts_sent == 0:
+            try:
+                if len(photos) == 1 and len(text) <= CAPTION_LIMIT:
+                    sent = await self.bot.send_photo(row.chat_id, photos[0], caption=text,
+                                                     reply_markup=markup)
+                    return sent.message_id
+                if len(photos) == 1:
+                    await self.bot.send_photo(row.chat_id, photos[0])
+                else:
+                    await self.bot.send_media_group(
+                        row.chat_id, [InputMediaPhoto(media=p) for p in photos])
+            except TelegramBadRequest as exc:
+                if _unreachable(exc):
+                    raise
+                log.warning("outbox row %s: photos refused (%s), sending the text alone",
+                            row.id, exc.message)
+                note = "\n\n" + t("ob_photos_failed")
+                if len(text) + len(note) <= TEXT_LIMIT:
+                    text += note
+            else:
+                await self._finish_row(outbox.part_sent, row.id, 1)
+        sent = await self.bot.send_message(row.chat_id, text, reply_markup=markup)
+        return sent.message_id
+
+    async def _halt(self, row: OutboxMessage, error: str) -> None:
+        """Telegram refuses the token: sending anything else would fail the same way, so
+        stop, give every row back untouched and say so loudly (log and `minyi doctor`)."""
+        if not self.halted:
+            log.critical("outbox sender stopped: Telegram refused the bot token (%s); "
+                         "nothing more is sent until the bot restarts with a valid "
+                         "telegram.token / MINYI_BOT_TOKEN", error)
+        self.halted = error
+        async with self.sessionmaker() as session:
+            await outbox.release(session, [row.id])
+            await outbox.halt(session, self.clock.now(), error)
 
     async def _give_up(self, row: OutboxMessage, error: str, *, unreachable: bool) -> None:
         log.warning("outbox row %s to chat %s not delivered: %s", row.id, row.chat_id, error)

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import OutboxMessage, OutboxState, Person, Role
+from models import JobRun, OutboxMessage, OutboxState, Person, Role
 from models.db import skip_locked
 from services import access
 from services.texts import t
@@ -149,6 +149,34 @@ async def recover_stale(session: AsyncSession, now: dt.datetime, lease: dt.timed
         .values(state=OutboxState.PENDING, claimed_at=None))
     await session.commit()
     return result.rowcount or 0
+
+
+async def renew(session: AsyncSession, row_ids: Iterable[int], now: dt.datetime) -> None:
+    """A live sender still holds these rows: their lease starts again now."""
+    await session.execute(sa.update(OutboxMessage).where(
+        OutboxMessage.id.in_(list(row_ids)), OutboxMessage.state == OutboxState.SENDING)
+        .values(claimed_at=now))
+    await session.commit()
+
+
+HALT = "outbox-halted"  # a job_runs row while Telegram refuses the token
+
+
+async def halt(session: AsyncSession, now: dt.datetime, reason: str) -> None:
+    await clear_halt(session, commit=False)
+    session.add(JobRun(name=HALT, key=reason[:64], ran_at=now))
+    await session.commit()
+
+
+async def clear_halt(session: AsyncSession, *, commit: bool = True) -> None:
+    await session.execute(sa.delete(JobRun).where(JobRun.name == HALT))
+    if commit:
+        await session.commit()
+
+
+async def halted(session: AsyncSession) -> JobRun | None:
+    """Why the sender stopped for good, if it did (shown by `minyi doctor`)."""
+    return await session.scalar(sa.select(JobRun).where(JobRun.name == HALT))
 
 
 async def status(session: AsyncSession, now: dt.datetime) -> dict[str, Any]:

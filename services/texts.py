@@ -405,6 +405,7 @@ TEXTS: dict[str, str] = {
     "accept_late_reason": "吹哨后未在规定时间内接单",
     "ob_unreachable": "【消息无法送达】{name}：{reason}。请通过电话等其他方式联系。",
     "ob_follow_up": "【群众补充】{number}\n{text}",
+    "ob_photos_failed": "（所附照片未能发送，这里只有文字。）",
     "photo_only": "（补充了照片）",
     "ob_closed_resident": "您的诉求 {number} 已关闭（{outcome}）。{note}",
     "no_grid": "（未定位到网格）",

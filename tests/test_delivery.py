@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
+from collections import Counter
 
+import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models import OutboxMessage, TicketState
+from bot.config import Config
+from bot.emulator import Emulator
+from bot.health import health_report
+from bot.sender import OutboxSender, SenderLimits
+from models import OutboxMessage, OutboxState, TicketState
+from models.db import make_sessionmaker
+from services import outbox
+from services.clock import ManualClock, SystemClock
+from services.context import ServiceContext
+from services.deadlines import WorkingCalendar
 from services.texts import t
+from services.tickets import Policy
 from tests.bot_double import Harness
-from tests.conftest import Org
+from tests.conftest import TZ, Org
+from tests.test_outbox import drain_until_done, make_bot, queue, states
 from tests.test_resident import IN_GRID_1, tickets
 from tests.test_staff import staff, the_ticket
 
@@ -73,3 +88,114 @@ async def test_a_long_return_reason_is_clipped_not_the_message(harness: Harness,
         states = set(await s.scalars(sa.select(OutboxMessage.state)))
     assert {st.value for st in states} == {"sent"}
     assert len(await tickets(h)) == 1
+
+
+# -- the sender against the emulator's scheduled faults -------------------------------------
+FAST = SenderLimits(max_per_second=200, per_chat_seconds=0.0, poll_seconds=0.05)
+
+
+async def test_a_proxys_html_502_is_retried_like_any_5xx(
+        engine: AsyncEngine, clock: ManualClock, api: Emulator) -> None:
+    sm = make_sessionmaker(engine)
+    await queue(sm, clock, [(1, "after-a-bad-gateway", [], 5)])
+    api.faults.schedule = {1: ("502html",)}
+    bot = make_bot(api)
+    try:
+        await drain_until_done(OutboxSender(bot, sm, clock, FAST), sm, clock)
+    finally:
+        await bot.session.close()
+    assert [text for _, _, text in api.delivered] == ["after-a-bad-gateway"]
+    async with sm() as session:
+        row = await session.scalar(sa.select(OutboxMessage))
+    assert row is not None and row.state == OutboxState.SENT and row.attempts == 1
+
+
+async def test_a_revoked_token_stops_sending_and_doctor_says_so(
+        engine: AsyncEngine, clock: ManualClock, api: Emulator,
+        caplog: pytest.LogCaptureFixture) -> None:
+    sm = make_sessionmaker(engine)
+    await queue(sm, clock, [(10 + i, f"m{i}", [], 5) for i in range(5)])
+    api.faults.revoked = True
+    bot = make_bot(api)
+    sender = OutboxSender(bot, sm, clock, FAST)
+    try:
+        async with asyncio.timeout(10):
+            sender.start()
+            while not sender.halted:
+                await asyncio.sleep(0.02)
+            await sender.stop()
+    finally:
+        await bot.session.close()
+    sends = api.send_calls
+    assert api.delivered == [] and sends <= 5
+    async with sm() as session:  # given back, no attempt counted
+        rows = list(await session.scalars(sa.select(OutboxMessage)))
+    assert {(r.state, r.attempts) for r in rows} == {(OutboxState.PENDING, 0)}
+    assert "Telegram refused the bot token" in caplog.text
+    report = await health_report(Config(), engine, ServiceContext(
+        clock=clock, calendar=WorkingCalendar(TZ), policy=Policy()))
+    [check] = [c for c in report["checks"] if c["name"] == "outbox"]
+    assert check["status"] == "fail" and "401" in check["detail"] and not report["ok"]
+    # A restart with a token Telegram takes sends everything and clears the alarm.
+    api.faults.revoked = False
+    bot = make_bot(api)
+    sender = OutboxSender(bot, sm, clock, FAST)
+    try:
+        sender.start()
+        async with asyncio.timeout(10):
+            while len(api.delivered) < 5:
+                await asyncio.sleep(0.02)
+        await sender.stop()
+    finally:
+        await bot.session.close()
+    report = await health_report(Config(), engine, ServiceContext(
+        clock=clock, calendar=WorkingCalendar(TZ), policy=Policy()))
+    assert [c["status"] for c in report["checks"] if c["name"] == "outbox"] == ["ok"]
+
+
+async def test_a_running_sender_renews_its_claims_and_never_sends_twice(
+        engine: AsyncEngine, api: Emulator) -> None:
+    """A backlog for one chat takes longer than the lease: without renewal the sender's
+    own recovery queues the rows it still holds and the next refill claims them again."""
+    sm = make_sessionmaker(engine)
+    clock = SystemClock()
+    await queue(sm, clock, [(77, f"backlog-{i}", [], 5) for i in range(10)])  # type: ignore[arg-type]
+    bot = make_bot(api)
+    sender = OutboxSender(bot, sm, clock, SenderLimits(
+        max_per_second=100, per_chat_seconds=0.25, lease_seconds=0.6, poll_seconds=0.05))
+    try:
+        sender.start()
+        async with asyncio.timeout(20):
+            while len(api.delivered) < 10:
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.8)  # time for a duplicate to show up
+        await sender.stop()
+    finally:
+        await bot.session.close()
+    assert Counter(text for _, _, text in api.delivered) == Counter(
+        f"backlog-{i}" for i in range(10))
+    assert await states(sm) == Counter({"sent": 10})
+
+
+async def test_a_refused_photo_still_delivers_the_text_and_buttons(
+        engine: AsyncEngine, clock: ManualClock, api: Emulator) -> None:
+    sm = make_sessionmaker(engine)
+    async with sm() as session:
+        outbox.enqueue(session, [5], kind="assignment", text="【新派单】MY1 照片一张",
+                       now=clock.now(), photos=["EXPIRED-FILE-ID"],
+                       markup=outbox.keyboard("assignment", ticket_id=1))
+        outbox.enqueue(session, [6], kind="assignment", text="【新派单】MY2 照片两张",
+                       now=clock.now(), photos=["EXPIRED-1", "EXPIRED-2"],
+                       markup=outbox.keyboard("assignment", ticket_id=2))
+        await session.commit()
+    api.bad_files = {"EXPIRED-FILE-ID", "EXPIRED-2"}
+    bot = make_bot(api)
+    try:
+        await drain_until_done(OutboxSender(bot, sm, clock, FAST), sm, clock)
+    finally:
+        await bot.session.close()
+    for chat in (5, 6):
+        [message] = api.chats[chat]
+        assert message["text"].endswith(t("ob_photos_failed"))
+        assert t("btn_work_accept") in str(message["reply_markup"])
+    assert await states(sm) == Counter({"sent": 2})
