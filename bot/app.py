@@ -20,7 +20,7 @@ from bot.calendar import make_calendar
 from bot.config import Config
 from bot.fsm_storage import SqlStorage
 from bot.middlewares import CurrentPerson, DbSessionMiddleware, FloodControl
-from bot.retry import RetryAfterMiddleware
+from bot.retry import session_middlewares
 from bot.scheduler import Scheduler
 from bot.sender import OutboxSender, SenderLimits
 from handlers import get_routers
@@ -112,7 +112,8 @@ def make_bot(config: Config) -> Bot:
     if not token:
         raise StartupError(t("cli_no_token"))
     session = AiohttpSession(api=TelegramAPIServer.from_base(config.telegram.api_base))
-    session.middleware(RetryAfterMiddleware())
+    for middleware in session_middlewares():
+        session.middleware(middleware)
     try:
         return Bot(token, session=session,
                    default=DefaultBotProperties(parse_mode=ParseMode.HTML))

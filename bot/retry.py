@@ -1,6 +1,12 @@
-"""A Bot session middleware: a direct reply that hits Telegram's flood limit (429) waits
-`retry_after` and is sent again (twice at most, short waits only), instead of failing
-the update. The outbox sender sees the 429 only when this gives up."""
+"""Bot session middlewares (every API call of the bot goes through them):
+
+- RetryAfterMiddleware: a direct reply that hits Telegram's flood limit (429) waits
+  `retry_after` and is sent again (twice at most, short waits only), instead of failing
+  the update. The outbox sender sees the 429 only when this gives up.
+- NotModifiedIsDone: an edit Telegram answers "message is not modified" (a double tap, a
+  second copy of the same card) already shows what it asked for: it is done, not an error.
+  One place for every edit path.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +18,13 @@ from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
 )
-from aiogram.exceptions import TelegramRetryAfter
-from aiogram.methods import TelegramMethod
+from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
+from aiogram.methods import (
+    EditMessageCaption,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    TelegramMethod,
+)
 from aiogram.methods.base import TelegramType
 
 MAX_RETRIES = 2
@@ -31,3 +42,22 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
                     raise
                 await asyncio.sleep(exc.retry_after)
         raise AssertionError("unreachable")
+
+
+EDITS = (EditMessageText, EditMessageReplyMarkup, EditMessageCaption)
+
+
+class NotModifiedIsDone(BaseRequestMiddleware):
+    async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
+                       method: TelegramMethod[TelegramType]) -> Any:
+        try:
+            return await make_request(bot, method)
+        except TelegramBadRequest as exc:
+            if isinstance(method, EDITS) and "message is not modified" in exc.message:
+                return True  # what an edit of an inline message returns; callers ignore it
+            raise
+
+
+def session_middlewares() -> list[BaseRequestMiddleware]:
+    """What every Bot session gets (the app's, and the tests' recording session)."""
+    return [NotModifiedIsDone(), RetryAfterMiddleware()]

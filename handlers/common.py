@@ -10,14 +10,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import keyboards as kb
 from models import Role
-from services import invites
+from services import invites, places
 from services.context import ServiceContext
 from services.texts import t
 
 
-async def start(message: Message, state: FSMContext) -> None:
+async def start(message: Message, state: FSMContext, session: AsyncSession,
+                ctx: ServiceContext) -> None:
     await state.clear()
-    await message.answer(t("start"), reply_markup=kb.main_menu())
+    await message.answer(await start_text(session, ctx), reply_markup=kb.main_menu())
+
+
+async def start_text(session: AsyncSession, ctx: ServiceContext) -> str:
+    """The greeting names the county of the org file and the configured working days."""
+    return t("start", county=await places.county_name(session),
+             days=ctx.policy.working_days)
 
 
 async def start_invite(message: Message, command: CommandObject, state: FSMContext,

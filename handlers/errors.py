@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from aiogram import Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent
 
@@ -16,8 +17,13 @@ log = logging.getLogger(__name__)
 
 async def _answer(event: ErrorEvent, text: str) -> None:
     update = event.update
-    if update.callback_query is not None:
-        await update.callback_query.answer(text, show_alert=True)
+    query = update.callback_query
+    if query is not None:
+        try:
+            await query.answer(text, show_alert=True)
+        except TelegramBadRequest:  # already answered before the failure: say it in chat
+            if query.message is not None:
+                await query.bot.send_message(query.message.chat.id, text)  # type: ignore[union-attr]
     elif update.message is not None:
         await update.message.answer(text)
 

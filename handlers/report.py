@@ -266,16 +266,27 @@ async def _submit(query: CallbackQuery, data: dict[str, Any], state: FSMContext,
     draft = Draft(text=data.get("text", ""), photos=data.get("photos", []),
                   attachments=data.get("attachments", []), latitude=data.get("lat"),
                   longitude=data.get("lon"), address=data.get("address", ""),
-                  contact_phone=data.get("phone"), place_id=data.get("place_id"),
+                  contact_phone=data.get("phone"),
+                  phone_declined=bool(data.get("phone_declined")), place_id=data.get("place_id"),
                   submission_key=data["key"])
-    ticket, _ = await intake.submit(session, ctx, request_router, resident, draft)
+    ticket, created = await intake.submit(session, ctx, request_router, resident, draft)
+    if not created:  # submitted before, but the answer never got through: say which
+        await state.clear()
+        await query.message.edit_reply_markup(reply_markup=None)
+        await query.answer(t("already_submitted", number=ticket.number), show_alert=True)
+        return
+    # The number shown must exist: the ticket is committed before anything is shown or the
+    # draft dropped (with Redis the draft is gone at once), so a failed answer loses nothing
+    # and a second tap finds the ticket by its submission key.
+    await session.commit()
     await state.clear()
     unit = await session.get(Unit, ticket.unit_id) if ticket.unit_id else None
+    days = await ctx.lifecycle(session).deadline_days(ticket)
     await query.message.edit_reply_markup(reply_markup=None)
     await query.answer(t("submitted_short", number=ticket.number))
     await query.message.answer(
-        views.submitted(ticket, unit.name if unit else None, ctx.calendar.tz,
-                        ctx.policy.working_days), reply_markup=kb.main_menu())
+        views.submitted(ticket, unit.name if unit else None, ctx.calendar.tz, days),
+        reply_markup=kb.main_menu())
 
 
 async def on_unexpected_text_at_confirm(message: Message) -> None:

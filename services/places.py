@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Place, PlaceKind
 from services.errors import InvalidInput, NotFound
+from services.texts import t
 
 EARTH_KM = 6371.0
 # The finer the kind, the better a guess: a grid beats its community beats its town.
@@ -40,6 +41,13 @@ async def get(session: AsyncSession, place_id: int) -> Place:
     if place is None:
         raise NotFound()
     return place
+
+
+async def county_name(session: AsyncSession) -> str:
+    """The county's name from the org file (its one `county` place), else a generic one."""
+    name = await session.scalar(sa.select(Place.name).where(Place.kind == PlaceKind.COUNTY)
+                                .order_by(Place.id).limit(1))
+    return name or t("county_generic")
 
 
 async def towns(session: AsyncSession) -> list[Place]:

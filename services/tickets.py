@@ -77,6 +77,7 @@ class Draft:
     longitude: float | None = None
     address: str = ""
     contact_phone: str | None = None
+    phone_declined: bool = False  # 不留电话: no phone on this ticket, not even a known one
     place_id: int | None = None
     submission_key: str | None = None
 
@@ -131,7 +132,8 @@ class Lifecycle:
             latitude=draft.latitude,
             longitude=draft.longitude,
             address=draft.address.strip()[:512],
-            contact_phone=draft.contact_phone or resident.phone,
+            contact_phone=None if draft.phone_declined else (
+                draft.contact_phone or resident.phone),
             place_id=draft.place_id,
             state=S.SUBMITTED,
             category=route.category if route else None,
@@ -171,15 +173,15 @@ class Lifecycle:
         rerouted = ticket.state in (S.TRIAGE, S.ASSIGNED, S.ACCEPTED) and actor is not None
         ticket.unit_id = unit.id
         ticket.assignee_id = assignee_id
+        days = self.policy.days_for(unit, ticket.category)
         if ticket.state not in (S.ASSIGNED, S.ACCEPTED) or previous_unit != unit.id:
-            ticket.due_at = self.calendar.add_working_days(
-                now, self.policy.days_for(unit, ticket.category))
+            ticket.due_at = self.calendar.add_working_days(now, days)
             self._plan(ticket, now)
         if ticket.whistled_at is not None and actor is not None:
             # After a 吹哨 the chosen department must accept quickly, or it escalates again.
             ticket.accept_by = self.calendar.add_working_time(
                 now, dt.timedelta(hours=self.policy.whistle_accept_hours))
-        data = {"unit_id": unit.id, "assignee_id": assignee_id}
+        data = {"unit_id": unit.id, "assignee_id": assignee_id, "days": days}
         if rerouted:
             # A dispatcher's choice differs from (or settles) the router's: learnable.
             data |= {"correction": True, "previous_unit_id": previous_unit,
@@ -333,6 +335,13 @@ class Lifecycle:
             note = _required(note, "err_reason_required")
         await self._finish(ticket, actor, "close", outcome, note)
         await self.notices.closed(ticket, outcome, note, self.clock.now())
+
+    async def deadline_days(self, ticket: Ticket) -> int:
+        """The working days of the deadline this lifecycle set for the ticket's unit (the
+        general policy while no unit has it yet)."""
+        unit = await self.session.get(Unit, ticket.unit_id) if ticket.unit_id else None
+        return (self.policy.days_for(unit, ticket.category) if unit
+                else self.policy.working_days)
 
     def ensure_allowed(self, ticket: Ticket, action: str, actor: Person) -> None:
         """Refuse a worker's action before asking them for its words (reason, result)."""

@@ -85,6 +85,8 @@ class RecordingSession(BaseSession):
     violations: list[str] = field(default_factory=list)
     answered: set[str] = field(default_factory=set)
     pressed: set[str] = field(default_factory=set)
+    # A test's fault: called with each method, returns the exception to raise (or None).
+    fault: Any = None
 
     def problems(self) -> list[str]:
         """Violations, and callback queries never answered (the user's spinner keeps
@@ -134,12 +136,16 @@ class RecordingSession(BaseSession):
                            timeout: int | None = None) -> Any:
         self.calls.append(method)
         self._check(method)
+        if self.fault is not None and (exc := self.fault(method)) is not None:
+            raise exc
         if isinstance(method, GetMe):
             return BOT_USER
         if isinstance(method, AnswerCallbackQuery):
-            if method.callback_query_id in self.answered:
-                raise self._refuse(method, "Bad Request: query is too old and response "
-                                           "timeout expired or query ID is invalid")
+            if method.callback_query_id in self.answered:  # Telegram's answer; the error
+                # handler falls back to a message, so this alone is not a violation
+                raise TelegramBadRequest(method=method, message=(
+                    "Bad Request: query is too old and response timeout expired or query "
+                    "ID is invalid"))
             self.answered.add(method.callback_query_id)
             self.alerts.append((method.text or "", bool(method.show_alert)))
             return True
@@ -285,6 +291,10 @@ class Harness:
         self._make = lambda: make_dispatcher(self.config, sessionmaker, ctx, request_router)
         self.sessionmaker = sessionmaker
         self.recorder = RecordingSession()
+        from bot.retry import session_middlewares
+
+        for middleware in session_middlewares():  # as bot.app.make_bot does
+            self.recorder.middleware(middleware)
         self.bot = Bot(TOKEN, session=self.recorder,
                        default=DefaultBotProperties(parse_mode=ParseMode.HTML))
         self.dp: Dispatcher = self._make()

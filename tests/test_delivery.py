@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import html
 from collections import Counter
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from aiogram.exceptions import TelegramNetworkError
+from aiogram.methods import SendMessage
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Config
@@ -25,7 +28,7 @@ from services.tickets import Policy
 from tests.bot_double import Harness
 from tests.conftest import TZ, Org
 from tests.test_outbox import drain_until_done, make_bot, queue, states
-from tests.test_resident import IN_GRID_1, tickets
+from tests.test_resident import IN_GRID_1, LAMP, submit_lamp, tickets
 from tests.test_staff import staff, the_ticket
 
 NASTY = '<急>A&B小区路灯坏了好几天 <a href="http://evil.example">点我</a> 请尽快维修'
@@ -199,3 +202,70 @@ async def test_a_refused_photo_still_delivers_the_text_and_buttons(
         assert message["text"].endswith(t("ob_photos_failed"))
         assert t("btn_work_accept") in str(message["reply_markup"])
     assert await states(sm) == Counter({"sent": 2})
+
+
+# -- saved before shown -----------------------------------------------------------------------
+async def test_the_number_shown_exists_even_when_the_confirmation_fails(
+        harness: Harness, org: Org) -> None:
+    h = harness
+    u = h.user(6301)
+    await u.say(t("btn_report"))
+    await u.say(LAMP)
+    await u.location(*IN_GRID_1)
+    await u.say(t("btn_no_phone"))
+    confirm = u.last_with_buttons()
+    [data] = [d for label, d in confirm.buttons if label == t("btn_confirm")]
+
+    def network_down(method: Any) -> Exception | None:
+        if isinstance(method, SendMessage) and method.text.startswith("提交成功"):
+            return TelegramNetworkError(method=method, message="connection reset")
+        return None
+
+    h.recorder.fault = network_down
+    await u.press(t("btn_confirm"), confirm)
+    h.recorder.fault = None
+    shown_number = u.last_alert().removeprefix("已提交：")
+    [ticket] = await tickets(h)
+    assert ticket.number == shown_number  # the number the resident saw exists
+    await u.press_data(data, confirm)  # a second tap finds it and makes no second one
+    assert u.last_alert() == t("already_submitted", number=ticket.number)
+    assert len(await tickets(h)) == 1
+
+
+async def test_the_resident_is_told_the_units_own_deadline(engine: AsyncEngine, org: Org,
+                                                           ctx: ServiceContext) -> None:
+    from bot.app import make_request_router
+    from bot.config import DeadlinesConfig, FloodConfig
+
+    config = Config(flood=FloodConfig(limit=1000),
+                    deadlines=DeadlinesConfig(unit_days={"ZJ": 5}))
+    ctx = ServiceContext(clock=ctx.clock, calendar=ctx.calendar,
+                         policy=Policy(unit_days={"ZJ": 5}))
+    sm = make_sessionmaker(engine)
+    h = Harness(config, sm, ctx, await make_request_router(config, sm))
+    u = h.user(6302)
+    await u.say("/start")
+    assert "泗水县" in u.last.text and "3个工作日" in u.last.text
+    await submit_lamp(u)
+    [ticket] = await tickets(h)
+    unit = await org.unit("ZJ")
+    assert ticket.unit_id == unit.id
+    assert "（5个工作日）" in u.last.text and ticket.due_at is not None
+
+
+async def test_a_declined_phone_is_not_taken_from_an_earlier_request(
+        harness: Harness, org: Org) -> None:
+    h = harness
+    u = h.user(6303)
+    await u.say(t("btn_report"))
+    await u.say(LAMP)
+    await u.location(*IN_GRID_1)
+    await u.say("13805371234")
+    await u.press(t("btn_confirm"))
+    await submit_lamp(u)  # this time: 不留电话
+    first, second = await tickets(h)
+    assert first.contact_phone == "13805371234" and second.contact_phone is None
+    dispatcher = await staff(h, org, "staff-dispatch-1")
+    await dispatcher.say(f"/ticket {second.number}")
+    card = dispatcher.inbox[-2].text  # then the map pin
+    assert "13805371234" not in card and t("no_phone") in card

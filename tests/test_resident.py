@@ -55,7 +55,7 @@ async def test_scripted_dialogue_with_restarts(harness: Harness, org: Org,
     h = harness
     u = h.user(5001, "张三")
     await u.say("/start")
-    assert u.last.text == t("start")
+    assert u.last.text == t("start", county="泗水县", days=3)
     assert u.last.reply_buttons == [t("btn_report"), t("btn_my"), t("btn_appointment"),
                                     t("btn_help")]
     await u.say(t("btn_report"))

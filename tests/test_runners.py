@@ -47,7 +47,7 @@ async def test_polling_answers_start_and_survives_a_failing_set_my_commands(
     task = asyncio.create_task(run_polling(app))
     await api.send_text(555, "/start")
     await wait_for(lambda: api.bot_texts(555))
-    assert api.bot_texts(555) == [t("start")]
+    assert api.bot_texts(555) == [t("start", county=t("county_generic"), days=3)]  # no org yet
     assert app.scheduler.running and "calendar-coverage" in app.scheduler.job_ids()
     await app.dp.stop_polling()
     await asyncio.wait_for(task, 10)
