@@ -25,7 +25,7 @@ from services.context import ServiceContext
 from services.deadlines import WorkingCalendar
 from services.texts import t
 from services.tickets import Policy
-from tests.bot_double import Harness
+from tests.bot_double import Chatter, Harness, Sent
 from tests.conftest import TZ, Org
 from tests.test_outbox import drain_until_done, make_bot, queue, states
 from tests.test_resident import IN_GRID_1, LAMP, submit_lamp, tickets
@@ -269,3 +269,54 @@ async def test_a_declined_phone_is_not_taken_from_an_earlier_request(
     await dispatcher.say(f"/ticket {second.number}")
     card = dispatcher.inbox[-2].text  # then the map pin
     assert "13805371234" not in card and t("no_phone") in card
+
+
+# -- double taps on edit buttons ------------------------------------------------------------
+async def tap_twice(u: Chatter, label: str) -> Sent:
+    """Telegram delivers both presses of a double tap, both from the keyboard first shown."""
+    sent = u.last_with_buttons()
+    [data] = [d for text, d in sent.buttons if label in text][:1]
+    await u.press_data(data, sent)
+    await u.press_data(data, sent)
+    return sent
+
+
+def no_failure(h: Harness) -> None:
+    said = [a for a, _ in h.recorder.alerts] + [m.text for c in h.chatters for m in c.inbox]
+    assert t("internal_error") not in said
+
+
+async def test_double_taps_on_the_residents_edit_buttons(harness: Harness, org: Org) -> None:
+    h = harness
+    u = h.user(6401)
+    await submit_lamp(u)
+    await u.say(t("btn_my"))
+    await tap_twice(u, "MY")  # the ticket's detail, twice
+    assert "办理记录" in u.last_with_buttons().text
+    await u.say(t("btn_report"))
+    await u.say(LAMP)
+    await tap_twice(u, "泗河街道")  # town -> its communities, twice
+    assert u.last_with_buttons().text == t("report_pick_community")
+    await tap_twice(u, "泗河社区")
+    no_failure(h)
+
+
+async def test_double_taps_on_staff_and_appointment_edit_buttons(harness: Harness,
+                                                                 org: Org) -> None:
+    h = harness
+    resident = h.user(6402)
+    await resident.say(t("btn_report"))
+    await resident.say("请问这个事情应该找谁办理呢")
+    await resident.say("泗河社区")
+    await resident.say(t("btn_no_phone"))
+    await resident.press(t("btn_confirm"))
+    dispatcher = await staff(h, org, "staff-dispatch-1")
+    await dispatcher.say("/triage")
+    await tap_twice(dispatcher, t("btn_triage_other"))
+    await tap_twice(dispatcher, t("btn_next"))
+    booker = h.user(6403)
+    await booker.say(t("btn_appointment"))
+    await tap_twice(booker, "泗河街道")
+    await tap_twice(booker, "泗河社区党群服务中心")
+    await tap_twice(booker, "12月15日")
+    no_failure(h)
