@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.calendar import make_calendar
 from bot.config import Config
 from bot.fsm_storage import SqlStorage
-from bot.middlewares import CurrentPerson, DbSessionMiddleware, FloodControl
+from bot.middlewares import CallbackMessage, CurrentPerson, DbSessionMiddleware, FloodControl
 from bot.retry import session_middlewares
 from bot.scheduler import Scheduler
 from bot.sender import OutboxSender, SenderLimits
@@ -103,6 +103,7 @@ def make_dispatcher(config: Config, sessionmaker: async_sessionmaker[AsyncSessio
     dp.update.outer_middleware(FloodControl(config.flood.limit, config.flood.window_seconds))
     dp.update.outer_middleware(DbSessionMiddleware(sessionmaker))
     dp.update.outer_middleware(CurrentPerson())
+    dp.callback_query.outer_middleware(CallbackMessage())
     dp.include_routers(*get_routers())
     return dp
 

@@ -9,13 +9,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import TelegramObject, Update, User
+from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.fsm_storage import current_session
@@ -96,3 +97,27 @@ class CurrentPerson(BaseMiddleware):
                 me.unreachable_at, me.unreachable_reason = None, ""
             data["me"] = me
         return await handler(event, data)
+
+
+class CallbackMessage(BaseMiddleware):
+    """Every callback query is answered, and handlers always get a `Message` to work on.
+
+    A query without a message (inline mode: the bot offers none) is answered as out of
+    date. An `InaccessibleMessage` (Telegram no longer shows the bot that message) is
+    replaced by a Message with the same chat and id, so the press is still handled and the
+    answer goes to the chat; an edit Telegram refuses is then answered by the error router.
+    """
+
+    async def __call__(self, handler: Handler, event: TelegramObject,
+                       data: dict[str, Any]) -> Any:
+        if not isinstance(event, CallbackQuery) or isinstance(event.message, Message):
+            return await handler(event, data)
+        if event.message is None:
+            await event.answer(t("stale_button"), show_alert=True)
+            return None
+        old = event.message
+        message = Message(message_id=old.message_id, chat=old.chat,
+                          date=dt.datetime.now(dt.UTC))
+        bot = data["bot"]
+        return await handler(event.model_copy(update={"message": message.as_(bot)}).as_(bot),
+                             data)

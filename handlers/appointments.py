@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
+from typing import Literal
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
@@ -16,23 +18,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Config
 from handlers import keyboards as kb
+from handlers.keyboards import Id
 from handlers.views import esc
 from models import BookingState, Person, Venue
 from services import appointments, places
 from services.context import ServiceContext
+from services.errors import InvalidInput
 from services.intake import IntakeRules, RequestRouter, check_description
 from services.texts import fmt_moment, t
 
 
 class ApptCb(CallbackData, prefix="ap"):
-    action: str  # town | venue | day | slot | confirm | drop | mine | cancel | change
-    id: int = 0
-    arg: int = 0  # a day as yyyymmdd, or a booking id being changed
+    action: Literal["town", "venue", "day", "slot", "confirm", "drop", "mine", "cancel",
+                    "change"]
+    id: Id = 0
+    arg: Id = 0  # a day as yyyymmdd, or a booking id being changed
 
 
 class MarkCb(CallbackData, prefix="mk"):
-    id: int
-    outcome: str  # attended | no_show | converted
+    id: Id
+    outcome: Literal["attended", "no_show", "converted"]
+
+
+MAX_ROSTER_DAYS = 3660  # a roster ten years away is a typing error, not a day to look up
 
 
 class Book(StatesGroup):
@@ -47,7 +55,10 @@ def _day_int(day: dt.date) -> int:
 
 
 def _int_day(value: int) -> dt.date:
-    return dt.date(value // 10000, value // 100 % 100, value % 100)
+    try:
+        return dt.date(value // 10000, value // 100 % 100, value % 100)
+    except ValueError as exc:  # forged: not a day at all
+        raise InvalidInput("stale_button") from exc
 
 
 def _venue_buttons(venues: list[Venue], change: int) -> kb.InlineKeyboardMarkup:
@@ -214,13 +225,16 @@ async def on_roster(message: Message, command: CommandObject, session: AsyncSess
     try:
         day = dt.date.fromisoformat(args[0]) if args else today
     except ValueError:
+        day = None
+    if day is None or abs((day - today).days) > MAX_ROSTER_DAYS:
         await message.answer(t("roster_usage"))
         return
     rows = await appointments.roster(session, me, day, ctx.calendar.tz,
                                      args[1] if len(args) > 1 else None)
     if export:
+        data = await asyncio.to_thread(_roster_xlsx, rows, ctx)  # openpyxl: off the loop
         await message.answer_document(BufferedInputFile(
-            _roster_xlsx(rows, ctx), filename=f"roster-{day.isoformat()}.xlsx"),
+            data, filename=f"roster-{day.isoformat()}.xlsx"),
             caption=t("roster_export", day=day.isoformat(), count=len(rows)))
         return
     if not rows:

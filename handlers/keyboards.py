@@ -8,6 +8,7 @@ forged.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated, Literal
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
@@ -17,34 +18,39 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
 )
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from pydantic import Field
 
 from models import Place, Ticket
 from services.texts import plain, t
 
+# A database id or page number: forged data out of range (a negative number, one too big
+# for the database's integer) does not match the factory, so no handler sees it and the
+# fallback answers "this button is out of date".
+Id = Annotated[int, Field(ge=0, lt=2**31)]
 
 class ReportCb(CallbackData, prefix="rp"):
     """A button of the submit conversation; `key` ties it to one draft."""
 
-    action: str  # submit | edit_text | edit_place | edit_phone | cancel
+    action: Literal["submit", "edit_text", "edit_place", "edit_phone", "cancel"]
     key: str
 
 
 class PlaceCb(CallbackData, prefix="pl"):
     """Walk the place tree: open a place (its children) or choose it (final)."""
 
-    id: int  # 0: back to the list of towns
+    id: Id  # 0: back to the list of towns
     final: bool = False
     key: str
 
 
 class MyListCb(CallbackData, prefix="my"):
-    page: int
+    page: Id
 
 
 class TicketCb(CallbackData, prefix="tk"):
-    action: str  # view | follow
-    id: int
-    page: int = 0
+    action: Literal["view", "follow"]
+    id: Id
+    page: Id = 0
 
 
 def menu_texts() -> frozenset[str]:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from handlers.keyboards import Id
 from models import Rating, Ticket, TicketState, Unit
 from services.texts import plain, t
 
@@ -25,25 +26,26 @@ ASSIGNED_ACTIONS = ("accept", "return", "whistle", "detail")
 class WorkCb(CallbackData, prefix="wk"):
     """A grid worker's / unit's action on a ticket."""
 
-    action: str  # accept | return | whistle | detail | progress | resolve | transfer | to
-    id: int
-    arg: int = 0  # transfer: the chosen person's id
+    action: Literal["accept", "return", "whistle", "detail", "progress", "resolve",
+                    "transfer", "to"]
+    id: Id
+    arg: Id = 0  # transfer: the chosen person's id
 
 
 class TriageCb(CallbackData, prefix="tr"):
     action: str  # open | assign | units | grid
-    id: int
-    arg: int = 0  # unit id (assign) or page (units)
+    id: Id
+    arg: Id = 0  # unit id (assign) or page (units)
 
 
 class RateCb(CallbackData, prefix="rt"):
-    id: int
-    rating: str  # Rating value
+    id: Id
+    rating: Literal["satisfied", "basically_satisfied", "unsatisfied"]
 
 
 class CallbackCb(CallbackData, prefix="cb"):
-    id: int
-    result: str  # Rating value or "unreachable"
+    id: Id
+    result: Literal["satisfied", "basically_satisfied", "unsatisfied", "unreachable"]
 
 
 def work_buttons(ticket: Ticket) -> InlineKeyboardMarkup | None:

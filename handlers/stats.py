@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
@@ -10,10 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Config
 from handlers.filters import HasRole
 from models import Person, Role
+from models.db import in_worker_thread
 from services import access, report_files, stats
 from services.context import ServiceContext
 from services.errors import NotAllowed
 from services.texts import t
+
+MAX_PERIOD = dt.timedelta(days=3 * 366)  # longer is a typing error, and a very long chart
 
 
 def _scope(me: Person) -> int | None:
@@ -34,21 +39,30 @@ async def on_stats(message: Message, command: CommandObject, session: AsyncSessi
     tz = ctx.calendar.tz
     try:
         start, end = stats.parse_period(period, ctx.clock.now().astimezone(tz).date(), tz)
-    except ValueError:
+    except (ValueError, OverflowError):  # not a period, or past the year 9999
+        start = end = None
+    if start is None or end is None or end - start > MAX_PERIOD:
         await message.answer(t("stats_usage"))
         return
-    report = await stats.compute(session, start, end, ctx.clock.now(), ctx.calendar,
-                                 response_hours=config.stats.response_hours,
-                                 unit_id=_scope(me))
-    if export:
-        data = await report_files.workbook(session, report, tz)
+    scope = _scope(me)
+
+    async def render(own: AsyncSession) -> tuple[bytes | str, bytes]:
+        """Figures, chart and workbook: CPU-heavy, so off the event loop."""
+        report = await stats.compute(own, start, end, ctx.clock.now(), ctx.calendar,
+                                     response_hours=config.stats.response_hours,
+                                     unit_id=scope)
+        if export:
+            return await report_files.workbook(own, report, tz), b""
+        return report_files.summary_text(report, tz), report_files.chart_png(report)
+
+    first, chart = await in_worker_thread(session, render)
+    if isinstance(first, bytes):
         await message.answer_document(
-            BufferedInputFile(data, filename=f"stats-{start:%Y%m%d}-{end:%Y%m%d}.xlsx"),
+            BufferedInputFile(first, filename=f"stats-{start:%Y%m%d}-{end:%Y%m%d}.xlsx"),
             caption=t("stats_export_caption", start=f"{start:%Y-%m-%d}", end=f"{end:%Y-%m-%d}"))
         return
-    await message.answer(report_files.summary_text(report, tz))
-    await message.answer_photo(BufferedInputFile(report_files.chart_png(report),
-                                                 filename="stats.png"))
+    await message.answer(first)
+    await message.answer_photo(BufferedInputFile(chart, filename="stats.png"))
 
 
 def make_router() -> Router:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import html
+import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -11,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import SendMessage
+from aiogram.types import CallbackQuery, Chat, InaccessibleMessage, Update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Config
@@ -320,3 +323,86 @@ async def test_double_taps_on_staff_and_appointment_edit_buttons(harness: Harnes
     await tap_twice(booker, "泗河社区党群服务中心")
     await tap_twice(booker, "12月15日")
     no_failure(h)
+
+
+# -- forged callbacks and odd arguments -----------------------------------------------------
+async def raw_press(u: Chatter, data: str, message: Any) -> None:
+    query_id = f"q{data}{id(message)}"
+    u.recorder.pressed.add(query_id)
+    query = CallbackQuery(id=query_id, from_user=u.user, chat_instance="ci", data=data,
+                          message=message, inline_message_id=None if message else "inl-1")
+    await u.dp.feed_update(u.bot, Update(update_id=abs(hash(query_id)) % 10**9,
+                                         callback_query=query))
+
+
+async def test_forged_callbacks_and_odd_arguments_get_a_clear_answer(
+        harness: Harness, org: Org, caplog: pytest.LogCaptureFixture) -> None:
+    h = harness
+    u = h.user(6501)
+    await u.say(t("btn_appointment"))
+    card = u.last_with_buttons()
+    for data in ("ap:day:1:0", "ap:day:1:20261399", "mk:1:bogus", "ap:bogus:1:0",
+                 "tk:view:99999999999999:0", "rp:edit_bogus:abc", "rt:1:delighted",
+                 "wk:accept:-5:0"):
+        await u.press_data(data, card)
+        assert u.last_alert() == t("stale_button"), data
+    await raw_press(u, "ap:town:2:0", None)  # inline mode: no message at all
+    assert u.last_alert() == t("stale_button")
+    old = InaccessibleMessage(chat=Chat(id=u.user.id, type="private"),
+                              message_id=card.message_id)
+    await raw_press(u, f"tk:view:{10**6}:0", old)  # an old message: still handled
+    assert u.last_alert() == t("err_not_found")
+    dispatcher = await staff(h, org, "staff-dispatch-1")
+    await dispatcher.say("/stats 2026-01-01..9999-12-31")
+    assert dispatcher.last.text == t("stats_usage")
+    receiver = await staff(h, org, "rep-1")
+    await receiver.say("/roster 9999-12-31")
+    assert receiver.last.text == t("roster_usage")
+    no_failure(h)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+async def test_start_is_answered_while_an_export_runs(harness: Harness, org: Org,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Statistics and their files are CPU work: they run off the event loop."""
+    started = threading.Event()
+
+    def slow_workbook_part(report: Any) -> dict[str, Any]:
+        started.set()
+        deadline = time.perf_counter() + 2.5
+        while time.perf_counter() < deadline:  # a big fold, in pure Python
+            sum(range(1000))
+        return {}
+
+    from services import report_files
+
+    real = report_files.workbook
+
+    async def workbook(session: Any, report: Any, tz: Any) -> bytes:
+        slow_workbook_part(report)
+        return await real(session, report, tz)
+
+    monkeypatch.setattr(report_files, "workbook", workbook)
+    h = harness
+    dispatcher = await staff(h, org, "staff-dispatch-1")
+    idle = h.user(6505)
+    t0 = time.perf_counter()
+    await idle.say("/start")
+    baseline = time.perf_counter() - t0  # this machine, now, with nothing else running
+    export = asyncio.create_task(dispatcher.say("/stats export 2026-11"))
+    while not started.is_set():  # on the loop, this would not come back before the end
+        await asyncio.sleep(0.01)
+    times = []
+    for user_id in (6502, 6503, 6504):  # three residents while it runs (median: the machine
+        resident = h.user(user_id)     # running the tests is shared and loaded)
+        t0 = time.perf_counter()
+        await resident.say("/start")
+        times.append(time.perf_counter() - t0)
+        assert resident.last.text.startswith("您好")
+    running = not export.done()
+    await export
+    # Within 200 ms (on a loaded test machine, where a busy thread slows every GIL hand-off:
+    # within five times an idle /start); on the
+    # event loop it would wait the whole 2.5 s.
+    assert running and sorted(times)[1] < max(0.2, 5 * baseline), (times, baseline)
+    assert dispatcher.last.text.startswith("统计明细 2026-11-01")
