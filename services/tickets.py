@@ -254,11 +254,17 @@ class Lifecycle:
     async def remind(self, ticket: Ticket, point: dt.datetime) -> None:
         """A reminder before the deadline (a sweep calls this); no state change."""
         self._check(ticket, "remind", None)
-        ticket.reminders_sent += 1
+        now = self.clock.now()
         ahead = [p for p in self.reminder_points(ticket.due_at) if p > point] if (
             ticket.due_at) else []
         ticket.remind_at = ahead[0] if ahead else None
-        await self.notices.reminder(ticket, self.clock.now())
+        if ticket.due_at is not None and now >= ticket.due_at:
+            # Sent late (the bot was down, or the reminder waited for office hours): "due at
+            # 08:30" after 08:30 is wrong, and the overdue escalation says what is true.
+            ticket.remind_at = None
+            return
+        ticket.reminders_sent += 1
+        await self.notices.reminder(ticket, now)
 
     async def overdue(self, ticket: Ticket) -> None:
         """The deadline passed unresolved: escalate once per deadline (a sweep calls this)."""

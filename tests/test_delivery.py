@@ -401,8 +401,7 @@ async def test_start_is_answered_while_an_export_runs(harness: Harness, org: Org
         assert resident.last.text.startswith("您好")
     running = not export.done()
     await export
-    # Within 200 ms (on a loaded test machine, where a busy thread slows every GIL hand-off:
-    # within five times an idle /start); on the
-    # event loop it would wait the whole 2.5 s.
+    # Within 200 ms (on a loaded test machine, where a busy thread slows every GIL
+    # hand-off: within five times an idle /start); on the event loop it waits all 2.5 s.
     assert running and sorted(times)[1] < max(0.2, 5 * baseline), (times, baseline)
     assert dispatcher.last.text.startswith("统计明细 2026-11-01")

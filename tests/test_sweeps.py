@@ -209,3 +209,21 @@ def test_scheduler_has_the_sweeps(ctx: ServiceContext) -> None:
     scheduler.add_default_sweeps()
     assert set(scheduler.job_ids()) == {"calendar-coverage", "deadlines", "daily-digest",
                                         "monthly-report"}
+
+
+async def test_a_reminder_whose_moment_passed_the_deadline_is_dropped(
+        engine: AsyncEngine, session: AsyncSession, org: Org, ctx: ServiceContext,
+        clock: ManualClock) -> None:
+    """The bot was down over the reminder points and starts again after the deadline: one
+    escalation, no "will be due at 08:30" at 09:00."""
+    clock.set(local(2026, 11, 30, 8, 30))  # Monday
+    ticket = await submit(session, ctx, org)
+    assert ticket.due_at == local(2026, 12, 3, 8, 30) and ticket.remind_at is not None
+    ticket_id = ticket.id
+    clock.set(local(2026, 12, 3, 9, 0))
+    await sweeps.run_sweeps(make_sessionmaker(engine), ctx)
+    session.expire_all()
+    assert await rows(session, "reminder") == []
+    assert len({r.ticket_id for r in await rows(session, "escalation")}) == 1
+    ticket = await session.get(Ticket, ticket_id)
+    assert ticket is not None and ticket.remind_at is None
