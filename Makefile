@@ -6,12 +6,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint venv clean
+.PHONY: run test lint venv clean lock audit
 
-$(BIN)/minyi: pyproject.toml
+# The exact versions come from the lock files (pip-compile); the package itself on top.
+$(BIN)/minyi: pyproject.toml requirements.lock requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(BIN)/minyi
 
 venv: $(BIN)/minyi
@@ -25,6 +27,18 @@ lint: venv
 
 test: lint
 	$(BIN)/pytest
+
+# Re-pin after changing dependencies in pyproject.toml (or to take newer releases).
+lock: venv
+	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
+		--upgrade --output-file requirements.lock pyproject.toml
+	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
+		--extra dev --constraint requirements.lock --output-file requirements-dev.lock \
+		pyproject.toml
+
+# Known vulnerabilities in the locked versions (pip-audit; says so when it cannot check).
+audit: venv
+	$(BIN)/python .ci/audit.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -20,6 +20,7 @@ from bot.calendar import make_calendar
 from bot.config import Config
 from bot.fsm_storage import SqlStorage
 from bot.middlewares import CallbackMessage, CurrentPerson, DbSessionMiddleware, FloodControl
+from bot.private_chats import PrivateChatsOnly
 from bot.retry import session_middlewares
 from bot.scheduler import Scheduler
 from bot.sender import OutboxSender, SenderLimits
@@ -76,7 +77,8 @@ def make_storage(config: Config, sessionmaker: async_sessionmaker[AsyncSession],
     if config.redis.url:
         from aiogram.fsm.storage.redis import RedisStorage
 
-        redis = RedisStorage.from_url(config.redis.url)
+        ttl = config.privacy.draft_hours * 3600  # abandoned drafts expire (个人信息保护法)
+        redis = RedisStorage.from_url(config.redis.url, state_ttl=ttl, data_ttl=ttl)
         return redis, redis.create_isolation()
     return SqlStorage(sessionmaker, clock), SimpleEventIsolation()
 
@@ -100,6 +102,7 @@ def make_dispatcher(config: Config, sessionmaker: async_sessionmaker[AsyncSessio
     dp = Dispatcher(storage=storage, events_isolation=isolation, ctx=ctx, config=config,
                     request_router=request_router,
                     intake_rules=IntakeRules(**config.intake.model_dump()))
+    dp.update.outer_middleware(PrivateChatsOnly())  # first: groups never reach the rest
     dp.update.outer_middleware(FloodControl(config.flood.limit, config.flood.window_seconds))
     dp.update.outer_middleware(DbSessionMiddleware(sessionmaker))
     dp.update.outer_middleware(CurrentPerson())
@@ -147,7 +150,8 @@ async def build_app(config: Config, clock: Clock | None = None) -> App:
     scheduler = Scheduler(ctx, sessionmaker)
     scheduler.add_default_sweeps(config.deadlines.sweep_seconds,
                                  config.deadlines.digest_time, config.stats.monthly_report,
-                                 config.stats.response_hours)
+                                 config.stats.response_hours,
+                                 (config.privacy.retention_days, config.privacy.draft_hours))
     dp = make_dispatcher(config, sessionmaker, ctx,
                          await make_request_router(config, sessionmaker))
     sender = OutboxSender(bot, sessionmaker, ctx.clock, sender_limits(config))
@@ -178,6 +182,8 @@ async def _on_startup(app: App) -> None:
             BotCommand(command="my", description=t("btn_my")),
             BotCommand(command="help", description=t("cmd_help")),
             BotCommand(command="cancel", description=t("cmd_cancel")),
+            BotCommand(command="myinfo", description=t("btn_myinfo")),
+            BotCommand(command="deleteme", description=t("btn_deleteme")),
         ])
     except Exception as exc:  # optional: a failure must not stop the bot
         log.warning("setMyCommands failed: %s", exc)

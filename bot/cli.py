@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import datetime as dt
 import logging
+import secrets
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -64,6 +65,17 @@ def _parser() -> argparse.ArgumentParser:
     inv.add_argument("--name", default="", help="the new staff member's name")
     inv.add_argument("--phone", default="")
     inv.add_argument("--person", help="code of a staff member already in the org file")
+    wh = sub.add_parser("webhook", help="webhook mode").add_subparsers(dest="webhook_cmd",
+                                                                     required=True)
+    wh.add_parser("secret", help="print a strong new telegram.webhook.secret")
+    sf = sub.add_parser("staff", help="remove staff or unbind a lost Telegram account"
+                        ).add_subparsers(dest="staff_cmd", required=True)
+    for name, text in (("remove", "take every staff role and the Telegram binding away"),
+                       ("unbind", "unbind the Telegram account (roles stay; invite anew)")):
+        sf.add_parser(name, help=text).add_argument("code", help="the person's code")
+    au = sub.add_parser("audit", help="the audit log, newest first")
+    au.add_argument("--limit", type=int, default=50)
+    au.add_argument("--action", help="only actions starting with this, e.g. staff, phone")
     routing_cli.add_commands(sub)
     return p
 
@@ -81,9 +93,13 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("alembic").setLevel(logging.WARNING)
     if args.command in ("routing", "route"):
         return routing_cli.run(config, args)
+    if args.command == "webhook":
+        print(secrets.token_urlsafe(48))  # 64 characters of A-Z a-z 0-9 _ -
+        return 0
     handler = {"run": _run, "db": _db, "org": _org, "calendar": _calendar,
                "doctor": _doctor, "outbox": _outbox, "invite": _invite,
-               "stats": _stats, "sandbox": _sandbox}[args.command]
+               "stats": _stats, "sandbox": _sandbox, "staff": _staff,
+               "audit": _audit}[args.command]
     try:
         return asyncio.run(handler(config, args))
     except KeyboardInterrupt:
@@ -127,6 +143,7 @@ async def _db(config: Config, args: argparse.Namespace) -> int:
 
 
 async def _org(config: Config, args: argparse.Namespace) -> int:
+    from services.audit import cli_label
     from services.clock import SystemClock
     from services.org_import import OrgImportError, import_org
 
@@ -136,7 +153,7 @@ async def _org(config: Config, args: argparse.Namespace) -> int:
     async with _db_session(config) as session:
         try:
             report = await import_org(session, args.file.read_text(encoding="utf-8"),
-                                      SystemClock())
+                                      SystemClock(), cli_label())
         except OrgImportError as exc:
             print(f"导入失败，未写入任何数据（{len(exc.errors)} 处错误）：", file=sys.stderr)
             for line in exc.errors:
@@ -145,6 +162,51 @@ async def _org(config: Config, args: argparse.Namespace) -> int:
         await session.commit()
     for section, created in report.created.items():
         print(f"{section}: 新增 {created}，更新 {report.updated[section]}")
+    if report.deactivated:
+        print(f"已停用（active = false）：{'、'.join(report.deactivated)}")
+    if report.not_in_file:
+        print(f"! 数据库中有 {len(report.not_in_file)} 名工作人员不在此文件中，仍保留角色："
+              f"{'、'.join(report.not_in_file[:20])}；如需移除，请在文件中写 active = false "
+              "或运行 minyi staff remove CODE", file=sys.stderr)
+    return 0
+
+
+async def _staff(config: Config, args: argparse.Namespace) -> int:
+    from services import staff_admin
+    from services.audit import cli_label
+    from services.clock import SystemClock
+    from services.errors import DomainError
+
+    async with _db_session(config) as session:
+        try:
+            act = staff_admin.remove if args.staff_cmd == "remove" else staff_admin.unbind
+            person = await act(session, args.code, SystemClock(), cli_label())
+        except DomainError as exc:
+            print(exc.message, file=sys.stderr)
+            return 2
+        left = await staff_admin.open_assigned(session, person)
+        await session.commit()
+    done = ("已移除（不再有任何工作人员角色，Telegram 账号已解绑）"
+            if args.staff_cmd == "remove"
+            else "已解绑 Telegram 账号（角色保留，可用 minyi invite --person 重新绑定）")
+    print(f"{person.name or person.code}（{person.code}）：{done}。运行中的机器人立即生效。")
+    if left:
+        print(f"! 仍有 {len(left)} 件在办诉求由其承办，请转派或由派单员重新分派："
+              f"{'、'.join(left[:20])}", file=sys.stderr)
+    return 0
+
+
+async def _audit(config: Config, args: argparse.Namespace) -> int:
+    from services import audit
+
+    async with _db_session(config) as session:
+        rows = await audit.entries(session, limit=args.limit, action=args.action)
+    for row in reversed(rows):
+        at = row.at.astimezone(config.tz)
+        print(f"{at:%Y-%m-%d %H:%M:%S}  {row.actor:<24} {row.action:<18} {row.target}"
+              + (f"  {row.detail}" if row.detail else ""))
+    if not rows:
+        print("审计日志为空")
     return 0
 
 

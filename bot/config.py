@@ -50,7 +50,8 @@ class _Section(BaseModel):
 
 
 class WebhookConfig(_Section):
-    host: str = "0.0.0.0"
+    # Loopback: a reverse proxy (nginx, TLS) in front forwards Telegram's requests.
+    host: str = "127.0.0.1"
     port: int = Field(8443, ge=1, le=65535)
     path: str = "/telegram/webhook"
     url: str = ""
@@ -93,6 +94,10 @@ class TelegramConfig(_Section):
     def _webhook_needs_url(self) -> TelegramConfig:
         if self.mode == "webhook" and not self.webhook.url:
             raise ValueError("webhook.url is required when mode = \"webhook\"")
+        if self.mode == "webhook" and not self.webhook.secret.get_secret_value():
+            # Without it anyone who finds the URL can post updates as any user.
+            raise ValueError("webhook.secret is required when mode = \"webhook\" "
+                             "(minyi webhook secret prints a new one)")
         return self
 
 
@@ -200,6 +205,14 @@ class StatsConfig(_Section):
     monthly_report: bool = True
 
 
+class PrivacyConfig(_Section):
+    # Days after a ticket closes until its personal fields (text, phone, place, photos)
+    # and its messages are cleared; the ticket stays, for the statistics.
+    retention_days: int = Field(365, ge=1, le=3650)
+    # An abandoned conversation draft (我要反映 half done) is deleted after these hours.
+    draft_hours: int = Field(72, ge=1, le=24 * 90)
+
+
 class LogConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -218,6 +231,7 @@ class Config(_Section):
     outbox: OutboxConfig = OutboxConfig()
     appointments: AppointmentsConfig = AppointmentsConfig()
     stats: StatsConfig = StatsConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
     log: LogConfig = LogConfig()
 
     @field_validator("timezone")

@@ -6,13 +6,14 @@ from typing import Any
 
 import chinese_calendar
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.calendar import coverage_gaps
 from bot.config import Config
 from models import Membership, Place, PlaceKind, Role, Unit, migrate
 from models.db import make_sessionmaker
 from services import outbox
+from services import privacy
 from services.context import ServiceContext
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -58,6 +59,7 @@ async def health_report(config: Config, engine: AsyncEngine, ctx: ServiceContext
     if db_ok:
         checks.append(await _org_check(engine))
         checks.append(await _outbox_check(engine, ctx))
+        checks.append(await _privacy_check(config, engine, ctx))
     return {"ok": all(c["status"] != FAIL for c in checks), "checks": checks}
 
 
@@ -83,3 +85,15 @@ async def _org_check(engine: AsyncEngine) -> dict[str, str]:
     if not units or not dispatchers:
         return _check("org", WARN, detail + "：请先运行 minyi org import FILE.toml")
     return _check("org", OK, detail)
+
+
+async def _privacy_check(config: Config, engine: AsyncEngine, ctx: ServiceContext
+                         ) -> dict[str, str]:
+    """What the daily retention sweep (03:15) has to clear now."""
+    async with AsyncSession(engine) as session:
+        due = await privacy.due(session, ctx.clock.now(), config.privacy.retention_days,
+                                config.privacy.draft_hours)
+    return _check("privacy", OK,
+                  f"保留期限 {config.privacy.retention_days} 天：{due.tickets} 件已办结诉求"
+                  f"的个人信息待清除；{due.drafts} 份超过 {config.privacy.draft_hours} 小时"
+                  "的草稿待删除（每日 03:15 自动执行）")

@@ -32,13 +32,15 @@ def make_webhook_app(app: App) -> web.Application:
     web_app = web.Application()
     SimpleRequestHandler(
         dispatcher=app.dp, bot=app.bot,
-        secret_token=hook.secret.get_secret_value() or None,
+        secret_token=hook.secret.get_secret_value(),  # required by the config
     ).register(web_app, path=hook.path)
     setup_application(web_app, app.dp, bot=app.bot)
 
     async def health(_request: web.Request) -> web.Response:
+        # ok/failing only: the details (hosts, database, versions) stay in `minyi doctor`.
         report = await health_report(app.config, app.engine, app.ctx)
-        return web.json_response(report, status=200 if report["ok"] else 503)
+        return web.json_response({"status": "ok" if report["ok"] else "failing"},
+                                 status=200 if report["ok"] else 503)
 
     web_app.router.add_get("/health", health)
     return web_app
@@ -48,7 +50,7 @@ async def set_webhook(app: App) -> None:
     hook = app.config.telegram.webhook
     await app.bot.set_webhook(
         url=hook.url.rstrip("/") + hook.path,
-        secret_token=hook.secret.get_secret_value() or None,
+        secret_token=hook.secret.get_secret_value(),
         allowed_updates=app.dp.resolve_used_update_types(),
     )
 

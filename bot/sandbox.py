@@ -180,13 +180,34 @@ class SandboxWeb:
         return web.Response(body=data, content_type="image/png")
 
 
+def local_only(port: int) -> Any:
+    """The page's JSON API answers only the page itself: Host must be this loopback
+    address (a DNS-rebinding site has its own name in Host) and a POST must come with the
+    page's Origin (another site's form or fetch carries its own, or none)."""
+    hosts = {f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]")}
+    origins = {f"http://{host}" for host in hosts}
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith("/api/"):
+            origin = request.headers.get("Origin")
+            if request.host not in hosts or (origin is not None and origin not in origins):
+                raise web.HTTPForbidden(text="sandbox API: local page only")
+            if request.method != "GET" and origin is None:
+                raise web.HTTPForbidden(text="sandbox API: Origin header required")
+        return await handler(request)
+
+    return guard
+
+
 async def run_sandbox(port: int = 8080, db: Path = Path("sandbox.db"),
                       stop: asyncio.Event | None = None,
                       ready: asyncio.Event | None = None) -> None:
     """Serve until Ctrl-C (or `stop`); prints the URL when ready."""
     emulator = Emulator()
     clock = SandboxClock()
-    web_app = web.Application(client_max_size=20 * 1024 * 1024)
+    web_app = web.Application(client_max_size=20 * 1024 * 1024,
+                              middlewares=[local_only(port)])
     emulator.routes(web_app)
     runner = web.AppRunner(web_app, access_log=None)
     config = sandbox_config(port, db)

@@ -16,7 +16,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.calendar import coverage_gaps
-from services import sweeps
+from services import privacy, sweeps
 from services.context import ServiceContext
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ class Scheduler:
         self.ctx = ctx
         self.sessionmaker = sessionmaker
         self.response_hours = 2.0
+        self.retention = (365, 72)
         self._aps = AsyncIOScheduler(timezone=ctx.calendar.tz)
 
     def add_sweep(self, name: str, func: Callable[[], Awaitable[None]],
@@ -38,7 +39,8 @@ class Scheduler:
 
     def add_default_sweeps(self, sweep_seconds: int = 30,
                            digest_time: dt.time = dt.time(9, 0),
-                           monthly_report: bool = True, response_hours: float = 2.0) -> None:
+                           monthly_report: bool = True, response_hours: float = 2.0,
+                           retention: tuple[int, int] | None = None) -> None:
         tz = self.ctx.calendar.tz
         self.add_sweep("calendar-coverage", self.check_calendar,
                        CronTrigger(hour=8, minute=0, timezone=tz))
@@ -47,6 +49,10 @@ class Scheduler:
             self.add_sweep("daily-digest", self.digest,
                            CronTrigger(hour=digest_time.hour, minute=digest_time.minute,
                                        timezone=tz))
+            if retention is not None:  # (privacy.retention_days, privacy.draft_hours)
+                self.retention = retention
+                self.add_sweep("privacy-retention", self.apply_retention,
+                               CronTrigger(hour=3, minute=15, timezone=tz))
             if monthly_report:
                 self.response_hours = response_hours
                 self.add_sweep("monthly-report", self.monthly,
@@ -58,6 +64,12 @@ class Scheduler:
         report = await sweeps.run_sweeps(self.sessionmaker, self.ctx)
         if any(report.done.values()):
             log.info("deadline sweeps: %s", report.done)
+
+    async def apply_retention(self) -> None:
+        assert self.sessionmaker is not None
+        done = await privacy.run_retention(self.sessionmaker, self.ctx.clock, *self.retention)
+        if any(done.values()):
+            log.info("privacy retention: %s", done)
 
     async def monthly(self) -> None:
         assert self.sessionmaker is not None

@@ -13,6 +13,7 @@ from handlers import (
     common,
     errors,
     my_requests,
+    privacy,
     rating,
     report,
     staff,
@@ -24,7 +25,8 @@ from handlers import (
 def get_routers() -> list[Router]:
     # errors first so its handlers see every failure; the commands that work in any state
     # (/start, /cancel) before the conversations; the fallback last.
-    return [errors.make_router(), common.make_router(), staff.make_router(),
+    return [errors.make_router(), common.make_router(), privacy.make_router(),
+            staff.make_router(),
             triage.make_router(), stats.make_router(), rating.make_router(),
             appointments.make_router(),
             report.make_router(),

@@ -8,16 +8,20 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Config
 from handlers import keyboards as kb
-from models import Role
+from handlers import privacy
+from models import Person, Role
 from services import invites, places
 from services.context import ServiceContext
 from services.texts import t
 
 
 async def start(message: Message, state: FSMContext, session: AsyncSession,
-                ctx: ServiceContext) -> None:
+                ctx: ServiceContext, me: Person, config: Config) -> None:
     await state.clear()
+    if me.consent_at is None:  # 个人信息保护法: the notice comes first
+        await privacy.show_notice(message, me, config)
     await message.answer(await start_text(session, ctx), reply_markup=kb.main_menu())
 
 

@@ -82,7 +82,8 @@ def ask_phone(known_masked: str) -> ReplyKeyboardMarkup:
     rows = [[KeyboardButton(text=t("btn_share_contact"), request_contact=True)]]
     if known_masked:
         rows.append([KeyboardButton(text=plain("btn_use_phone", phone=known_masked))])
-    rows.append([KeyboardButton(text=t("btn_no_phone")), KeyboardButton(text=t("btn_cancel"))])
+    rows.append([KeyboardButton(text=t("btn_no_phone")), KeyboardButton(text=t("btn_anonymous"))])
+    rows.append([KeyboardButton(text=t("btn_cancel"))])
     return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, one_time_keyboard=True)
 
 
@@ -144,4 +145,22 @@ def ticket_detail(ticket: Ticket, page: int, can_follow_up: bool) -> InlineKeybo
                   callback_data=TicketCb(action="follow", id=ticket.id, page=page))
     kb.button(text=t("btn_back_to_list"), callback_data=MyListCb(page=page))
     kb.adjust(1)
+    return kb.as_markup()
+
+
+class PrivacyCb(CallbackData, prefix="pv"):
+    action: str  # agree | decline | erase | keep
+
+
+def consent_buttons() -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t("btn_consent"), callback_data=PrivacyCb(action="agree"))
+    kb.button(text=t("btn_consent_decline"), callback_data=PrivacyCb(action="decline"))
+    return kb.as_markup()
+
+
+def erase_buttons() -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t("btn_deleteme_confirm"), callback_data=PrivacyCb(action="erase"))
+    kb.button(text=t("btn_deleteme_keep"), callback_data=PrivacyCb(action="keep"))
     return kb.as_markup()

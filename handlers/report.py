@@ -18,8 +18,10 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Config
 from handlers import keyboards as kb
 from handlers import views
+from handlers.privacy import notice_text
 from models import Person, Place, PlaceKind, Unit
 from services import intake, places
 from services.context import ServiceContext
@@ -37,10 +39,13 @@ class Report(StatesGroup):
 
 
 # -- entering the steps --------------------------------------------------------------------
-async def begin(message: Message, state: FSMContext) -> None:
+async def begin(message: Message, state: FSMContext, me: Person, config: Config) -> None:
     await state.clear()
     await state.set_state(Report.text)
-    await state.set_data({"key": uuid.uuid4().hex[:16], "photos": [], "attachments": []})
+    await state.set_data({"key": uuid.uuid4().hex[:16], "photos": [], "attachments": [],
+                          "needs_consent": me.consent_at is None})
+    if me.consent_at is None:  # 个人信息保护法: the notice before a first request
+        await message.answer(notice_text(config))
     await message.answer(t("report_ask_text"), reply_markup=kb.cancel_only())
 
 
@@ -66,6 +71,8 @@ async def _show_summary(message: Message, state: FSMContext, session: AsyncSessi
     place = await session.get(Place, data["place_id"]) if data.get("place_id") else None
     text = views.summary(data, await places.path(session, place),
                          intake.mask_phone(data.get("phone")))
+    if data.get("needs_consent"):
+        text += "\n\n" + t("summary_consent")
     await message.answer(text, reply_markup=kb.confirm(data["key"]))
 
 
@@ -202,12 +209,17 @@ async def on_phone_text(message: Message, state: FSMContext, session: AsyncSessi
                         me: Person) -> None:
     text = (message.text or "").strip()
     if text == t("btn_no_phone"):
-        await state.update_data(phone=None, phone_declined=True)
+        await state.update_data(phone=None, phone_declined=True, anonymous=False)
         await message.answer(t("report_phone_declined"))
         await _next_after(Report.phone, message, state, session, me)
         return
+    if text == t("btn_anonymous"):
+        await state.update_data(phone=None, phone_declined=True, anonymous=True)
+        await message.answer(t("report_anonymous"))
+        await _next_after(Report.phone, message, state, session, me)
+        return
     if me.phone and text == t("btn_use_phone", phone=intake.mask_phone(me.phone)):
-        await state.update_data(phone=me.phone, phone_declined=False)
+        await state.update_data(phone=me.phone, phone_declined=False, anonymous=False)
         await _next_after(Report.phone, message, state, session, me)
         return
     await _take_phone(message, state, session, me, text)
@@ -216,7 +228,7 @@ async def on_phone_text(message: Message, state: FSMContext, session: AsyncSessi
 async def _take_phone(message: Message, state: FSMContext, session: AsyncSession,
                       me: Person, raw: str) -> None:
     phone = intake.normalise_phone(raw)
-    await state.update_data(phone=phone, phone_declined=False)
+    await state.update_data(phone=phone, phone_declined=False, anonymous=False)
     if await state.get_state() == Report.phone.state:
         await _next_after(Report.phone, message, state, session, me)
     else:
@@ -268,7 +280,7 @@ async def _submit(query: CallbackQuery, data: dict[str, Any], state: FSMContext,
                   longitude=data.get("lon"), address=data.get("address", ""),
                   contact_phone=data.get("phone"),
                   phone_declined=bool(data.get("phone_declined")), place_id=data.get("place_id"),
-                  submission_key=data["key"])
+                  submission_key=data["key"], anonymous=bool(data.get("anonymous")))
     ticket, created = await intake.submit(session, ctx, request_router, resident, draft)
     if not created:  # submitted before, but the answer never got through: say which
         await state.clear()

@@ -113,7 +113,7 @@ async def on_reason(message: Message, state: FSMContext, session: AsyncSession,
 async def on_callbacks(message: Message, session: AsyncSession, ctx: ServiceContext,
                        me: Person) -> None:
     """回访: tickets whose residents did not rate in time, with phone and answer buttons."""
-    tickets = await work.callback_queue(session, me)
+    tickets = await work.callback_queue(session, me, clock=ctx.clock)
     if not tickets:
         await message.answer(t("callbacks_empty"))
         return
@@ -157,7 +157,7 @@ async def on_result(message: Message, state: FSMContext, session: AsyncSession,
 
 async def _send_view(message: Message, session: AsyncSession, ctx: ServiceContext,
                      me: Person, ticket: Ticket) -> None:
-    v = await work.view(session, me, ticket.id)
+    v = await work.view(session, me, ticket.id, ctx.clock)
     text = staff_views.ticket_view(v, await places.path(session, v.place), ctx.calendar.tz,
                                    ctx.clock.now())
     # work.view has already refused anyone who may not see it; buttons for those who work it.

@@ -17,6 +17,8 @@ def ticket_view(v: StaffView, place_path: str, tz: ZoneInfo, now: dt.datetime) -
     ticket = v.ticket
     phone = ticket.contact_phone or ""
     phone = (phone if v.show_phone else mask_phone(phone)) or t("no_phone")
+    if ticket.anonymous:
+        phone = t("anonymous_mark")
     recent = [join([fmt_moment(e.at, tz), " ", t(f"action_{e.action}"),
                     *(["：", esc(e.note, 60)] if e.note else [])], "")
               for e in v.events[-RECENT:]]
@@ -25,7 +27,9 @@ def ticket_view(v: StaffView, place_path: str, tz: ZoneInfo, now: dt.datetime) -
              unit=esc(v.unit.name, 100) if v.unit else t("detail_unit_pending"),
              place=esc(place_path or ticket.address, 300) or "—",
              due=fmt_day(ticket.due_at, tz) if ticket.due_at else "—",
-             resident=esc(v.resident.name if v.resident else "", 40) or "—", phone=phone,
+             resident=(t("anonymous_mark") if ticket.anonymous
+                       else esc(v.resident.name if v.resident else "", 40) or "—"),
+             phone=phone,
              assignee=esc(v.assignee.name, 40) if v.assignee else "—",
              photos=len(ticket.photos), text=esc(ticket.text, 1500),
              recent=join(recent))

@@ -27,6 +27,8 @@ def summary(draft: dict[str, Any], place_path: str, phone_masked: str) -> str:
         where = join([where, t("summary_pin")], "")
     phone = phone_masked or (t("summary_phone_declined") if draft.get("phone_declined")
                              else t("summary_no_phone"))
+    if draft.get("anonymous"):
+        phone = t("summary_anonymous")
     return t("summary", text=esc(draft.get("text", ""), 2500), photos=photos,
              voices=voices, where=where, phone=phone)
 

@@ -1,6 +1,7 @@
 """SQLAlchemy 2 ORM entities, engine/session factory and Alembic migrations."""
 
 from models.appointments import Booking, BookingState, Slot
+from models.audit import AuditEntry
 from models.base import Base
 from models.fsm import FsmRecord
 from models.org import Place, PlaceKind, Unit, Venue, VenueKind
@@ -9,6 +10,7 @@ from models.people import Invite, Membership, Person, Role
 from models.tickets import Rating, Ticket, TicketEvent, TicketSequence, TicketState
 
 __all__ = [
+    "AuditEntry",
     "Base",
     "Booking",
     "BookingState",

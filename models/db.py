@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -19,7 +20,8 @@ T = TypeVar("T")
 
 
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    kwargs: dict[str, Any] = {"echo": echo}
+    # hide_parameters: an error or echo never logs the values (a resident's text, phone).
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if url.startswith("sqlite"):
         # One writer at a time; wait for the lock instead of failing at once.
         kwargs["connect_args"] = {"timeout": 30}
@@ -27,6 +29,9 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         kwargs["pool_pre_ping"] = True
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
+        # aiosqlite's DEBUG lines print every statement with its parameters.
+        quiet = logging.getLogger("aiosqlite")
+        quiet.setLevel(max(quiet.getEffectiveLevel(), logging.INFO))
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
 

@@ -36,6 +36,11 @@ class Person(Base):
     # cleared when the person writes to the bot again.
     unreachable_at: Mapped[dt.datetime | None]
     unreachable_reason: Mapped[str] = mapped_column(sa.String(200), default="")
+    # 个人信息保护法: when the resident agreed to the privacy notice (NULL: not yet; no
+    # request is stored before). Staff removed from the org file are inactive: no roles,
+    # no Telegram binding, no invite works for them.
+    consent_at: Mapped[dt.datetime | None]
+    active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="person", cascade="all, delete-orphan", lazy="selectin"

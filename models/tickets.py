@@ -45,6 +45,8 @@ class Ticket(Base):
     longitude: Mapped[float | None]
     address: Mapped[str] = mapped_column(sa.String(512), default="")
     contact_phone: Mapped[str | None] = mapped_column(sa.String(32))
+    # 匿名反映: staff never see who asked; answered and rated in chat only.
+    anonymous: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     place_id: Mapped[int | None] = mapped_column(sa.ForeignKey("places.id"), index=True)
     unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"), index=True)
     assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id"), index=True)
@@ -69,7 +71,9 @@ class Ticket(Base):
     result_text: Mapped[str] = mapped_column(sa.Text, default="")
     result_photos: Mapped[list[Any]] = mapped_column(default=list)
     resolved_at: Mapped[dt.datetime | None]
-    closed_at: Mapped[dt.datetime | None]
+    closed_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    # The retention rule cleared the personal fields (text, phone, place, photos) here.
+    purged_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
     # Optimistic lock: two concurrent transitions of one ticket cannot both win.

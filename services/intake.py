@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Person, Ticket, Unit
 from routing.classifier import Decision, Router
+from services import privacy
 from services.context import ServiceContext
 from services.errors import Conflict, InvalidInput
 from services.tickets import Draft, Route
@@ -112,8 +113,11 @@ async def submit(session: AsyncSession, ctx: ServiceContext, router: RequestRout
             if existing.resident_id != resident.id:
                 raise Conflict()
             return existing, False
-    if draft.contact_phone and not resident.phone:
+    if draft.contact_phone and not resident.phone and not draft.anonymous:
         resident.phone = draft.contact_phone  # offered next time as "use this number"
+    # The summary the resident confirmed carried the privacy notice: confirming it is the
+    # consent, recorded in the transaction that stores the first request.
+    privacy.consent(resident, ctx.clock)
     route = await router.route(session, " ".join(filter(None, [draft.title, draft.text,
                                                                   draft.address])))
     try:

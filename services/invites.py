@@ -50,6 +50,8 @@ async def existing_staff(session: AsyncSession, code: str) -> Person:
     person = await session.scalar(sa.select(Person).where(Person.code == code))
     if person is None:
         raise InvalidInput("err_invite_person", code=code)
+    if not person.active:
+        raise InvalidInput("err_staff_inactive", code=code)
     return person
 
 
@@ -71,6 +73,8 @@ async def redeem(session: AsyncSession, token: str, tg_user_id: int, clock: Cloc
         raise InvalidInput("err_invite_unknown")
     staff = await session.get(Person, invite.person_id)
     assert staff is not None
+    if not staff.active:  # removed after the link was made
+        raise InvalidInput("err_invite_unknown")
     if invite.used_at is not None:
         if invite.used_by_tg_id == tg_user_id:
             return staff  # the same person opening the link again

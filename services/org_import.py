@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Membership, Person, Place, PlaceKind, Role, Unit, Venue, VenueKind
 from models.org import PLACE_PARENTS
+from services import staff_admin
 from services.clock import Clock
 
 SECTIONS = ("places", "venues", "units", "people")
@@ -36,6 +37,10 @@ class OrgImportError(Exception):
 class ImportReport:
     created: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SECTIONS, 0))
     updated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SECTIONS, 0))
+    deactivated: list[str] = field(default_factory=list)  # `active = false` applied now
+    # Active staff in the database the file does not mention: they keep their roles until
+    # `active = false` or `minyi staff remove CODE` (a partial file removes nobody).
+    not_in_file: list[str] = field(default_factory=list)
 
 
 def _header_lines(text: str) -> dict[str, list[int]]:
@@ -170,6 +175,8 @@ def _validate(data: dict[str, Any], chk: _Checker, known: dict[str, set[str]]) -
 
 def _validate_person(row: dict[str, Any], i: int, chk: _Checker, places: set[str],
                      units: set[str], kinds: dict[str, PlaceKind]) -> None:
+    if not isinstance(row.get("active", True), bool):
+        chk.error("people", i, row, "active 应为 true 或 false")
     tg = row.get("telegram_id")
     if tg is not None and (not isinstance(tg, int) or isinstance(tg, bool) or tg <= 0):
         chk.error("people", i, row, "telegram_id 应为正整数")
@@ -232,7 +239,8 @@ def _tree_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return ordered
 
 
-async def import_org(session: AsyncSession, text: str, clock: Clock) -> ImportReport:
+async def import_org(session: AsyncSession, text: str, clock: Clock,
+                     actor: str = "org import") -> ImportReport:
     """Validate and apply the TOML `text`; flushes, the caller commits."""
     try:
         data = tomllib.loads(text)
@@ -246,12 +254,13 @@ async def import_org(session: AsyncSession, text: str, clock: Clock) -> ImportRe
     if chk.errors:
         raise OrgImportError(chk.errors)
     report = ImportReport()
-    await _apply(session, data, places, units, report, clock)
+    await _apply(session, data, places, units, report, clock, actor)
     return report
 
 
 async def _apply(session: AsyncSession, data: dict[str, Any], places: dict[str, Place],
-                 units: dict[str, Unit], report: ImportReport, clock: Clock) -> None:
+                 units: dict[str, Unit], report: ImportReport, clock: Clock,
+                 actor: str) -> None:
     def ids(table: dict[str, Any]) -> Callable[[str | None], int | None]:
         return lambda code: table[code].id if code else None
 
@@ -282,7 +291,7 @@ async def _apply(session: AsyncSession, data: dict[str, Any], places: dict[str, 
     people = await _codes(session, Person)
     for row in data.get("people", []):
         values: dict[str, Any] = {"name": row["name"], "phone": row.get("phone")}
-        if row.get("telegram_id"):
+        if row.get("telegram_id") and row.get("active", True):
             values["tg_user_id"] = row["telegram_id"]
         is_new = row["code"] not in people
         if is_new:
@@ -290,10 +299,21 @@ async def _apply(session: AsyncSession, data: dict[str, Any], places: dict[str, 
         counted = report.updated["people"]
         person = _upsert(people, Person, row["code"], values, session, report, "people")
         await session.flush()
+        if not row.get("active", True):
+            if person.active or person.tg_user_id is not None or is_new:
+                await staff_admin.deactivate(session, person, clock, actor, "staff.deactivate")
+                report.deactivated.append(row["code"])
+            continue
+        person.active = True
         roles_changed = _set_memberships(person, row, place_id, unit_id)
         if roles_changed and not is_new and report.updated["people"] == counted:
             report.updated["people"] += 1
     await session.flush()
+    listed = {row["code"] for row in data.get("people", [])}
+    report.not_in_file = sorted(
+        code for code, p in people.items()
+        if code is not None and code not in listed and p.active and any(m.role in IMPORTED_ROLES
+                                                   for m in p.memberships))
 
 
 def _set_memberships(person: Person, row: dict[str, Any],

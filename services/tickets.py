@@ -20,7 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from models import Person, Rating, Role, Ticket, TicketEvent, TicketSequence, Unit
 from models import TicketState as S
 from models.db import upsert_insert
-from services import access, notices
+from services import access, audit, notices
 from services.clock import Clock
 from services.deadlines import WorkingCalendar
 from services.errors import Conflict, IllegalTransition, InvalidInput, NotAllowed, NotFound
@@ -80,6 +80,7 @@ class Draft:
     phone_declined: bool = False  # 不留电话: no phone on this ticket, not even a known one
     place_id: int | None = None
     submission_key: str | None = None
+    anonymous: bool = False  # 匿名反映: no phone kept, staff never see who asked
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,9 @@ class Lifecycle:
             latitude=draft.latitude,
             longitude=draft.longitude,
             address=draft.address.strip()[:512],
-            contact_phone=None if draft.phone_declined else (
+            contact_phone=None if draft.phone_declined or draft.anonymous else (
                 draft.contact_phone or resident.phone),
+            anonymous=draft.anonymous,
             place_id=draft.place_id,
             state=S.SUBMITTED,
             category=route.category if route else None,
@@ -293,17 +295,13 @@ class Lifecycle:
     async def rate(self, ticket: Ticket, resident: Person, rating: Rating,
                    comment: str = "") -> None:
         """The resident's own answer to the callback question."""
-        self._check(ticket, "rate", resident)
-        if ticket.resident_id != resident.id:
-            raise NotFound()  # never reveal someone else's ticket
+        self._check(ticket, "rate", resident, owner=True)
         await self._apply_rating(ticket, resident, "rate", Rating(rating), comment)
 
     async def follow_up(self, ticket: Ticket, resident: Person, text: str,
                         photos: list[str] | None = None) -> None:
         """The resident adds words or photos while the request is being worked on."""
-        self._check(ticket, "follow_up", resident)
-        if ticket.resident_id != resident.id:
-            raise NotFound()
+        self._check(ticket, "follow_up", resident, owner=True)
         text, photos = (text or "").strip()[:MAX_TEXT], list(photos or [])
         if not text and not photos:
             raise InvalidInput("err_text_required")
@@ -311,17 +309,22 @@ class Lifecycle:
         await self.notices.follow_up(ticket, text, photos, self.clock.now())
 
     async def mark_callback_due(self, ticket: Ticket) -> None:
-        """No answer in time: callback staff must phone the resident."""
+        """No answer in time: callback staff must phone the resident. An anonymous request
+        is rated in chat only: nobody may phone, so it closes as 未回访."""
         self._check(ticket, "callback_due", None)
+        if ticket.anonymous:
+            await self.close(ticket, None, "no_callback", t("anonymous_no_callback"))
+            return
         await self._move(ticket, None, "callback_due", S.CALLBACK_DUE)
         await self.notices.callback_due(ticket, self.clock.now())
+        if ticket.contact_phone:  # the message carries the full number
+            audit.record(self.session, self.clock, None, "phone.sent", ticket.number,
+                         "callback_due to callback staff")
 
     async def record_callback(self, ticket: Ticket, staff: Person, rating: Rating | None,
                               note: str = "") -> None:
         """Callback staff record the phoned answer; None means the resident was unreachable."""
-        self._check(ticket, "callback", staff)
-        if not (staff.has_role(Role.CALLBACK_STAFF) or access.is_dispatcher(staff)):
-            raise NotAllowed()
+        self._check(ticket, "callback", staff, callback=True)
         if rating is not None:
             await self._apply_rating(ticket, staff, "callback", Rating(rating), note)
             return
@@ -410,18 +413,34 @@ class Lifecycle:
         ticket.escalate_at = ticket.due_at
 
     def _check(self, ticket: Ticket, action: str, actor: Person | None, *,
-               worker: bool = False, dispatcher: bool = False) -> None:
-        """Refuse an action from the wrong state or by the wrong person."""
+               worker: bool = False, dispatcher: bool = False, owner: bool = False,
+               callback: bool = False) -> None:
+        """Refuse an action by the wrong person, then from the wrong state.
+
+        Who acts is checked first: someone who may not see the ticket learns nothing about
+        it (not its number, not its state) — "未找到该工单", as for a ticket that does not
+        exist. Only then the state, whose refusal names both.
+        """
+        if actor is not None and not self._may_act(ticket, actor, worker=worker,
+                                                   dispatcher=dispatcher, owner=owner,
+                                                   callback=callback):
+            from services.work import may_see  # services.work reads tickets: no cycle
+
+            raise NotAllowed() if may_see(actor, ticket) else NotFound()
         if ticket.state not in ALLOWED_FROM[action]:
             raise IllegalTransition(number=ticket.number, state=t(f"state_{ticket.state}"),
                                     action=t(f"action_{action}"))
-        if actor is None or (dispatcher and access.is_dispatcher(actor)):
-            return
-        if worker and access.works_on(actor, ticket):
-            return
-        if not worker and not dispatcher:
-            return  # ownership is checked by the caller (rating) or by the role (callback)
-        raise NotAllowed()
+
+    @staticmethod
+    def _may_act(ticket: Ticket, actor: Person, *, worker: bool, dispatcher: bool,
+                 owner: bool, callback: bool) -> bool:
+        if not (worker or dispatcher or owner or callback):
+            return True
+        return ((dispatcher and access.is_dispatcher(actor))
+                or (worker and access.works_on(actor, ticket))
+                or (owner and ticket.resident_id == actor.id)
+                or (callback and (actor.has_role(Role.CALLBACK_STAFF)
+                                  or access.is_dispatcher(actor))))
 
     async def _move(self, ticket: Ticket, actor: Person | None, action: str, to: S,
                     note: str = "", data: dict[str, Any] | None = None) -> None:

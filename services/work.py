@@ -3,7 +3,9 @@
 Who may see a ticket: dispatchers and admins (all), callback staff (tickets waiting for a
 callback), and whoever works on it (assignee, the unit's staff and leader, the grid's
 workers). Anyone else gets "not found", exactly as a resident asking for a stranger's
-ticket. The resident's phone is shown in full only to the assignee and dispatchers.
+ticket. The resident's phone is shown in full only to the assignee and dispatchers, and
+each such view is written to the audit log. An anonymous request (匿名反映) shows nobody
+the resident's name or phone.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Membership, Person, Place, Role, Ticket, TicketEvent, Unit
 from models import TicketState as S
-from services import access
+from services import access, audit
+from services.clock import Clock, SystemClock
 from services.errors import NotAllowed, NotFound
 
 OPEN = (S.ASSIGNED, S.ACCEPTED)
@@ -35,6 +38,8 @@ def may_see(person: Person, ticket: Ticket) -> bool:
 
 
 def sees_phone(person: Person, ticket: Ticket) -> bool:
+    if ticket.anonymous:
+        return False
     return access.is_dispatcher(person) or ticket.assignee_id == person.id or (
         person.has_role(Role.CALLBACK_STAFF) and ticket.state == S.CALLBACK_DUE)
 
@@ -61,17 +66,21 @@ async def by_number(session: AsyncSession, person: Person, number: str) -> Ticke
     return await visible(session, person, ticket)
 
 
-async def view(session: AsyncSession, person: Person, ticket_id: int) -> StaffView:
+async def view(session: AsyncSession, person: Person, ticket_id: int,
+               clock: Clock | None = None) -> StaffView:
     ticket = await visible(session, person, await session.get(Ticket, ticket_id))
     events = await session.scalars(sa.select(TicketEvent).where(
         TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id))
+    show_phone = sees_phone(person, ticket)
+    if show_phone and ticket.contact_phone:
+        audit.record(session, clock or SystemClock(), person, "phone.view", ticket.number)
     return StaffView(
         ticket,
         await session.get(Unit, ticket.unit_id) if ticket.unit_id else None,
         await session.get(Place, ticket.place_id) if ticket.place_id else None,
-        await session.get(Person, ticket.resident_id),
+        None if ticket.anonymous else await session.get(Person, ticket.resident_id),
         await session.get(Person, ticket.assignee_id) if ticket.assignee_id else None,
-        list(events), sees_phone(person, ticket))
+        list(events), show_phone)
 
 
 async def queue(session: AsyncSession, person: Person, limit: int = 30) -> list[Ticket]:
@@ -97,13 +106,19 @@ async def triage_queue(session: AsyncSession, person: Person, limit: int = 10) -
         .order_by(Ticket.updated_at, Ticket.id).limit(limit)))
 
 
-async def callback_queue(session: AsyncSession, person: Person,
-                         limit: int = 20) -> list[Ticket]:
+async def callback_queue(session: AsyncSession, person: Person, limit: int = 20,
+                         clock: Clock | None = None) -> list[Ticket]:
+    """Tickets to phone about, with the full phone: each number shown is audited."""
     if not (person.has_role(Role.CALLBACK_STAFF) or access.is_dispatcher(person)):
         raise NotAllowed()
-    return list(await session.scalars(
-        sa.select(Ticket).where(Ticket.state == S.CALLBACK_DUE)
+    tickets = list(await session.scalars(
+        sa.select(Ticket).where(Ticket.state == S.CALLBACK_DUE, ~Ticket.anonymous)
         .order_by(Ticket.updated_at, Ticket.id).limit(limit)))
+    for ticket in tickets:
+        if ticket.contact_phone:
+            audit.record(session, clock or SystemClock(), person, "phone.view",
+                         ticket.number, "callback queue")
+    return tickets
 
 
 async def suggested_units(session: AsyncSession, ticket: Ticket) -> list[Unit]:

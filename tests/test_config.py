@@ -45,6 +45,7 @@ def test_environment_overrides_secrets(tmp_path: Path) -> None:
     ('timezone = "Mars/Olympus"\n', "timezone"),
     ('[telegram]\nmode = "carrier-pigeon"\n', "telegram.mode"),
     ('[telegram]\nmode = "webhook"\n', "telegram"),
+    ('[telegram]\nmode = "webhook"\n[telegram.webhook]\nurl = "https://x.cn"\n', "telegram"),
     ('[telegram.webhook]\nport = 70000\n', "telegram.webhook.port"),
     ('[telegram.webhook]\nsecret = "has space"\n', "telegram.webhook.secret"),
     ('[database]\nurl = "mysql://x"\n', "database.url"),

@@ -56,7 +56,7 @@ async def test_low_confidence_goes_to_triage_and_dispatcher_reroute_is_a_correct
     dispatcher = await org.person("staff-dispatch-1")
     assert ticket.state == S.TRIAGE and ticket.due_at is None
     assert {m.chat_id for m in await outbox(session, ticket.id)} >= {dispatcher.tg_user_id}
-    with pytest.raises(NotAllowed):  # refused before anything is written
+    with pytest.raises(NotFound):  # refused before anything is written; not theirs to see
         await life.assign(ticket, await org.person("staff-cg-1"), (await org.unit("GD")).id)
     await life.assign(ticket, dispatcher, (await org.unit("GD")).id)
     await session.commit()
@@ -89,17 +89,20 @@ async def test_full_happy_path_to_closed(session: AsyncSession, ctx: ServiceCont
 async def test_wrong_people_are_refused(session: AsyncSession, ctx: ServiceContext,
                                         org: Org) -> None:
     life, ticket = await submit(session, ctx, org)
-    with pytest.raises(NotAllowed):
+    # Who acts is checked first; a ticket they may not see is "not found" (issue 15).
+    with pytest.raises(NotFound):
         await life.accept(ticket, await org.person("staff-zj-1"))  # other unit
-    with pytest.raises(NotAllowed):
+    with pytest.raises(NotFound):
         await life.accept(ticket, await org.person("grid-shjd-2"))  # other grid
+    with pytest.raises(NotAllowed):  # sees it (dispatcher), but accepting is the unit's
+        await life.accept(ticket, await org.person("staff-dispatch-1"))
     await life.accept(ticket, await org.person("grid-shjd-1"))
     await life.resolve(ticket, await org.person("staff-cg-leader"), "已修好")
     stranger = await new_resident(session, ctx.clock, 77)
     with pytest.raises(NotFound):
         await life.rate(ticket, stranger, Rating.SATISFIED)
     await life.mark_callback_due(ticket)
-    with pytest.raises(NotAllowed):
+    with pytest.raises(NotFound):
         await life.record_callback(ticket, stranger, Rating.SATISFIED)
 
 
