@@ -12,8 +12,7 @@ from bot.calendar import coverage_gaps
 from bot.config import Config
 from models import Membership, Place, PlaceKind, Role, Unit, migrate
 from models.db import make_sessionmaker
-from services import outbox
-from services import privacy
+from services import outbox, privacy
 from services.context import ServiceContext
 
 OK, WARN, FAIL = "ok", "warn", "fail"

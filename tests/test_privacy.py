@@ -33,7 +33,7 @@ async def test_notice_at_first_start_and_consent_before_the_first_request(
     notice = u.inbox[-2]
     assert notice.text == t("privacy_notice", days=365, hours=72)
     assert [b for b, _ in notice.buttons] == [t("btn_consent"), t("btn_consent_decline")]
-    assert u.last.text == t("start")
+    assert u.last.text == t("start", county="泗水县", days=3)
     await u.press(t("btn_consent"), notice)
     async with h.sessionmaker() as s:
         agreed = await s.scalar(sa.select(Person).where(Person.tg_user_id == 5401))
