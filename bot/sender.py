@@ -40,13 +40,14 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.types import InputMediaPhoto
+from aiogram.types import InlineKeyboardMarkup, InputMediaPhoto
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.staff_keyboards import render_keyboard
-from models import OutboxMessage
+from handlers.staff_keyboards import render_keyboard, work_buttons
+from models import OutboxMessage, Ticket, TicketState
 from services import outbox
 from services.clock import Clock
+from services.notices import CARDS
 from services.texts import t
 
 log = logging.getLogger(__name__)
@@ -237,7 +238,15 @@ class OutboxSender:
     async def _send_parts(self, row: OutboxMessage) -> int | None:
         """Photos and text; a retry resumes after the parts already sent. Photos Telegram
         refuses for good do not stop the text and its buttons."""
-        markup = render_keyboard(row.keyboard)
+        spec = row.keyboard or {}
+        if spec.get("kind") == "edit":  # a card already sent: the buttons of now
+            args = spec.get("args") or {}
+            await self.bot.edit_message_reply_markup(
+                chat_id=row.chat_id, message_id=int(args["message_id"]),
+                reply_markup=await self._card_markup(args.get("card"), args.get("ticket_id")))
+            return int(args["message_id"])
+        markup = (await self._card_markup(spec.get("kind"), (spec.get("args") or {}).get(
+            "ticket_id")) if spec.get("kind") in CARDS else render_keyboard(row.keyboard))
         photos = [p for p in row.photos if isinstance(p, str)][:10]
         text = row.text
         if photos and row.parts_sent == 0:
@@ -263,6 +272,17 @@ class OutboxSender:
                 await self._finish_row(outbox.part_sent, row.id, 1)
         sent = await self.bot.send_message(row.chat_id, text, reply_markup=markup)
         return sent.message_id
+
+    async def _card_markup(self, card: Any, ticket_id: Any) -> InlineKeyboardMarkup | None:
+        """A ticket card's buttons for the ticket's state when it is sent or edited."""
+        async with self.sessionmaker() as session:
+            ticket = await session.get(Ticket, int(ticket_id or 0))
+        if ticket is None:
+            return None
+        if card == "triage":
+            return (render_keyboard({"kind": "triage", "args": {"ticket_id": ticket.id}})
+                    if ticket.state == TicketState.TRIAGE else None)
+        return work_buttons(ticket)
 
     async def _halt(self, row: OutboxMessage, error: str) -> None:
         """Telegram refuses the token: sending anything else would fail the same way, so

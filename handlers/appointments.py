@@ -20,7 +20,7 @@ from bot.config import Config
 from handlers import keyboards as kb
 from handlers.keyboards import Id
 from handlers.views import esc
-from models import BookingState, Person, Venue
+from models import Booking, BookingState, Person, Venue
 from services import appointments, places
 from services.context import ServiceContext
 from services.errors import InvalidInput
@@ -247,12 +247,16 @@ async def on_roster(message: Message, command: CommandObject, session: AsyncSess
             for outcome in ("attended", "no_show", "converted"):
                 b.button(text=t(f"btn_mark_{outcome}"),
                          callback_data=MarkCb(id=booking.id, outcome=outcome))
-        unit = booking.routing.get("target") or "—"
         await message.answer(
-            t("roster_item", at=f"{booking.starts_at.astimezone(ctx.calendar.tz):%H:%M}",
-              venue=esc(v.name, 60), code=booking.code, topic=esc(booking.topic, 300),
-              unit=esc(str(unit), 40), state=t(f"booking_{booking.state}")),
+            _roster_item(booking, v, ctx),
             reply_markup=b.as_markup() if booking.state == BookingState.BOOKED else None)
+
+
+def _roster_item(booking: Booking, v: Venue, ctx: ServiceContext) -> str:
+    unit = booking.routing.get("target") or "—"
+    return t("roster_item", at=f"{booking.starts_at.astimezone(ctx.calendar.tz):%H:%M}",
+             venue=esc(v.name, 60), code=booking.code, topic=esc(booking.topic, 300),
+             unit=esc(str(unit), 40), state=t(f"booking_{booking.state}"))
 
 
 def _roster_xlsx(rows: list, ctx: ServiceContext) -> bytes:  # type: ignore[type-arg]
@@ -278,12 +282,15 @@ async def on_mark(query: CallbackQuery, callback_data: MarkCb, state: FSMContext
     outcome = BookingState(callback_data.outcome)
     await appointments.markable(session, me, callback_data.id)  # refuse stale presses now
     if outcome == BookingState.NO_SHOW:
-        await appointments.mark(session, ctx, request_router, me, callback_data.id, outcome)
-        await query.message.edit_reply_markup(reply_markup=None)
+        booking = await appointments.mark(session, ctx, request_router, me, callback_data.id,
+                                          outcome)
+        v, _ = await appointments.venue(session, booking.venue_id)
+        await query.message.edit_text(_roster_item(booking, v, ctx), reply_markup=None)
         await query.answer(t("booking_no_show"))
         return
     await state.set_state(Book.notes)
-    await state.set_data({"booking_id": callback_data.id, "outcome": outcome.value})
+    await state.set_data({"booking_id": callback_data.id, "outcome": outcome.value,
+                          "card": [query.message.chat.id, query.message.message_id]})
     await query.answer()
     await query.message.answer(t("roster_ask_notes"), reply_markup=kb.cancel_only())
 
@@ -294,6 +301,11 @@ async def on_notes(message: Message, state: FSMContext, session: AsyncSession,
     booking = await appointments.mark(session, ctx, request_router, me, data["booking_id"],
                                       BookingState(data["outcome"]), message.text or "")
     await state.clear()
+    if data.get("card") and message.bot is not None:  # the roster card: its new state
+        v, _ = await appointments.venue(session, booking.venue_id)
+        chat_id, message_id = data["card"]
+        await message.bot.edit_message_text(_roster_item(booking, v, ctx), chat_id=chat_id,
+                                            message_id=message_id, reply_markup=None)
     await message.answer(t("roster_marked", code=booking.code,
                            state=t(f"booking_{booking.state}")), reply_markup=kb.main_menu())
 

@@ -8,7 +8,7 @@ sender sends the row. Every press is re-checked against the database by the hand
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Literal
 
 from aiogram.filters.callback_data import CallbackData
@@ -74,13 +74,18 @@ def transfer_buttons(ticket: Ticket, people: Sequence[tuple[int, str]]
 
 
 def triage_buttons(ticket: Ticket, suggestions: Sequence[Unit], units_page: int | None = None,
-                   units: Sequence[Unit] = (), pages: int = 1) -> InlineKeyboardMarkup:
+                   units: Sequence[Unit] = (), pages: int = 1,
+                   nobody: Collection[int] = ()) -> InlineKeyboardMarkup:
+    """`nobody`: units no one would receive the ticket in: marked, so the dispatcher is
+    warned before pressing (a press is refused with the reason)."""
     kb = InlineKeyboardBuilder()
     for unit in suggestions:
-        kb.button(text=plain("btn_triage_assign", unit=unit.name),
+        key = "btn_triage_assign_nobody" if unit.id in nobody else "btn_triage_assign"
+        kb.button(text=plain(key, unit=unit.name),
                   callback_data=TriageCb(action="assign", id=ticket.id, arg=unit.id))
     for unit in units:
-        kb.button(text=unit.name,
+        kb.button(text=plain("btn_unit_nobody", unit=unit.name) if unit.id in nobody
+                  else unit.name,
                   callback_data=TriageCb(action="assign", id=ticket.id, arg=unit.id))
     widths = [1] * len(suggestions) + [2] * ((len(units) + 1) // 2)
     if units_page is None:

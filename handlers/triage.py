@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import staff_views
 from handlers.filters import HasRole
 from handlers.staff_keyboards import TriageCb, triage_buttons
-from models import Person, Ticket, Unit
+from models import Person, Ticket, TicketState, Unit
 from services import work
 from services.context import ServiceContext
 from services.errors import InvalidInput, NotAllowed, NotFound
@@ -30,9 +30,11 @@ async def on_triage(message: Message, session: AsyncSession, ctx: ServiceContext
         return
     await message.answer(t("triage_header", count=len(tickets)))
     for ticket in tickets:
+        suggested = await work.suggested_units(session, ticket)
         await message.answer(staff_views.triage_text(ticket, ctx.calendar.tz),
                              reply_markup=triage_buttons(
-                                 ticket, await work.suggested_units(session, ticket)))
+                                 ticket, suggested,
+                                 nobody=await work.nobody_receives(session, ticket, suggested)))
 
 
 async def on_triage_button(query: CallbackQuery, callback_data: TriageCb,
@@ -43,6 +45,13 @@ async def on_triage_button(query: CallbackQuery, callback_data: TriageCb,
     ticket = await session.get(Ticket, callback_data.id)
     if ticket is None:
         raise NotFound()
+    if ticket.state != TicketState.TRIAGE:
+        # A triage card acts only while the ticket waits in triage: an old card must not
+        # move a ticket a unit already has (that is a deliberate re-route).
+        await query.message.edit_reply_markup(reply_markup=None)
+        await query.answer(t("triage_card_stale", number=ticket.number,
+                             state=t(f"state_{ticket.state}")), show_alert=True)
+        return
     if callback_data.action == "assign":
         unit = await session.get(Unit, callback_data.arg)
         if unit is None:
@@ -55,9 +64,12 @@ async def on_triage_button(query: CallbackQuery, callback_data: TriageCb,
     if callback_data.action == "units":
         units, pages = await work.units_page(session, callback_data.arg)
         markup = triage_buttons(ticket, [], units_page=callback_data.arg, units=units,
-                                pages=pages)
+                                pages=pages,
+                                nobody=await work.nobody_receives(session, ticket, units))
     else:  # open: from the pushed 【待分派】 message
-        markup = triage_buttons(ticket, await work.suggested_units(session, ticket))
+        suggested = await work.suggested_units(session, ticket)
+        markup = triage_buttons(ticket, suggested,
+                                nobody=await work.nobody_receives(session, ticket, suggested))
     if callback_data.action == "open":
         await query.message.answer(text, reply_markup=markup)
     else:

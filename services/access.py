@@ -45,6 +45,17 @@ async def people_with_role(
     return list((await session.scalars(stmt)).unique())
 
 
+async def can_receive(session: AsyncSession, unit_id: int, place_id: int | None,
+                      assignee_id: int | None) -> bool:
+    """Someone bound to Telegram would get an assignment: the unit's staff, the grid's
+    workers, or the chosen assignee."""
+    if await chat_ids(session, (Role.UNIT_STAFF, unit_id, None),
+                      (Role.GRID_WORKER, None, place_id)):
+        return True
+    assignee = await session.get(Person, assignee_id) if assignee_id else None
+    return bool(assignee and assignee.tg_user_id)
+
+
 async def chat_ids(session: AsyncSession, *queries: tuple[Role, int | None, int | None]
                    ) -> list[int]:
     """Telegram chats of everyone matching any (role, unit_id, place_id); unbound skipped."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Person, Place, Role, Ticket, TicketState, Unit
+from models import OutboxMessage, OutboxState, Person, Place, Role, Ticket, TicketState, Unit
 from services import access
 from services.outbox import NORMAL, URGENT, enqueue, keyboard
 from services.texts import esc, fmt_moment, t
@@ -17,6 +18,7 @@ from services.texts import esc, fmt_moment, t
 TEXT, REASON = 2400, 1000
 
 DISPATCH = (Role.DISPATCHER, None, None)
+CARDS = ("assignment", "triage")  # keyboards whose buttons follow the ticket's state
 
 
 class Notices:
@@ -71,6 +73,40 @@ class Notices:
             enqueue(self.session, await self._resident_chat(ticket), kind="reassigned",
                     text=t("ob_reassigned_resident", number=ticket.number, unit=unit.name,
                            due=self._due(ticket)), now=now, ticket_id=ticket.id)
+
+    async def rerouted_away(self, ticket: Ticket, previous_unit_id: int,
+                            previous_assignee_id: int | None, unit: Unit,
+                            now: dt.datetime) -> None:
+        """The unit a dispatcher moved the ticket away from: it need not work on it."""
+        chats = await self._chat_ids((Role.UNIT_STAFF, previous_unit_id, None),
+                                     (Role.UNIT_LEADER, previous_unit_id, None))
+        if previous_assignee_id and previous_assignee_id != ticket.assignee_id:
+            assignee = await self.session.get(Person, previous_assignee_id)
+            if assignee and assignee.tg_user_id:
+                chats.append(assignee.tg_user_id)
+        enqueue(self.session, chats, kind="rerouted", now=now, ticket_id=ticket.id,
+                priority=URGENT,
+                text=t("ob_rerouted_away", number=ticket.number, unit=unit.name,
+                       previous=await self._unit_name(previous_unit_id)))
+
+    async def refresh_cards(self, ticket: Ticket, now: dt.datetime) -> None:
+        """Every copy of the ticket's cards already sent (assignments, reminders with
+        buttons, 【待分派】) gets the buttons of the ticket's new state: one edit per copy,
+        through the outbox like any push."""
+        sent = await self.session.execute(
+            sa.select(OutboxMessage.chat_id, OutboxMessage.tg_message_id,
+                      OutboxMessage.keyboard)
+            .where(OutboxMessage.ticket_id == ticket.id,
+                   OutboxMessage.state == OutboxState.SENT,
+                   OutboxMessage.tg_message_id.is_not(None))
+            .order_by(OutboxMessage.id))
+        for chat_id, message_id, spec in sent:
+            card = (spec or {}).get("kind")
+            if card in CARDS:
+                enqueue(self.session, [chat_id], kind="card_edit", text="", now=now,
+                        ticket_id=ticket.id, priority=URGENT,
+                        markup=keyboard("edit", card=card, ticket_id=ticket.id,
+                                        message_id=message_id))
 
     async def triage(self, ticket: Ticket, reason: str, now: dt.datetime) -> None:
         enqueue(self.session, await self._chat_ids(DISPATCH), kind="triage",

@@ -371,6 +371,13 @@ TEXTS: dict[str, str] = {
     "err_reason_required": "请填写原因。",
     "err_result_required": "请填写办理结果。",
     "err_unknown_unit": "承办单位不存在或已停用。",
+    "err_unit_nobody": (
+        "{unit}和该诉求所在网格都没有已绑定 Telegram 的工作人员，派出后无人接收。"
+        "请先邀请该单位人员（minyi invite），或选择其他单位。"
+    ),
+    "triage_card_stale": "工单 {number} 已不在待分派状态（当前：{state}），这张卡片不能再分派。",
+    "btn_triage_assign_nobody": "派给 {unit}（⚠无人接收）",
+    "btn_unit_nobody": "{unit}（⚠无人接收）",
     "err_text_required": "请用文字描述您的诉求。",
     "err_text_too_long": "描述共{length}字，超过了{limit}字的上限，请精简后重新发送。",
     "err_text_meaningless": "请用文字把问题说清楚（至少{minimum}个字），表情和符号无法识别。",
@@ -465,6 +472,13 @@ TEXTS: dict[str, str] = {
     "no_grid": "（未定位到网格）",
     "no_phone": "未留电话",
     "triage_low_confidence": "自动分类把握不足，请人工分派。",
+    "triage_nobody": (
+        "自动分类为{unit}，但该单位和所在网格没有已绑定的工作人员，"
+        "派出后无人接收，请人工分派。"
+    ),
+    "ob_rerouted_away": (
+        "【已改派】{number}\n分派中心已将该诉求改派给{unit}，{previous}无需再办理。"
+    ),
     # -- CLI ---------------------------------------------------------------------------
     "cli_no_token": (
         "未配置 Telegram 机器人令牌：请在 config.toml 的 telegram.token 或环境变量 "

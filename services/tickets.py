@@ -158,11 +158,24 @@ class Lifecycle:
         await self.notices.triage(ticket, note, self.clock.now())
 
     async def assign(self, ticket: Ticket, actor: Person | None, unit_id: int,
-                     assignee_id: int | None = None, note: str = "") -> None:
-        """Route to a unit (and grid worker); re-routing an assigned ticket is a correction."""
+                     assignee_id: int | None = None, note: str = "", *,
+                     reroute: bool = False, router_wrong: bool = False) -> None:
+        """Route to a unit (and grid worker).
+
+        From triage a dispatcher's choice is a routing correction (learnable). Moving a
+        ticket a unit already has is a deliberate re-route (`reroute`): the previous unit
+        is told, and it is a correction only when the dispatcher says the router was
+        wrong. An assignment nobody can receive (no bound staff of the unit, no bound
+        worker of the grid) is refused to a dispatcher, and sends the router's choice to
+        the dispatchers at once.
+        """
         self._check(ticket, "assign", actor, dispatcher=True)
         if actor is None and ticket.state != S.SUBMITTED:
             raise NotAllowed()
+        moving = ticket.state in (S.ASSIGNED, S.ACCEPTED)
+        if moving and not reroute:  # e.g. a press on an old 【待分派】 card
+            raise IllegalTransition(number=ticket.number, state=t(f"state_{ticket.state}"),
+                                    action=t("action_assign"))
         unit = await self.session.get(Unit, unit_id)
         if unit is None or not unit.active:
             raise InvalidInput("err_unknown_unit")
@@ -170,9 +183,14 @@ class Lifecycle:
             workers = await access.people_with_role(
                 self.session, Role.GRID_WORKER, place_id=ticket.place_id)
             assignee_id = workers[0].id if workers else None
+        if not await access.can_receive(self.session, unit.id, ticket.place_id, assignee_id):
+            if actor is not None:
+                raise InvalidInput("err_unit_nobody", unit=unit.name)
+            await self.triage(ticket, None, t("triage_nobody", unit=unit.name))
+            return
         now = self.clock.now()
-        previous_unit = ticket.unit_id
-        rerouted = ticket.state in (S.TRIAGE, S.ASSIGNED, S.ACCEPTED) and actor is not None
+        previous_unit, previous_assignee = ticket.unit_id, ticket.assignee_id
+        corrected = actor is not None and (ticket.state == S.TRIAGE or router_wrong)
         ticket.unit_id = unit.id
         ticket.assignee_id = assignee_id
         days = self.policy.days_for(unit, ticket.category)
@@ -183,13 +201,19 @@ class Lifecycle:
             # After a 吹哨 the chosen department must accept quickly, or it escalates again.
             ticket.accept_by = self.calendar.add_working_time(
                 now, dt.timedelta(hours=self.policy.whistle_accept_hours))
-        data = {"unit_id": unit.id, "assignee_id": assignee_id, "days": days}
-        if rerouted:
+        data: dict[str, Any] = {"unit_id": unit.id, "assignee_id": assignee_id,
+                                "days": days}
+        if moving:
+            data["rerouted_from"] = previous_unit
+        if corrected:
             # A dispatcher's choice differs from (or settles) the router's: learnable.
             data |= {"correction": True, "previous_unit_id": previous_unit,
                      "suggested_category": ticket.category}
         await self._move(ticket, actor, "assign", S.ASSIGNED, note, data)
-        await self.notices.assigned(ticket, unit, now, tell_resident=rerouted)
+        await self.notices.assigned(ticket, unit, now, tell_resident=actor is not None)
+        if moving and previous_unit not in (None, unit.id):
+            await self.notices.rerouted_away(ticket, previous_unit, previous_assignee,
+                                             unit, now)
 
     async def accept(self, ticket: Ticket, actor: Person) -> None:
         self._check(ticket, "accept", actor, worker=True)
@@ -456,6 +480,8 @@ class Lifecycle:
             await self.session.flush()
         except StaleDataError as exc:
             raise Conflict() from exc
+        if to != from_state:  # the buttons on every copy of its cards change
+            await self.notices.refresh_cards(ticket, self.clock.now())
 
     def _event(self, ticket: Ticket, actor: Person | None, action: str, from_state: S | None,
                to: S, note: str = "", data: dict[str, Any] | None = None) -> None:

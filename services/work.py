@@ -11,6 +11,7 @@ the resident's name or phone.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -127,6 +128,13 @@ async def suggested_units(session: AsyncSession, ticket: Ticket) -> list[Unit]:
     units = {u.code: u for u in await session.scalars(
         sa.select(Unit).where(Unit.code.in_(codes), Unit.active))}
     return [units[c] for c in dict.fromkeys(codes) if c in units]
+
+
+async def nobody_receives(session: AsyncSession, ticket: Ticket,
+                          units: Sequence[Unit]) -> set[int]:
+    """Of `units`, those where an assignment of this ticket would reach nobody."""
+    return {u.id for u in units
+            if not await access.can_receive(session, u.id, ticket.place_id, None)}
 
 
 async def units_page(session: AsyncSession, page: int, size: int = 8) -> tuple[list[Unit], int]:

@@ -177,6 +177,7 @@ async def test_reminders_and_receiver_turns_a_booking_into_a_request(
     await receiver.say("/roster 2026-12-15")
     item = receiver.last
     assert TOPIC in item.text and "09:00" in item.text
+    converted = next(d for b, d in item.buttons if b == t("btn_mark_converted"))
     await receiver.press(t("btn_mark_converted"), item)
     await receiver.say("路灯线路老化，需城管更换")
     assert receiver.last.text.startswith("已记录")
@@ -188,7 +189,8 @@ async def test_reminders_and_receiver_turns_a_booking_into_a_request(
     assert ticket.resident_id == booking.resident_id
     await harness.deliver()
     assert ticket.number in u.last.text
-    await receiver.press(t("btn_mark_converted"), item)
+    assert item.buttons == []  # the card shows what became of it
+    await receiver.press_data(converted, item)  # a press from an older copy is refused
     assert receiver.last_alert() == t("err_booking_marked", state=t("booking_converted"))
     await receiver.say("/roster export 2026-12-15")
     assert receiver.last.text.startswith("2026-12-15 预约名单")

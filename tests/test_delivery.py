@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import html
 import threading
 import time
@@ -26,10 +27,12 @@ from services import outbox
 from services.clock import ManualClock, SystemClock
 from services.context import ServiceContext
 from services.deadlines import WorkingCalendar
-from services.texts import t
-from services.tickets import Policy
+from services.errors import IllegalTransition
+from services.texts import plain, t
+from services.tickets import Draft, Policy, Route
 from tests.bot_double import Chatter, Harness, Sent
 from tests.conftest import TZ, Org
+from tests.helpers import events, new_resident
 from tests.test_outbox import drain_until_done, make_bot, queue, states
 from tests.test_resident import IN_GRID_1, LAMP, submit_lamp, tickets
 from tests.test_staff import staff, the_ticket
@@ -189,10 +192,10 @@ async def test_a_refused_photo_still_delivers_the_text_and_buttons(
     async with sm() as session:
         outbox.enqueue(session, [5], kind="assignment", text="【新派单】MY1 照片一张",
                        now=clock.now(), photos=["EXPIRED-FILE-ID"],
-                       markup=outbox.keyboard("assignment", ticket_id=1))
+                       markup=outbox.keyboard("rating", ticket_id=1))
         outbox.enqueue(session, [6], kind="assignment", text="【新派单】MY2 照片两张",
                        now=clock.now(), photos=["EXPIRED-1", "EXPIRED-2"],
-                       markup=outbox.keyboard("assignment", ticket_id=2))
+                       markup=outbox.keyboard("rating", ticket_id=2))
         await session.commit()
     api.bad_files = {"EXPIRED-FILE-ID", "EXPIRED-2"}
     bot = make_bot(api)
@@ -203,7 +206,7 @@ async def test_a_refused_photo_still_delivers_the_text_and_buttons(
     for chat in (5, 6):
         [message] = api.chats[chat]
         assert message["text"].endswith(t("ob_photos_failed"))
-        assert t("btn_work_accept") in str(message["reply_markup"])
+        assert t("rating_satisfied") in str(message["reply_markup"])
     assert await states(sm) == Counter({"sent": 2})
 
 
@@ -405,3 +408,130 @@ async def test_start_is_answered_while_an_export_runs(harness: Harness, org: Org
     # hand-off: within five times an idle /start); on the event loop it waits all 2.5 s.
     assert running and sorted(times)[1] < max(0.2, 5 * baseline), (times, baseline)
     assert dispatcher.last.text.startswith("统计明细 2026-11-01")
+
+
+# -- every card checked against the ticket's state -------------------------------------------
+async def triage_ticket(h: Harness, user_id: int) -> Chatter:
+    resident = h.user(user_id)
+    await resident.say(t("btn_report"))
+    await resident.say("请问这个事情应该找谁办理呢")  # nothing the router can use
+    await resident.say("泗河社区")
+    await resident.say(t("btn_no_phone"))
+    await resident.press(t("btn_confirm"))
+    return resident
+
+
+async def test_an_old_triage_card_does_not_move_an_assigned_ticket(harness: Harness,
+                                                                   org: Org) -> None:
+    h = harness
+    resident = await triage_ticket(h, 6601)
+    dispatcher = await staff(h, org, "staff-dispatch-1")
+    await h.deliver()
+    card = dispatcher.last  # the pushed 【待分派】
+    await dispatcher.press(t("btn_triage_open"), card)
+    listing = dispatcher.last
+    await dispatcher.press(t("btn_triage_other"), listing)
+    await dispatcher.press("城市管理", listing)
+    ticket = await the_ticket(h)
+    assert ticket.state == TicketState.ASSIGNED
+    await h.deliver()
+    told = len(resident.inbox)
+    # The old card, pressed again: refused, its buttons go, nothing moves.
+    await dispatcher.press_data(card.buttons[0][1] if card.buttons else
+                                f"tr:open:{ticket.id}:0", card)
+    assert dispatcher.last_alert() == t("triage_card_stale", number=ticket.number,
+                                        state=t("state_assigned"))
+    await dispatcher.press_data(f"tr:assign:{ticket.id}:{(await org.unit('RS')).id}", listing)
+    assert (await the_ticket(h)).unit_id == (await org.unit("CG")).id
+    await h.deliver()
+    assert len(resident.inbox) == told  # no second "已转交"
+
+
+async def test_a_deliberate_reroute_tells_the_previous_unit(harness: Harness,
+                                                            org: Org) -> None:
+    h = harness
+    await triage_ticket(h, 6602)
+    ticket = await the_ticket(h)
+    dispatcher = await org.person("staff-dispatch-1")
+    async with h.sessionmaker() as s:
+        life = h.ctx.lifecycle(s)
+        tk = await life.get(ticket.id)
+        await life.assign(tk, dispatcher, (await org.unit("CG")).id)
+        await s.commit()
+    cg = await staff(h, org, "staff-cg-1")
+    await h.deliver()
+    async with h.sessionmaker() as s:
+        life = h.ctx.lifecycle(s)
+        tk = await life.get(ticket.id)
+        with pytest.raises(IllegalTransition):  # not by accident
+            await life.assign(tk, dispatcher, (await org.unit("ZJ")).id)
+        await life.assign(tk, dispatcher, (await org.unit("ZJ")).id, reroute=True)
+        await s.commit()
+        last = (await events(s, ticket.id))[-1]
+    assert "correction" not in last.data and last.data["rerouted_from"] == (
+        await org.unit("CG")).id
+    await h.deliver()
+    assert cg.last.text == t("ob_rerouted_away", number=ticket.number, unit="县住房和城乡建设局",
+                             previous="县城市管理局")
+
+
+async def test_cards_follow_the_tickets_state(harness: Harness, org: Org) -> None:
+    h = harness
+    resident = h.user(6603)
+    await submit_lamp(resident)
+    worker = await staff(h, org, "grid-shjd-1")
+    unit_staff = await staff(h, org, "staff-zj-1")
+    await h.deliver()
+    pushed, copy = worker.last, unit_staff.last
+    await worker.press(t("btn_work_accept"), pushed)
+    await h.deliver()
+    accepted = [t(f"btn_work_{a}") for a in ("progress", "resolve", "transfer", "whistle",
+                                              "detail")]
+    assert [b for b, _ in copy.buttons] == accepted  # the other copy was edited
+    await worker.press(t("btn_work_resolve"), pushed)
+    await worker.say("已更换灯泡")
+    await h.deliver()
+    assert pushed.buttons == [] and copy.buttons == []  # nothing left to press
+
+
+async def test_an_assignment_nobody_can_receive_goes_back_to_the_dispatchers(
+        harness: Harness, org: Org) -> None:
+    h = harness
+    # The router's choice: the water bureau, which has nobody bound, and no grid.
+    async with h.sessionmaker() as s:
+        resident = await new_resident(s, h.ctx.clock, 6604)
+        ticket = await h.ctx.lifecycle(s).submit(
+            resident, Draft("自来水停水三天了"), Route((await org.unit("SW")).id, "水务", 0.9))
+        await s.commit()
+        number = ticket.number
+    assert (await the_ticket(h)).state == TicketState.TRIAGE
+    dispatcher = await staff(h, org, "staff-dispatch-1")
+    await h.deliver()
+    assert t("triage_nobody", unit="县水务局") in dispatcher.last.text
+    # The dispatcher is warned on the button and refused with the reason.
+    await dispatcher.say("/triage")
+    listing = dispatcher.last
+    await dispatcher.press(t("btn_triage_other"), listing)
+    while not any("县水务局" in b for b, _ in listing.buttons):
+        await dispatcher.press(t("btn_next"), listing)
+    assert plain("btn_unit_nobody", unit="县水务局") in [b for b, _ in listing.buttons]
+    await dispatcher.press("县水务局", listing)
+    assert dispatcher.last_alert() == t("err_unit_nobody", unit="县水务局")
+    assert (await the_ticket(h)).state == TicketState.TRIAGE and number
+
+
+async def test_a_booking_turned_into_a_request_leaves_the_roster_card(harness: Harness,
+                                                                     org: Org) -> None:
+    from tests.test_appointments import book_at_sihe
+
+    h = harness
+    u = h.user(6605)
+    await book_at_sihe(u)
+    h.ctx.clock.set(dt.datetime(2026, 12, 15, 9, 40, tzinfo=TZ))
+    receiver = await staff(h, org, "rep-1")
+    await receiver.say("/roster 2026-12-15")
+    card = receiver.last
+    assert t("booking_booked") in card.text and card.buttons
+    await receiver.press(t("btn_mark_converted"), card)
+    await receiver.say("路灯线路老化，需城管更换")
+    assert t("booking_converted") in card.text and card.buttons == []

@@ -37,12 +37,13 @@ ACTORS = ["owner", "stranger", "grid-shjd-1", "grid-shjd-2", "staff-cg-1", "staf
           "staff-dispatch-1", "staff-callback-1", "system"]
 WORKERS = {"grid-shjd-1", "staff-cg-1"}  # the example ticket: grid SS-SHJD-01-G1, unit CG
 DISPATCH = {"staff-dispatch-1"}
-ACTIONS = ["assign", "accept", "return", "escalate", "resolve", "rate_ok", "rate_bad",
+ACTIONS = ["assign", "reroute", "accept", "return", "escalate", "resolve", "rate_ok", "rate_bad",
            "callback_due", "callback_ok", "callback_bad", "unreachable", "close"]
 
 # action -> (states it may start from, who may do it, resulting state or None = unchanged)
 SPEC: dict[str, tuple[set[S], set[str], S | None]] = {
-    "assign": ({S.TRIAGE, S.ASSIGNED, S.ACCEPTED}, DISPATCH, S.ASSIGNED),
+    "assign": ({S.TRIAGE}, DISPATCH, S.ASSIGNED),
+    "reroute": ({S.TRIAGE, S.ASSIGNED, S.ACCEPTED}, DISPATCH, S.ASSIGNED),
     "accept": ({S.ASSIGNED}, WORKERS, S.ACCEPTED),
     "return": ({S.ASSIGNED, S.ACCEPTED}, WORKERS, S.TRIAGE),
     "escalate": ({S.ASSIGNED, S.ACCEPTED}, WORKERS | DISPATCH | {"system"}, None),
@@ -79,6 +80,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         await migrate.upgrade(self.engine)
         async with self.maker() as s:
             await import_org(s, EXAMPLE_ORG.read_text(encoding="utf-8"), self.clock)
+            # Staff bound to Telegram: an assignment nobody could receive would go back to
+            # the dispatchers instead.
+            for i, person in enumerate(await s.scalars(sa.select(Person).order_by(Person.id))):
+                person.tg_user_id = 900_000 + i
             await s.commit()
 
     def teardown(self) -> None:
@@ -159,6 +164,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             cg = await s.scalar(sa.text("select id from units where code='CG'"))
             calls = {
                 "assign": lambda: life.assign(t, who, cg),
+                "reroute": lambda: life.assign(t, who, cg, reroute=True),
                 "accept": lambda: life.accept(t, who),
                 "return": lambda: life.return_to_triage(t, who, "不归我们"),
                 "escalate": lambda: life.escalate(t, who, "超时"),

@@ -95,7 +95,7 @@ async def history(session: AsyncSession, ctx: ServiceContext, clock: ManualClock
     # T4: auto to CG, re-routed to GD by the dispatcher (a correction), never done.
     t4 = await submit(at(5, 9), Route(cg, "城乡建设", 0.9))
     clock.set(at(5, 9, 5))
-    await life.assign(t4, dispatcher, gd)
+    await life.assign(t4, dispatcher, gd, reroute=True, router_wrong=True)
     await session.commit()
 
 
