@@ -16,6 +16,7 @@ from handlers import (
     privacy,
     rating,
     report,
+    reroute,
     staff,
     stats,
     triage,
@@ -27,7 +28,8 @@ def get_routers() -> list[Router]:
     # (/start, /cancel) before the conversations; the fallback last.
     return [errors.make_router(), common.make_router(), privacy.make_router(),
             staff.make_router(),
-            triage.make_router(), stats.make_router(), rating.make_router(),
+            triage.make_router(), reroute.make_router(), stats.make_router(),
+            rating.make_router(),
             appointments.make_router(),
             report.make_router(),
             my_requests.make_router(), common.make_fallback_router()]

@@ -38,6 +38,15 @@ class TriageCb(CallbackData, prefix="tr"):
     arg: Id = 0  # unit id (assign) or page (units)
 
 
+class RerouteCb(CallbackData, prefix="rr"):
+    """A dispatcher's deliberate 改派 of a ticket a unit already has."""
+
+    action: Literal["units", "pick", "go"]
+    id: Id
+    arg: Id = 0  # page (units) or the chosen unit's id
+    wrong: bool = False  # go: the router was wrong (a routing correction)
+
+
 class RateCb(CallbackData, prefix="rt"):
     id: Id
     rating: Literal["satisfied", "basically_satisfied", "unsatisfied"]

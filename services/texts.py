@@ -378,6 +378,14 @@ TEXTS: dict[str, str] = {
     "triage_card_stale": "工单 {number} 已不在待分派状态（当前：{state}），这张卡片不能再分派。",
     "btn_triage_assign_nobody": "派给 {unit}（⚠无人接收）",
     "btn_unit_nobody": "{unit}（⚠无人接收）",
+    "btn_reroute": "改派…",
+    "btn_reroute_wrong": "改派（自动分类有误，记为分类纠正）",
+    "btn_reroute_keep": "改派（分类无误，只换承办单位）",
+    "reroute_confirm": (
+        "确认把 {number} 从{previous}改派给{unit}？\n"
+        "办理时限将重新计算，{previous}会收到“无需再办理”的通知，群众会收到新的承办单位。"
+    ),
+    "reroute_done": "已将 {number} 改派给{unit}，原单位已通知。",
     "err_text_required": "请用文字描述您的诉求。",
     "err_text_too_long": "描述共{length}字，超过了{limit}字的上限，请精简后重新发送。",
     "err_text_meaningless": "请用文字把问题说清楚（至少{minimum}个字），表情和符号无法识别。",
@@ -413,6 +421,7 @@ TEXTS: dict[str, str] = {
     "action_submit": "提交",
     "action_triage": "转入待分派",
     "action_assign": "派单",
+    "action_reroute": "改派",
     "action_accept": "接单",
     "action_return": "退回",
     "action_escalate": "吹哨督办",

@@ -1,0 +1,89 @@
+"""改派: a dispatcher moves a ticket a unit already has to another unit, on purpose.
+
+From the dispatcher's view of the ticket (`/ticket NUMBER`): 改派… → a unit (pages of the
+active units, those nobody would receive it in marked) → a confirmation that says what
+changes (from which unit to which; the previous unit is told) and asks whether the
+router was wrong — only then is it stored as a routing correction. An old 【待分派】 card
+never does this: it acts only while its ticket is in triage.
+"""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.staff_keyboards import RerouteCb
+from models import Person, Ticket, TicketState, Unit
+from services import access, work
+from services.context import ServiceContext
+from services.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
+from services.texts import plain, t
+
+MOVABLE = (TicketState.ASSIGNED, TicketState.ACCEPTED)
+
+
+def reroute_button(ticket: Ticket) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t("btn_reroute"), callback_data=RerouteCb(action="units", id=ticket.id))
+    return kb.as_markup()
+
+
+async def on_reroute(query: CallbackQuery, callback_data: RerouteCb, session: AsyncSession,
+                     ctx: ServiceContext, me: Person) -> None:
+    assert isinstance(query.message, Message)  # CallbackMessage guarantees one
+    if not access.is_dispatcher(me):
+        raise NotAllowed()
+    ticket = await session.get(Ticket, callback_data.id)
+    if ticket is None:
+        raise NotFound()
+    if ticket.state not in MOVABLE:
+        raise IllegalTransition(number=ticket.number, state=t(f"state_{ticket.state}"),
+                                action=t("action_reroute"))
+    if callback_data.action == "units":
+        units, pages = await work.units_page(session, callback_data.arg)
+        nobody = await work.nobody_receives(session, ticket, units)
+        kb = InlineKeyboardBuilder()
+        for unit in units:
+            if unit.id != ticket.unit_id:
+                kb.button(text=plain("btn_unit_nobody", unit=unit.name) if unit.id in nobody
+                          else unit.name,
+                          callback_data=RerouteCb(action="pick", id=ticket.id, arg=unit.id))
+        if callback_data.arg > 0:
+            kb.button(text=t("btn_prev"), callback_data=RerouteCb(
+                action="units", id=ticket.id, arg=callback_data.arg - 1))
+        if callback_data.arg < pages - 1:
+            kb.button(text=t("btn_next"), callback_data=RerouteCb(
+                action="units", id=ticket.id, arg=callback_data.arg + 1))
+        kb.adjust(2)
+        await query.message.edit_reply_markup(reply_markup=kb.as_markup())
+        await query.answer()
+        return
+    unit = await session.get(Unit, callback_data.arg)
+    if unit is None or not unit.active:
+        raise InvalidInput("err_unknown_unit")
+    if callback_data.action == "pick":
+        previous = await session.get(Unit, ticket.unit_id) if ticket.unit_id else None
+        kb = InlineKeyboardBuilder()
+        for wrong in (True, False):
+            kb.button(text=t("btn_reroute_wrong" if wrong else "btn_reroute_keep"),
+                      callback_data=RerouteCb(action="go", id=ticket.id, arg=unit.id,
+                                              wrong=wrong))
+        kb.adjust(1)
+        await query.answer()
+        await query.message.answer(t("reroute_confirm", number=ticket.number,
+                                     previous=previous.name if previous else "—",
+                                     unit=unit.name), reply_markup=kb.as_markup())
+        return
+    await ctx.lifecycle(session).assign(ticket, me, unit.id, reroute=True,
+                                        router_wrong=callback_data.wrong)
+    await query.message.edit_text(t("reroute_done", number=ticket.number, unit=unit.name),
+                                  reply_markup=None)
+    await query.answer()
+
+
+def make_router() -> Router:
+    router = Router(name=__name__)
+    router.callback_query.register(on_reroute, RerouteCb.filter())
+    return router
