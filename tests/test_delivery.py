@@ -211,14 +211,19 @@ async def test_a_refused_photo_still_delivers_the_text_and_buttons(
 
 
 # -- saved before shown -----------------------------------------------------------------------
+async def draft_lamp(u: Chatter, phone: str = t("btn_no_phone")) -> None:
+    """我要反映 up to the summary: the lamp, its place, and the phone step's answer."""
+    await u.say(t("btn_report"))
+    await u.say(LAMP)
+    await u.location(*IN_GRID_1)
+    await u.say(phone)
+
+
 async def test_the_number_shown_exists_even_when_the_confirmation_fails(
         harness: Harness, org: Org) -> None:
     h = harness
     u = h.user(6301)
-    await u.say(t("btn_report"))
-    await u.say(LAMP)
-    await u.location(*IN_GRID_1)
-    await u.say(t("btn_no_phone"))
+    await draft_lamp(u)
     confirm = u.last_with_buttons()
     [data] = [d for label, d in confirm.buttons if label == t("btn_confirm")]
 
@@ -263,10 +268,7 @@ async def test_a_declined_phone_is_not_taken_from_an_earlier_request(
         harness: Harness, org: Org) -> None:
     h = harness
     u = h.user(6303)
-    await u.say(t("btn_report"))
-    await u.say(LAMP)
-    await u.location(*IN_GRID_1)
-    await u.say("13805371234")
+    await draft_lamp(u, "13805371234")
     await u.press(t("btn_confirm"))
     await submit_lamp(u)  # this time: 不留电话
     first, second = await tickets(h)
