@@ -165,6 +165,7 @@ class Emulator:
         self._delivered_up_to = 0
         self.runner: web.AppRunner | None = None
         self.base = ""
+        self.closing = False  # set at stop: a waiting getUpdates answers at once
 
     # -- server --------------------------------------------------------------------------
     def routes(self, app: web.Application) -> None:
@@ -182,7 +183,15 @@ class Emulator:
         self.base = f"http://{host}:{port}"
         return self.base
 
+    async def wake(self) -> None:
+        """Answer every waiting long poll now: a server shutting down waits for its open
+        requests, and a getUpdates would otherwise hold the stop for its whole timeout."""
+        self.closing = True
+        async with self._new_update:
+            self._new_update.notify_all()
+
     async def stop(self) -> None:
+        await self.wake()
         if self._delivery:
             self._delivery.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -399,7 +408,7 @@ class Emulator:
     async def _get_updates(self, offset: int, timeout: float) -> list[dict[str, Any]]:
         if offset:
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
-        if not self.updates and timeout:
+        if not self.updates and timeout and not self.closing:
             async with self._new_update:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._new_update.wait(), timeout=min(timeout, 25))

@@ -209,7 +209,7 @@ async def run_sandbox(port: int = 8080, db: Path = Path("sandbox.db"),
     web_app = web.Application(client_max_size=20 * 1024 * 1024,
                               middlewares=[local_only(port)])
     emulator.routes(web_app)
-    runner = web.AppRunner(web_app, access_log=None)
+    runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=1.0)
     config = sandbox_config(port, db)
     app = await build_app(config, clock=clock)
     await seed(app)
@@ -233,8 +233,9 @@ async def run_sandbox(port: int = 8080, db: Path = Path("sandbox.db"),
     finally:
         with contextlib.suppress(Exception):
             await app.dp.stop_polling()
+        await emulator.wake()  # the bot's last getUpdates must not hold the stop
         with contextlib.suppress(asyncio.CancelledError, Exception):
-            await asyncio.wait_for(polling, 10)
+            await asyncio.wait_for(polling, 2)
         await close_app(app)
         await runner.cleanup()
         await emulator.stop()
