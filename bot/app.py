@@ -13,7 +13,6 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
-from aiogram.types import BotCommand
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.calendar import make_calendar
@@ -24,7 +23,7 @@ from bot.private_chats import PrivateChatsOnly
 from bot.retry import session_middlewares
 from bot.scheduler import Scheduler
 from bot.sender import OutboxSender, SenderLimits
-from handlers import get_routers
+from handlers import get_routers, menus
 from models import Place, migrate
 from models.db import make_engine, make_sessionmaker
 from routing.classifier import Router
@@ -176,15 +175,8 @@ async def _on_startup(app: App) -> None:
     app.scheduler.start()
     app.sender.start()
     try:
-        await app.bot.set_my_commands([
-            BotCommand(command="start", description=t("cmd_start")),
-            BotCommand(command="report", description=t("btn_report")),
-            BotCommand(command="my", description=t("btn_my")),
-            BotCommand(command="help", description=t("cmd_help")),
-            BotCommand(command="cancel", description=t("cmd_cancel")),
-            BotCommand(command="myinfo", description=t("btn_myinfo")),
-            BotCommand(command="deleteme", description=t("btn_deleteme")),
-        ])
+        # Everyone's "/" menu; staff get their own per chat (handlers/menus.py) at /start.
+        await app.bot.set_my_commands(menus.resident_commands())
     except Exception as exc:  # optional: a failure must not stop the bot
         log.warning("setMyCommands failed: %s", exc)
     username = app.config.telegram.username

@@ -177,7 +177,7 @@ async def on_confirm(query: CallbackQuery, callback_data: ApptCb, state: FSMCont
     await query.message.edit_reply_markup(reply_markup=None)
     if callback_data.action == "drop":
         await state.clear()
-        await query.message.answer(t("cancelled"), reply_markup=kb.main_menu())
+        await query.message.answer(t("cancelled"), reply_markup=kb.main_menu(me))
         await query.answer()
         return
     booking = await appointments.book(session, ctx, request_router, intake_rules, me,
@@ -189,7 +189,7 @@ async def on_confirm(query: CallbackQuery, callback_data: ApptCb, state: FSMCont
     await query.message.answer(t("appt_booked", code=booking.code, venue=esc(v.name, 100),
                                  address=esc(v.address, 200) or "—",
                                  at=fmt_moment(booking.starts_at, ctx.calendar.tz)),
-                               reply_markup=kb.main_menu())
+                               reply_markup=kb.main_menu(me))
 
 
 async def _show_mine(message: Message, session: AsyncSession, ctx: ServiceContext,
@@ -216,9 +216,9 @@ async def on_my_bookings(message: Message, session: AsyncSession, ctx: ServiceCo
 
 
 # -- receivers -------------------------------------------------------------------------
-async def on_roster(message: Message, command: CommandObject, session: AsyncSession,
-                    ctx: ServiceContext, me: Person) -> None:
-    args = (command.args or "").split()
+async def on_roster(message: Message, session: AsyncSession, ctx: ServiceContext,
+                    me: Person, command: CommandObject | None = None) -> None:
+    args = (command.args or "").split() if command else []  # the menu button: today
     export = bool(args) and args[0] == "export"
     args = args[1:] if export else args
     today = ctx.clock.now().astimezone(ctx.calendar.tz).date()
@@ -307,7 +307,7 @@ async def on_notes(message: Message, state: FSMContext, session: AsyncSession,
         await message.bot.edit_message_text(_roster_item(booking, v, ctx), chat_id=chat_id,
                                             message_id=message_id, reply_markup=None)
     await message.answer(t("roster_marked", code=booking.code,
-                           state=t(f"booking_{booking.state}")), reply_markup=kb.main_menu())
+                           state=t(f"booking_{booking.state}")), reply_markup=kb.main_menu(me))
 
 
 def make_router() -> Router:
@@ -320,6 +320,7 @@ def make_router() -> Router:
     router.message.register(on_topic, Book.topic, words)
     router.message.register(on_notes, Book.notes, words)
     router.message.register(on_roster, Command("roster"))
+    router.message.register(on_roster, F.text == t("btn_menu_roster"))
     router.callback_query.register(on_confirm, ApptCb.filter(F.action.in_({"confirm",
                                                                            "drop"})))
     router.callback_query.register(on_button, ApptCb.filter())

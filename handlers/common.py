@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Config
 from handlers import keyboards as kb
-from handlers import privacy
+from handlers import menus, privacy
 from models import Person, Role
 from services import invites, places
 from services.context import ServiceContext
@@ -18,11 +18,16 @@ from services.texts import t
 
 
 async def start(message: Message, state: FSMContext, session: AsyncSession,
-                ctx: ServiceContext, me: Person, config: Config) -> None:
+                ctx: ServiceContext, me: Person, config: Config, bot: Bot) -> None:
+    """The menu of this person's role; staff also get their own "/" command list."""
     await state.clear()
     if me.consent_at is None:  # 个人信息保护法: the notice comes first
         await privacy.show_notice(message, me, config)
-    await message.answer(await start_text(session, ctx), reply_markup=kb.main_menu())
+    if menus.is_staff(me):
+        await menus.set_commands(bot, me)
+        await message.answer(menus.help_text(me), reply_markup=kb.main_menu(me))
+        return
+    await message.answer(await start_text(session, ctx), reply_markup=kb.main_menu(me))
 
 
 async def start_text(session: AsyncSession, ctx: ServiceContext) -> str:
@@ -32,36 +37,38 @@ async def start_text(session: AsyncSession, ctx: ServiceContext) -> str:
 
 
 async def start_invite(message: Message, command: CommandObject, state: FSMContext,
-                       session: AsyncSession, ctx: ServiceContext) -> None:
+                       session: AsyncSession, ctx: ServiceContext, bot: Bot) -> None:
     """/start TOKEN from a staff invite link binds this account to the staff record."""
     assert message.from_user is not None
     await state.clear()
     staff = await invites.redeem(session, command.args or "", message.from_user.id, ctx.clock)
     roles = "、".join(dict.fromkeys(t(f"role_{m.role}") for m in staff.memberships
                                     if m.role != Role.RESIDENT))
+    await menus.set_commands(bot, staff)
     await message.answer(t("invite_welcome", name=staff.name, roles=roles),
-                         reply_markup=kb.main_menu())
+                         reply_markup=kb.main_menu(staff))
 
 
-async def help_(message: Message) -> None:
-    await message.answer(t("help"), reply_markup=kb.main_menu())
+async def help_(message: Message, me: Person) -> None:
+    await message.answer(menus.help_text(me), reply_markup=kb.main_menu(me))
 
 
-async def cancel(message: Message, state: FSMContext) -> None:
+async def cancel(message: Message, state: FSMContext, me: Person) -> None:
     """Works at every step: the draft is dropped, nothing was written yet."""
     had_state = await state.get_state() is not None
     await state.clear()
     await message.answer(t("cancelled" if had_state else "nothing_to_cancel"),
-                         reply_markup=kb.main_menu())
+                         reply_markup=kb.main_menu(me))
 
 
-async def staff_only(message: Message) -> None:
-    """A staff command from someone without the role (role filters let it fall here)."""
-    await message.answer(t("staff_only"))
+async def staff_only(message: Message, command: CommandObject) -> None:
+    """A staff command from someone without the role (role filters let it fall here):
+    say who may use it."""
+    await message.answer(menus.staff_only_text(command.command))
 
 
-async def fallback(message: Message) -> None:
-    await message.answer(t("unknown_input"), reply_markup=kb.main_menu())
+async def fallback(message: Message, me: Person) -> None:
+    await message.answer(t("unknown_input"), reply_markup=kb.main_menu(me))
 
 
 async def fallback_button(query: CallbackQuery) -> None:
@@ -83,8 +90,7 @@ def make_router() -> Router:
 
 def make_fallback_router() -> Router:
     router = Router(name=f"{__name__}.fallback")
-    router.message.register(staff_only, Command("queue", "ticket", "triage", "callbacks",
-                                                "roster", "stats"))
+    router.message.register(staff_only, Command(*menus.BY_NAME))
     router.message.register(fallback)
     router.callback_query.register(fallback_button)
     return router

@@ -20,7 +20,8 @@ from aiogram.types import (
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
-from models import Place, Ticket
+from handlers import menus
+from models import Person, Place, Ticket
 from services.texts import plain, t
 
 # A database id or page number: forged data out of range (a negative number, one too big
@@ -56,10 +57,14 @@ class TicketCb(CallbackData, prefix="tk"):
 def menu_texts() -> frozenset[str]:
     """Menu buttons win over a conversation's free-text step (they are not descriptions)."""
     return frozenset(t(k) for k in ("btn_report", "btn_my", "btn_appointment", "btn_help",
-                                     "btn_cancel"))
+                                     "btn_cancel")) | menus.button_texts()
 
 
-def main_menu() -> ReplyKeyboardMarkup:
+def main_menu(me: Person | None = None) -> ReplyKeyboardMarkup:
+    """The persistent menu: staff get their role's buttons, everyone else the resident's."""
+    if menus.is_staff(me):
+        assert me is not None
+        return menus.staff_menu(me)
     return ReplyKeyboardMarkup(
         keyboard=[[KeyboardButton(text=t("btn_report")), KeyboardButton(text=t("btn_my"))],
                   [KeyboardButton(text=t("btn_appointment")), KeyboardButton(text=t("btn_help"))]],

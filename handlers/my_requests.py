@@ -98,7 +98,7 @@ async def on_follow_up(message: Message, state: FSMContext, session: AsyncSessio
     photos = [message.photo[-1].file_id] if message.photo else []
     await ctx.lifecycle(session).follow_up(ticket, me, text, photos)
     await state.clear()
-    await message.answer(t("follow_up_sent", number=ticket.number), reply_markup=kb.main_menu())
+    await message.answer(t("follow_up_sent", number=ticket.number), reply_markup=kb.main_menu(me))
 
 
 async def on_follow_up_unsupported(message: Message) -> None:

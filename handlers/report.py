@@ -251,7 +251,7 @@ async def on_report_button(query: CallbackQuery, callback_data: kb.ReportCb,
     if callback_data.action == "cancel":
         await state.clear()
         await query.message.edit_reply_markup(reply_markup=None)
-        await query.message.answer(t("cancelled"), reply_markup=kb.main_menu())
+        await query.message.answer(t("cancelled"), reply_markup=kb.main_menu(me))
         await query.answer()
         return
     if callback_data.action.startswith("edit_"):
@@ -298,7 +298,7 @@ async def _submit(query: CallbackQuery, data: dict[str, Any], state: FSMContext,
     await query.answer(t("submitted_short", number=ticket.number))
     await query.message.answer(
         views.submitted(ticket, unit.name if unit else None, ctx.calendar.tz, days),
-        reply_markup=kb.main_menu())
+        reply_markup=kb.main_menu(resident))
 
 
 async def on_unexpected_text_at_confirm(message: Message) -> None:

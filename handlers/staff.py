@@ -108,7 +108,7 @@ async def on_reason(message: Message, state: FSMContext, session: AsyncSession,
         await life.return_to_triage(ticket, me, message.text or "")
         done = "returned_ok"
     await state.clear()
-    await message.answer(t(done, number=ticket.number), reply_markup=kb.main_menu())
+    await message.answer(t(done, number=ticket.number), reply_markup=kb.main_menu(me))
 
 
 async def on_callbacks(message: Message, session: AsyncSession, ctx: ServiceContext,
@@ -131,7 +131,7 @@ async def on_progress(message: Message, state: FSMContext, session: AsyncSession
     await ctx.lifecycle(session).progress(ticket, me, message.text or message.caption or "",
                                           photos)
     await state.clear()
-    await message.answer(t("progress_ok", number=ticket.number), reply_markup=kb.main_menu())
+    await message.answer(t("progress_ok", number=ticket.number), reply_markup=kb.main_menu(me))
 
 
 async def on_result_photo(message: Message, state: FSMContext) -> None:
@@ -153,7 +153,7 @@ async def on_result(message: Message, state: FSMContext, session: AsyncSession,
     await ctx.lifecycle(session).resolve(ticket, me, message.text or message.caption or "",
                                          photos)
     await state.clear()
-    await message.answer(t("resolved_ok", number=ticket.number), reply_markup=kb.main_menu())
+    await message.answer(t("resolved_ok", number=ticket.number), reply_markup=kb.main_menu(me))
 
 
 async def _send_view(message: Message, session: AsyncSession, ctx: ServiceContext,
@@ -190,8 +190,8 @@ async def on_ticket_command(message: Message, command: CommandObject, session: A
 
 def make_router() -> Router:
     router = Router(name=__name__)
-    workers = HasRole(Role.GRID_WORKER, Role.UNIT_STAFF, Role.UNIT_LEADER)
-    staff = HasRole(*[r for r in Role if r != Role.RESIDENT])
+    workers = HasRole.for_command("queue")
+    staff = HasRole.for_command("ticket")
     words = F.text & ~F.text.in_(kb.menu_texts())
     router.callback_query.register(on_work, WorkCb.filter())
     router.message.register(on_reason, StateFilter(Work.return_reason, Work.whistle_reason),
@@ -201,7 +201,9 @@ def make_router() -> Router:
     router.message.register(on_result, Work.resolve, F.photo & F.caption)
     router.message.register(on_result_photo, Work.resolve, F.photo)
     router.message.register(on_queue, Command("queue"), workers)
+    router.message.register(on_queue, F.text == t("btn_menu_queue"), workers)
     router.message.register(on_ticket_command, Command("ticket"), staff)
-    router.message.register(on_callbacks, Command("callbacks"),
-                            HasRole(Role.CALLBACK_STAFF, dispatcher=True))
+    callback_staff = HasRole.for_command("callbacks")
+    router.message.register(on_callbacks, Command("callbacks"), callback_staff)
+    router.message.register(on_callbacks, F.text == t("btn_menu_callbacks"), callback_staff)
     return router

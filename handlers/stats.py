@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,9 +31,9 @@ def _scope(me: Person) -> int | None:
     return units[0]
 
 
-async def on_stats(message: Message, command: CommandObject, session: AsyncSession,
-                   ctx: ServiceContext, me: Person, config: Config) -> None:
-    args = (command.args or "").split()
+async def on_stats(message: Message, session: AsyncSession, ctx: ServiceContext,
+                   me: Person, config: Config, command: CommandObject | None = None) -> None:
+    args = (command.args or "").split() if command else []  # the menu button: this month
     export = bool(args) and args[0] == "export"
     period = " ".join(args[1:] if export else args)
     tz = ctx.calendar.tz
@@ -67,6 +67,7 @@ async def on_stats(message: Message, command: CommandObject, session: AsyncSessi
 
 def make_router() -> Router:
     router = Router(name=__name__)
-    router.message.register(on_stats, Command("stats"),
-                            HasRole(Role.UNIT_LEADER, dispatcher=True))
+    leaders = HasRole.for_command("stats")
+    router.message.register(on_stats, Command("stats"), leaders)
+    router.message.register(on_stats, F.text == t("btn_menu_stats"), leaders)
     return router

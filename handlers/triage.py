@@ -7,7 +7,7 @@ that drove them; a tap assigns (recorded as a routing correction by the lifecycl
 
 from __future__ import annotations
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -79,6 +79,8 @@ async def on_triage_button(query: CallbackQuery, callback_data: TriageCb,
 
 def make_router() -> Router:
     router = Router(name=__name__)
-    router.message.register(on_triage, Command("triage"), HasRole(dispatcher=True))
+    dispatchers = HasRole.for_command("triage")
+    router.message.register(on_triage, Command("triage"), dispatchers)
+    router.message.register(on_triage, F.text == t("btn_menu_triage"), dispatchers)
     router.callback_query.register(on_triage_button, TriageCb.filter())
     return router

@@ -223,6 +223,7 @@ TEXTS: dict[str, str] = {
     "cmd_start": "开始 / 主菜单",
     "cmd_help": "使用帮助",
     "cmd_cancel": "取消当前操作",
+    "cmd_book": "预约“民意5来听”",
     # -- 民意“5”来听 ---------------------------------------------------------------------
     "appt_intro": (
         "“民意5来听”：每月5日、25日为民情日，代表委员和干部到网格听取意见；"
@@ -312,7 +313,19 @@ TEXTS: dict[str, str] = {
     "role_representative": "代表委员",
     "role_admin": "管理员",
     "role_resident": "群众",
-    "staff_only": "此功能仅供工作人员使用。",
+    "staff_only": "{command} 仅供{roles}使用。",
+    "help_staff": "工作人员使用说明：下方菜单是您的常用功能，也可以发送以下命令（输入 / 可选）：",
+    "btn_menu_queue": "我的待办",
+    "btn_menu_triage": "待分派",
+    "btn_menu_callbacks": "待回访",
+    "btn_menu_stats": "统计",
+    "btn_menu_roster": "预约名单",
+    "cmd_queue": "我的待办（按办理时限）",
+    "cmd_triage": "待分派诉求",
+    "cmd_callbacks": "待电话回访",
+    "cmd_stats": "接诉即办统计（/stats export 导出）",
+    "cmd_roster": "今天的预约名单（/roster 2026-12-05）",
+    "cmd_ticket": "查看工单：/ticket 编号",
     "staff_ticket": (
         "工单 {number}【{state}】{overdue}\n承办单位：{unit}\n地点：{place}\n"
         "办理时限：{due}\n群众：{resident}　电话：{phone}\n承办人：{assignee}\n"

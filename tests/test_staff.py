@@ -121,9 +121,9 @@ async def test_refusals_wrong_role_other_unit_forged(harness: Harness, org: Org)
     await resident.press_data(WorkCb(action="accept", id=ticket.id).pack(), resident.last)
     assert resident.last_alert() == t("err_not_found")
     await resident.say("/queue")
-    assert resident.last.text == t("staff_only")
+    assert resident.last.text == "/queue 仅供网格员、承办单位工作人员或单位负责人使用。"
     await resident.say("/triage")
-    assert resident.last.text == t("staff_only")
+    assert resident.last.text == "/triage 仅供县民意诉求受理中心分派员或管理员使用。"
     await resident.press_data(WorkCb(action="accept", id=999999).pack(), resident.last)
     assert resident.last_alert() == t("err_not_found")
     other = h.user(6003)

@@ -168,7 +168,7 @@ async def test_stats_in_chat_and_refused_to_residents(harness: Harness, org: Org
     assert "受理 2 件" in leader.inbox[-2].text
     resident = harness.user(8100)
     await resident.say("/stats")
-    assert resident.last.text == t("staff_only")
+    assert resident.last.text == "/stats 仅供单位负责人、县民意诉求受理中心分派员或管理员使用。"
 
 
 def test_cli_stats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
