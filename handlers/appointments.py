@@ -25,7 +25,7 @@ from services import appointments, places
 from services.context import ServiceContext
 from services.errors import InvalidInput
 from services.intake import IntakeRules, RequestRouter, check_description
-from services.texts import fmt_moment, t
+from services.texts import fmt_day, fmt_moment, t
 
 
 class ApptCb(CallbackData, prefix="ap"):
@@ -155,14 +155,22 @@ async def on_button(query: CallbackQuery, callback_data: ApptCb, state: FSMConte
     await query.answer()
 
 
-async def on_topic(message: Message, state: FSMContext, intake_rules: IntakeRules) -> None:
+async def on_topic(message: Message, state: FSMContext, session: AsyncSession,
+                   ctx: ServiceContext, intake_rules: IntakeRules) -> None:
     topic = check_description(message.text, intake_rules)
+    slot, v = await appointments.slot(session, (await state.get_data())["slot_id"])
     await state.update_data(topic=topic)
     await state.set_state(Book.confirm)
     b = InlineKeyboardBuilder()
     b.button(text=t("btn_confirm"), callback_data=ApptCb(action="confirm"))
     b.button(text=t("btn_cancel"), callback_data=ApptCb(action="drop"))
-    await message.answer(t("appt_confirm", topic=esc(topic, 500)), reply_markup=b.as_markup())
+    tz = ctx.calendar.tz
+    # The pickers were edited away: everything the resident chose, before 确认.
+    await message.answer(t("appt_confirm", venue=esc(v.name, 100),
+                           address=esc(v.address, 200) or "—",
+                           at=fmt_day(slot.starts_at, tz),
+                           end=f"{slot.ends_at.astimezone(tz):%H:%M}", topic=esc(topic, 500)),
+                         reply_markup=b.as_markup())
 
 
 async def on_confirm(query: CallbackQuery, callback_data: ApptCb, state: FSMContext,
@@ -241,6 +249,7 @@ async def on_roster(message: Message, session: AsyncSession, ctx: ServiceContext
         await message.answer(t("roster_empty", day=day.isoformat()))
         return
     await message.answer(t("roster_header", day=day.isoformat(), count=len(rows)))
+    units = await appointments.unit_names(session, [b for b, _ in rows])
     for booking, v in rows:
         b = InlineKeyboardBuilder()
         if booking.state == BookingState.BOOKED:
@@ -248,15 +257,17 @@ async def on_roster(message: Message, session: AsyncSession, ctx: ServiceContext
                 b.button(text=t(f"btn_mark_{outcome}"),
                          callback_data=MarkCb(id=booking.id, outcome=outcome))
         await message.answer(
-            _roster_item(booking, v, ctx),
+            _roster_item(booking, v, ctx, units),
             reply_markup=b.as_markup() if booking.state == BookingState.BOOKED else None)
 
 
-def _roster_item(booking: Booking, v: Venue, ctx: ServiceContext) -> str:
-    unit = booking.routing.get("target") or "—"
+def _roster_item(booking: Booking, v: Venue, ctx: ServiceContext,
+                 units: dict[str, str]) -> str:
+    """`units`: unit code -> name (appointments.unit_names): the roster names a unit."""
+    unit = units.get(booking.routing.get("unit") or "", t("detail_unit_pending"))
     return t("roster_item", at=f"{booking.starts_at.astimezone(ctx.calendar.tz):%H:%M}",
              venue=esc(v.name, 60), code=booking.code, topic=esc(booking.topic, 300),
-             unit=esc(str(unit), 40), state=t(f"booking_{booking.state}"))
+             unit=esc(unit, 60), state=t(f"booking_{booking.state}"))
 
 
 def _roster_xlsx(rows: list, ctx: ServiceContext) -> bytes:  # type: ignore[type-arg]
@@ -285,7 +296,8 @@ async def on_mark(query: CallbackQuery, callback_data: MarkCb, state: FSMContext
         booking = await appointments.mark(session, ctx, request_router, me, callback_data.id,
                                           outcome)
         v, _ = await appointments.venue(session, booking.venue_id)
-        await query.message.edit_text(_roster_item(booking, v, ctx), reply_markup=None)
+        units = await appointments.unit_names(session, [booking])
+        await query.message.edit_text(_roster_item(booking, v, ctx, units), reply_markup=None)
         await query.answer(t("booking_no_show"))
         return
     await state.set_state(Book.notes)
@@ -304,8 +316,10 @@ async def on_notes(message: Message, state: FSMContext, session: AsyncSession,
     if data.get("card") and message.bot is not None:  # the roster card: its new state
         v, _ = await appointments.venue(session, booking.venue_id)
         chat_id, message_id = data["card"]
-        await message.bot.edit_message_text(_roster_item(booking, v, ctx), chat_id=chat_id,
-                                            message_id=message_id, reply_markup=None)
+        units = await appointments.unit_names(session, [booking])
+        await message.bot.edit_message_text(_roster_item(booking, v, ctx, units),
+                                            chat_id=chat_id, message_id=message_id,
+                                            reply_markup=None)
     await message.answer(t("roster_marked", code=booking.code,
                            state=t(f"booking_{booking.state}")), reply_markup=kb.main_menu(me))
 

@@ -20,7 +20,7 @@ from aiogram.types import (
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
-from handlers import menus
+from handlers import menus, views
 from models import Person, Place, Ticket
 from services.texts import plain, t
 
@@ -104,7 +104,9 @@ def place_choices(places: Sequence[Place], key: str, *, suggested: Sequence[Plac
         kb.button(text=place.name,
                   callback_data=PlaceCb(id=place.id, final=final_children, key=key))
     if current is not None:
-        kb.button(text=plain("btn_place_here", name=current.name),
+        # Below a town the communities are listed: not knowing which is not "no grid".
+        kb.button(text=plain("btn_place_here" if final_children else "btn_place_here_town",
+                             name=current.name),
                   callback_data=PlaceCb(id=current.id, final=True, key=key))
         kb.button(text=t("btn_back"), callback_data=PlaceCb(id=0, key=key))
     widths = [1] * len(suggested) + [2] * ((len(places) + 1) // 2)
@@ -128,7 +130,7 @@ def ticket_list(tickets: list[Ticket], page: int, pages: int) -> InlineKeyboardM
     kb = InlineKeyboardBuilder()
     for ticket in tickets:
         kb.button(text=plain("btn_ticket", number=ticket.number,
-                         state=t(f"state_{ticket.state}")),
+                             state=views.state_label(ticket)),
                   callback_data=TicketCb(action="view", id=ticket.id, page=page))
     nav = []
     if page > 0:

@@ -15,7 +15,7 @@ from aiogram import F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Config
@@ -64,7 +64,12 @@ async def _ask_phone(message: Message, state: FSMContext, resident: Person) -> N
                          reply_markup=kb.ask_phone(intake.mask_phone(resident.phone)))
 
 
-async def _show_summary(message: Message, state: FSMContext, session: AsyncSession) -> None:
+async def _show_summary(message: Message, state: FSMContext, session: AsyncSession,
+                        *, keyboard_removed: bool = False) -> None:
+    """The summary has inline buttons only: the reply keyboard of the step before (location,
+    phone, 取消) is taken away first, unless the phone step's answer already did."""
+    if not keyboard_removed:
+        await message.answer(t("summary_ready"), reply_markup=ReplyKeyboardRemove())
     data = await state.get_data()
     await state.set_state(Report.confirm)
     await state.update_data(editing=False)
@@ -80,7 +85,9 @@ async def _next_after(step: State, message: Message, state: FSMContext,
                       session: AsyncSession, resident: Person) -> None:
     """Go on from `step`, or back to the summary when the resident was editing."""
     data = await state.get_data()
-    if data.get("editing") or step == Report.phone:
+    if step == Report.phone:  # its answer (saved / declined) took the keyboard away
+        await _show_summary(message, state, session, keyboard_removed=True)
+    elif data.get("editing"):
         await _show_summary(message, state, session)
     elif step == Report.text:
         await _ask_place(message, state, session)
@@ -210,17 +217,16 @@ async def on_phone_text(message: Message, state: FSMContext, session: AsyncSessi
     text = (message.text or "").strip()
     if text == t("btn_no_phone"):
         await state.update_data(phone=None, phone_declined=True, anonymous=False)
-        await message.answer(t("report_phone_declined"))
+        await message.answer(t("report_phone_declined"), reply_markup=ReplyKeyboardRemove())
         await _next_after(Report.phone, message, state, session, me)
         return
     if text == t("btn_anonymous"):
         await state.update_data(phone=None, phone_declined=True, anonymous=True)
-        await message.answer(t("report_anonymous"))
+        await message.answer(t("report_anonymous"), reply_markup=ReplyKeyboardRemove())
         await _next_after(Report.phone, message, state, session, me)
         return
     if me.phone and text == t("btn_use_phone", phone=intake.mask_phone(me.phone)):
-        await state.update_data(phone=me.phone, phone_declined=False, anonymous=False)
-        await _next_after(Report.phone, message, state, session, me)
+        await _take_phone(message, state, session, me, me.phone)
         return
     await _take_phone(message, state, session, me, text)
 
@@ -230,6 +236,7 @@ async def _take_phone(message: Message, state: FSMContext, session: AsyncSession
     phone = intake.normalise_phone(raw)
     await state.update_data(phone=phone, phone_declined=False, anonymous=False)
     if await state.get_state() == Report.phone.state:
+        await message.answer(t("report_phone_saved"), reply_markup=ReplyKeyboardRemove())
         await _next_after(Report.phone, message, state, session, me)
     else:
         await message.answer(t("report_phone_saved") + "\n" + await _prompt(state))
@@ -258,6 +265,8 @@ async def on_report_button(query: CallbackQuery, callback_data: kb.ReportCb,
         step = {"edit_text": Report.text, "edit_place": Report.place,
                 "edit_phone": Report.phone}[callback_data.action]
         await state.update_data(editing=True)
+        if step == Report.place:  # a new place: the old address and pin must not stay
+            await state.update_data(place_id=None, address="", lat=None, lon=None)
         await query.message.edit_reply_markup(reply_markup=None)
         await query.answer()
         if step == Report.text:

@@ -20,9 +20,10 @@ def summary(draft: dict[str, Any], place_path: str, phone_masked: str) -> str:
     photos = len(draft.get("photos", []))
     voices = len(draft.get("attachments", []))
     where = esc(place_path, 300) if place_path else t("summary_no_place")
-    if draft.get("address"):
-        address = esc(draft["address"], 300)
-        where = join([where, "（", address, "）"], "") if place_path else address
+    address = (draft.get("address") or "").strip()
+    if address and address not in place_path:  # "东关社区" typed: the path already says it
+        typed = esc(address, 300)
+        where = join([where, "（", typed, "）"], "") if place_path else typed
     if draft.get("lat") is not None:
         where = join([where, t("summary_pin")], "")
     phone = phone_masked or (t("summary_phone_declined") if draft.get("phone_declined")
@@ -31,6 +32,14 @@ def summary(draft: dict[str, Any], place_path: str, phone_masked: str) -> str:
         phone = t("summary_anonymous")
     return t("summary", text=esc(draft.get("text", ""), 2500), photos=photos,
              voices=voices, where=where, phone=phone)
+
+
+def state_label(ticket: Ticket) -> str:
+    """The state as the resident reads it: a closed request is 已办结, unless it was closed
+    as invalid or withdrawn."""
+    if ticket.state == TicketState.CLOSED and ticket.outcome in ("invalid", "withdrawn"):
+        return t(f"state_closed_{ticket.outcome}")
+    return t(f"state_{ticket.state}")
 
 
 def submitted(ticket: Ticket, unit_name: str | None, tz: ZoneInfo, days: int) -> str:
@@ -45,7 +54,7 @@ def ticket_page(page: Page) -> str:
         return t("my_empty")
     lines = [t("my_header", total=page.total, page=page.page + 1, pages=page.pages)]
     for ticket in page.tickets:
-        lines.append(t("my_line", number=ticket.number, state=t(f"state_{ticket.state}"),
+        lines.append(t("my_line", number=ticket.number, state=state_label(ticket),
                        text=esc(ticket.text.replace("\n", " "), 30)))
     return "\n".join(lines)
 
@@ -69,7 +78,7 @@ def ticket_detail(detail: TicketDetail, place_path: str, tz: ZoneInfo,
     history = [_event_line(e, tz, unit_names) for e in events[-HISTORY_LIMIT:]]
     if len(events) > HISTORY_LIMIT:
         history.insert(0, t("history_omitted", count=len(events) - HISTORY_LIMIT))
-    text = t("detail", number=ticket.number, state=t(f"state_{ticket.state}"),
+    text = t("detail", number=ticket.number, state=state_label(ticket),
              unit=esc(detail.unit.name, 100) if detail.unit else t("detail_unit_pending"),
              due=fmt_day(ticket.due_at, tz) if ticket.due_at else "—",
              place=esc(place_path or ticket.address, 300) or "—",

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Booking, BookingState, Person, Place, Role, Slot, Venue
+from models import Booking, BookingState, Person, Place, Role, Slot, Unit, Venue
 from models.db import skip_locked, upsert_insert
 from services import access, places
 from services.context import ServiceContext
@@ -146,6 +146,24 @@ async def venue(session: AsyncSession, venue_id: int) -> tuple[Venue, Schedule]:
     if v is None or schedule is None:
         raise NotFound()
     return v, schedule
+
+
+async def slot(session: AsyncSession, slot_id: int) -> tuple[Slot, Venue]:
+    """The chosen slot and its venue, for the confirmation."""
+    chosen = await session.get(Slot, slot_id)
+    v = await session.get(Venue, chosen.venue_id) if chosen else None
+    if chosen is None or v is None:
+        raise NotFound()
+    return chosen, v
+
+
+async def unit_names(session: AsyncSession, bookings: list[Booking]) -> dict[str, str]:
+    """Unit code -> name for the units the router proposed for these bookings' topics."""
+    codes = {b.routing.get("unit") for b in bookings} - {None}
+    if not codes:
+        return {}
+    rows = await session.execute(sa.select(Unit.code, Unit.name).where(Unit.code.in_(codes)))
+    return dict(rows.tuples().all())
 
 
 async def slots(session: AsyncSession, ctx: ServiceContext, venue_id: int,

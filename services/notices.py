@@ -147,7 +147,8 @@ class Notices:
     async def reopened(self, ticket: Ticket, comment: str, now: dt.datetime) -> None:
         enqueue(self.session, await self._workers(ticket, leaders=True), kind="reopened",
                 text=t("ob_reopened", number=ticket.number, count=ticket.reopen_count,
-                       comment=esc(comment, REASON) or "—", due=self._due(ticket)),
+                       comment=t("ob_reopened_comment", comment=esc(comment, REASON))
+                       if comment else "", due=self._due(ticket)),
                 now=now, ticket_id=ticket.id, priority=URGENT,
                 markup=keyboard("assignment", ticket_id=ticket.id))
         enqueue(self.session, await self._resident_chat(ticket), kind="reopened_resident",

@@ -128,6 +128,7 @@ TEXTS: dict[str, str] = {
     "btn_no_phone": "不留电话",
     "btn_suggested_place": "📍 {name}（根据您的描述）",
     "btn_place_here": "就是{name}（不清楚具体网格）",
+    "btn_place_here_town": "就是{name}（不清楚具体社区或村）",
     "btn_back": "« 返回镇街列表",
     "btn_confirm": "✅ 确认提交",
     "btn_edit_text": "改描述",
@@ -182,6 +183,7 @@ TEXTS: dict[str, str] = {
         "地点：{where}\n"
         "联系电话：{phone}"
     ),
+    "summary_ready": "信息已填好，请核对：",
     "summary_no_place": "未指定（由县民意诉求受理中心核实）",
     "summary_pin": "（已附定位）",
     "summary_no_phone": "未留",
@@ -242,7 +244,9 @@ TEXTS: dict[str, str] = {
     "appt_left": "（剩{left}）",
     "appt_full": "（已满）",
     "appt_ask_topic": "请用一句话说明想反映的事项，接待的代表委员会提前了解。",
-    "appt_confirm": "请确认预约：\n反映事项：{topic}",
+    "appt_confirm": (
+        "请确认预约：\n服务点：{venue}\n地址：{address}\n时间：{at}–{end}\n反映事项：{topic}"
+    ),
     "appt_booked": (
         "预约成功！预约码：{code}\n服务点：{venue}\n地址：{address}\n时间：{at}\n"
         "前一天18:00和开始前2小时会提醒您。查看或取消：发送 /bookings"
@@ -430,7 +434,9 @@ TEXTS: dict[str, str] = {
     "state_accepted": "办理中",
     "state_resolved": "已办结待评价",
     "state_callback_due": "待回访",
-    "state_closed": "已关闭",
+    "state_closed": "已办结",  # rated or called back: residents read "closed" as refused
+    "state_closed_invalid": "已关闭（无效诉求）",
+    "state_closed_withdrawn": "已撤回",
     "action_submit": "提交",
     "action_triage": "转入待分派",
     "action_assign": "派单",
@@ -470,9 +476,10 @@ TEXTS: dict[str, str] = {
         "请您对办理情况作出评价："
     ),
     "ob_reopened": (
-        "【退回重办】{number}\n群众评价不满意（第{count}次）：{comment}\n"
+        "【退回重办】{number}\n群众评价不满意（第{count}次）{comment}\n"
         "新的办理时限：{due}"
     ),
+    "ob_reopened_comment": "：{comment}",
     "ob_reopened_resident": "您的诉求 {number} 已退回 {unit} 重新办理，新的时限：{due}。",
     "ob_callback_due": "【待回访】{number}\n群众未在时限内评价，请电话回访。\n联系电话：{phone}",
     "ob_progress": "您的诉求 {number} 有新进展（{unit}）：{note}",
