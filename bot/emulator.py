@@ -25,11 +25,13 @@ import contextlib
 import itertools
 import json
 import logging
+import mimetypes
 import random
 import re
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -148,11 +150,17 @@ class Emulator:
         self.users: dict[int, dict[str, Any]] = {}
         self.blocked: set[int] = set()
         self.files: dict[str, bytes] = {}
+        self.file_meta: dict[str, tuple[str, str]] = {}  # file_id -> (name, content type)
         self.file_names: dict[str, str] = {}  # upload field -> its file name
         self.updates: list[dict[str, Any]] = []
         self.alerts: list[dict[str, Any]] = []
         self._query_users: dict[str, int] = {}
-        self.commands: list[dict[str, Any]] = []
+        self.commands: list[dict[str, Any]] = []  # the default scope
+        self.chat_commands: dict[int, list[dict[str, Any]]] = {}  # BotCommandScopeChat
+        # Called with (chat_id, message) whenever a message is stored or edited, and with
+        # (file_id) for a new file: the sandbox keeps both in its database.
+        self.on_message: Callable[[int, dict[str, Any]], None] | None = None
+        self.on_file: Callable[[str], None] | None = None
         self.webhook: dict[str, str] = {}
         self.calls: list[str] = []
         self.too_many = 0
@@ -223,7 +231,7 @@ class Emulator:
                    "chat": {"id": user_id, "type": "private",
                             "first_name": user["first_name"]},
                    "from": user, **content}
-        self.chats.setdefault(user_id, []).append({**message, "side": "user"})
+        self._keep(user_id, {**message, "side": "user"})
         return message
 
     async def send_text(self, user_id: int, text: str) -> dict[str, Any]:
@@ -231,8 +239,7 @@ class Emulator:
                                                                 **self._text_content(text))})
 
     async def send_photo(self, user_id: int, data: bytes, caption: str = "") -> dict[str, Any]:
-        file_id = "sbx-" + secrets.token_hex(8)
-        self.files[file_id] = data
+        file_id = self.add_file(data, "photo")
         content: dict[str, Any] = {"photo": [{"file_id": file_id, "file_unique_id": file_id,
                                               "width": 800, "height": 600,
                                               "file_size": len(data)}]}
@@ -375,11 +382,19 @@ class Emulator:
             return {"url": self.webhook.get("url", ""), "has_custom_certificate": False,
                     "pending_update_count": 0}
         if method in ("setMyCommands", "deleteMyCommands"):
-            self.commands = json.loads(p.get("commands", "[]"))
+            commands = p.get("commands", [])
+            commands = json.loads(commands) if isinstance(commands, str) else commands
+            scope = p.get("scope") or {}
+            scope = json.loads(scope) if isinstance(scope, str) else scope
+            if scope.get("type") == "chat":
+                self.chat_commands[int(scope["chat_id"])] = commands
+            else:
+                self.commands = commands
             return True
         if method == "answerCallbackQuery":
             query_id = p.get("callback_query_id", "")
-            self.alerts.append({"id": query_id, "user_id": self._query_users.get(query_id),
+            self.alerts.append({"n": len(self.alerts) + 1, "id": query_id,
+                                "user_id": self._query_users.get(query_id),
                                 "text": p.get("text", ""),
                                 "show_alert": p.get("show_alert") in ("true", True)})
             return True
@@ -517,11 +532,11 @@ class Emulator:
                 message["caption"] = self._text(p, "caption", CAPTION_LIMIT)
         elif method == "sendDocument":
             ref = p.get("document", "")
-            field_name = (ref.removeprefix("attach://") if ref.startswith("attach://")
-                          else "document")
             file_id = self._file(ref, uploads, "document")
+            name = self.file_meta.get(file_id, ("file", ""))[0]
             message["document"] = {"file_id": file_id, "file_unique_id": file_id,
-                                   "file_name": self.file_names.get(field_name, "file")}
+                                   "file_name": name,
+                                   "mime_type": self.file_meta.get(file_id, ("", ""))[1]}
             if p.get("caption"):
                 message["caption"] = self._text(p, "caption", CAPTION_LIMIT)
         elif method == "sendLocation":
@@ -534,15 +549,26 @@ class Emulator:
 
     def _file(self, ref: str, uploads: dict[str, bytes], field_name: str = "") -> str:
         if ref.startswith("attach://"):
-            data = uploads.get(ref.removeprefix("attach://"), b"")
+            field_name = ref.removeprefix("attach://")
+            data = uploads.get(field_name, b"")
         elif field_name and field_name in uploads:
             data = uploads[field_name]
         elif ref in self.bad_files:
             raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
         else:
             return ref  # a file_id the bot got earlier
+        return self.add_file(data, self.file_names.get(field_name, "file"))
+
+    def add_file(self, data: bytes, name: str) -> str:
+        """Store a file with its name and content type (from the name, else the bytes)."""
         file_id = "sbx-" + secrets.token_hex(8)
+        content_type = mimetypes.guess_type(name)[0] or _sniff(data)
+        if "." not in name:
+            name += mimetypes.guess_extension(content_type) or ""
         self.files[file_id] = data
+        self.file_meta[file_id] = (name, content_type)
+        if self.on_file is not None:
+            self.on_file(file_id)
         return file_id
 
     @staticmethod
@@ -551,8 +577,19 @@ class Emulator:
 
     def _store(self, chat_id: int, message: dict[str, Any]) -> dict[str, Any]:
         message["message_id"] = next(self._message_ids)
-        self.chats.setdefault(chat_id, []).append({**message, "side": "bot"})
+        self._keep(chat_id, {**message, "side": "bot"})
         return self._public(message)
+
+    def _keep(self, chat_id: int, message: dict[str, Any]) -> None:
+        self.chats.setdefault(chat_id, []).append(message)
+        if self.on_message is not None:
+            self.on_message(chat_id, message)
+
+    def restore(self, chats: dict[int, list[dict[str, Any]]]) -> None:
+        """Chats kept from an earlier run; new messages are numbered after them."""
+        self.chats = chats
+        top = max((m["message_id"] for c in chats.values() for m in c), default=0)
+        self._message_ids = itertools.count(top + 1)
 
     @staticmethod
     def _public(message: dict[str, Any]) -> dict[str, Any]:
@@ -588,6 +625,8 @@ class Emulator:
                                 "content and reply markup of the message")
         stored.clear()
         stored.update(new)
+        if self.on_message is not None:
+            self.on_message(chat_id, stored)
         return self._public(new)
 
     async def serve_file(self, request: web.Request) -> web.Response:
@@ -595,3 +634,13 @@ class Emulator:
         if file_id not in self.files:
             raise web.HTTPNotFound()
         return web.Response(body=self.files[file_id], content_type="application/octet-stream")
+
+
+def _sniff(data: bytes) -> str:
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8"):
+        return "image/jpeg"
+    if data.startswith(b"PK"):
+        return "application/zip"
+    return "application/octet-stream"

@@ -14,11 +14,13 @@ import asyncio
 import base64
 import contextlib
 import datetime as dt
+import json
 import logging
 import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -26,6 +28,7 @@ from aiohttp import web
 from bot.app import App, build_app, close_app
 from bot.config import Config
 from bot.emulator import ApiError, Emulator
+from handlers import menus
 from models import Person
 from services import sweeps
 from services.clock import Clock, SystemClock
@@ -60,7 +63,7 @@ PERSONAS = (
 
 
 class SandboxClock(Clock):
-    """System time plus an offset the page moves forward."""
+    """System time plus an offset the page moves forward (kept in the sandbox database)."""
 
     def __init__(self) -> None:
         self.offset = dt.timedelta(0)
@@ -81,6 +84,88 @@ def sandbox_config(port: int, db: Path) -> Config:
     })
 
 
+# The page's own state, beside the bot's tables in the sandbox's SQLite file: the chats as
+# the emulator holds them, their files, the clock offset and the per-chat command lists, so
+# a restart shows the same page at the same simulated time (ticket numbers never run back).
+SANDBOX_TABLES = (
+    "CREATE TABLE IF NOT EXISTS sandbox_messages (chat_id INTEGER NOT NULL, "
+    "message_id INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (chat_id, message_id))",
+    "CREATE TABLE IF NOT EXISTS sandbox_files (file_id TEXT PRIMARY KEY, name TEXT NOT NULL, "
+    "content_type TEXT NOT NULL, data BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS sandbox_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+)
+
+
+class SandboxStore:
+    """Writes what changed every half second (and at stop) through the app's engine."""
+
+    def __init__(self, app: App, emulator: Emulator, clock: SandboxClock) -> None:
+        self.engine, self.emu, self.clock = app.engine, emulator, clock
+        self.messages: dict[tuple[int, int], dict[str, Any]] = {}
+        self.files: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    async def load(self) -> None:
+        async with self.engine.begin() as conn:
+            for ddl in SANDBOX_TABLES:
+                await conn.execute(sa.text(ddl))
+            rows = await conn.execute(sa.text(
+                "SELECT chat_id, body FROM sandbox_messages ORDER BY message_id"))
+            chats: dict[int, list[dict[str, Any]]] = {}
+            for chat_id, body in rows:
+                chats.setdefault(int(chat_id), []).append(json.loads(body))
+            files = await conn.execute(sa.text(
+                "SELECT file_id, name, content_type, data FROM sandbox_files"))
+            for file_id, name, content_type, data in files:
+                self.emu.files[file_id] = bytes(data)
+                self.emu.file_meta[file_id] = (name, content_type)
+            state = dict((await conn.execute(sa.text(
+                "SELECT key, value FROM sandbox_state"))).tuples().all())
+        self.emu.restore(chats)
+        self.clock.offset = dt.timedelta(seconds=float(state.get("clock_offset", 0)))
+        self.emu.chat_commands.update(
+            {int(k): v for k, v in json.loads(state.get("chat_commands", "{}")).items()})
+        self.emu.on_message = lambda chat_id, m: self.messages.__setitem__(
+            (chat_id, m["message_id"]), m)
+        self.emu.on_file = self.files.add
+        self._task = asyncio.create_task(self._loop())
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            try:
+                await self.flush()
+            except Exception:  # a busy database: the next round writes it
+                log.exception("saving the sandbox page's state failed")
+
+    async def flush(self) -> None:
+        messages, self.messages = self.messages, {}
+        files, self.files = self.files, set()
+        commands = {str(k): v for k, v in self.emu.chat_commands.items()}
+        async with self.engine.begin() as conn:
+            for (chat_id, message_id), m in messages.items():
+                await conn.execute(sa.text(
+                    "INSERT OR REPLACE INTO sandbox_messages VALUES (:c, :m, :b)"),
+                    {"c": chat_id, "m": message_id, "b": json.dumps(m, ensure_ascii=False)})
+            for file_id in files:
+                name, content_type = self.emu.file_meta[file_id]
+                await conn.execute(sa.text(
+                    "INSERT OR REPLACE INTO sandbox_files VALUES (:f, :n, :t, :d)"),
+                    {"f": file_id, "n": name, "t": content_type, "d": self.emu.files[file_id]})
+            for key, value in (("clock_offset", str(self.clock.offset.total_seconds())),
+                               ("chat_commands", json.dumps(commands, ensure_ascii=False))):
+                await conn.execute(sa.text(
+                    "INSERT OR REPLACE INTO sandbox_state VALUES (:k, :v)"),
+                    {"k": key, "v": value})
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
+
+
 async def seed(app: App) -> None:
     """The example county, with the personas' Telegram ids bound to their staff records."""
     async with app.sessionmaker() as session:
@@ -95,9 +180,20 @@ async def seed(app: App) -> None:
         await session.commit()
 
 
+async def persona_commands(app: App) -> None:
+    """Each staff persona's "/" list, as /start would set it (the page shows it at once)."""
+    async with app.sessionmaker() as session:
+        for persona in PERSONAS:
+            person = await session.scalar(sa.select(Person).where(
+                Person.tg_user_id == persona.tg_id))
+            if person is not None and menus.is_staff(person):
+                await menus.set_commands(app.bot, person)
+
+
 class SandboxWeb:
-    def __init__(self, emulator: Emulator, app: App, clock: SandboxClock) -> None:
-        self.emu, self.app, self.clock = emulator, app, clock
+    def __init__(self, emulator: Emulator, app: App, clock: SandboxClock,
+                 store: SandboxStore) -> None:
+        self.emu, self.app, self.clock, self.store = emulator, app, clock, store
         for persona in PERSONAS:
             emulator.user(persona.tg_id, persona.title)
 
@@ -119,11 +215,17 @@ class SandboxWeb:
         return web.json_response([p.__dict__ for p in PERSONAS])
 
     async def chat(self, request: web.Request) -> web.Response:
+        """The chat, the alerts (answerCallbackQuery texts) after `alerts_after` for this
+        user only, and the "/" command list Telegram would show in this chat."""
         user_id = int(request.match_info["user_id"])
         since = int(request.query.get("since", "0"))
-        alerts = [a for a in self.emu.alerts if a.get("text") and a["user_id"] == user_id][-1:]
+        after = int(request.query.get("alerts_after", "0"))
+        alerts = [{"n": a["n"], "text": a["text"]} for a in self.emu.alerts
+                  if a["n"] > after and a.get("text") and a["user_id"] == user_id]
+        commands = self.emu.chat_commands.get(user_id, self.emu.commands)
         return web.json_response({"messages": self.emu.messages(user_id, since),
-                                  "alert": alerts[0]["text"] if alerts else ""})
+                                  "alerts": alerts, "alerts_seen": len(self.emu.alerts),
+                                  "commands": commands})
 
     async def send(self, request: web.Request) -> web.Response:
         body: dict[str, Any] = await request.json()
@@ -169,15 +271,21 @@ class SandboxWeb:
         else:
             return web.json_response({"error": "action: workday | nine"}, status=400)
         self.clock.advance(target - now)
+        await self.store.flush()  # a restart keeps the moved clock
         await sweeps.run_sweeps(self.app.sessionmaker, self.app.ctx)
         await sweeps.daily_digest(self.app.sessionmaker, self.app.ctx)
         return await self.get_clock(request)
 
     async def file(self, request: web.Request) -> web.Response:
-        data = self.emu.files.get(request.match_info["file_id"])
+        """A photo inline; a document as a download with its own name and type."""
+        file_id = request.match_info["file_id"]
+        data = self.emu.files.get(file_id)
         if data is None:
             raise web.HTTPNotFound()
-        return web.Response(body=data, content_type="image/png")
+        name, content_type = self.emu.file_meta.get(file_id, ("file", "application/octet-stream"))
+        disposition = "inline" if content_type.startswith("image/") else "attachment"
+        return web.Response(body=data, content_type=content_type, headers={
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(name)}"})
 
 
 def local_only(port: int) -> Any:
@@ -212,10 +320,13 @@ async def run_sandbox(port: int = 8080, db: Path = Path("sandbox.db"),
     runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=1.0)
     config = sandbox_config(port, db)
     app = await build_app(config, clock=clock)
+    store = SandboxStore(app, emulator, clock)
+    await store.load()
     await seed(app)
-    SandboxWeb(emulator, app, clock).routes(web_app)
+    SandboxWeb(emulator, app, clock, store).routes(web_app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
+    await persona_commands(app)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -236,6 +347,7 @@ async def run_sandbox(port: int = 8080, db: Path = Path("sandbox.db"),
         await emulator.wake()  # the bot's last getUpdates must not hold the stop
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(polling, 2)
+        await store.close()
         await close_app(app)
         await runner.cleanup()
         await emulator.stop()
