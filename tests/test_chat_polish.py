@@ -141,7 +141,8 @@ async def test_reopen_without_reason_and_finished_wording(harness: Harness, org:
         await s.commit()
         assert tk.state == TicketState.CLOSED
     await resident.say(t("btn_my"))
-    assert f"{ticket.number}【已办结】" in resident.last.text and "已关闭" not in resident.last.text
+    listing = resident.last.text
+    assert f"{ticket.number}【已办结】" in listing and "已关闭" not in listing
 
 
 async def test_appointment_confirmation_and_roster_unit(harness: Harness, org: Org) -> None:
