@@ -239,8 +239,9 @@ async def on_roster(message: Message, session: AsyncSession, ctx: ServiceContext
         return
     rows = await appointments.roster(session, me, day, ctx.calendar.tz,
                                      args[1] if len(args) > 1 else None)
+    units = await appointments.unit_names(session, [b for b, _ in rows])
     if export:
-        data = await asyncio.to_thread(_roster_xlsx, rows, ctx)  # openpyxl: off the loop
+        data = await asyncio.to_thread(_roster_xlsx, rows, units, ctx)  # openpyxl: off the loop
         await message.answer_document(BufferedInputFile(
             data, filename=f"roster-{day.isoformat()}.xlsx"),
             caption=t("roster_export", day=day.isoformat(), count=len(rows)))
@@ -249,7 +250,6 @@ async def on_roster(message: Message, session: AsyncSession, ctx: ServiceContext
         await message.answer(t("roster_empty", day=day.isoformat()))
         return
     await message.answer(t("roster_header", day=day.isoformat(), count=len(rows)))
-    units = await appointments.unit_names(session, [b for b, _ in rows])
     for booking, v in rows:
         b = InlineKeyboardBuilder()
         if booking.state == BookingState.BOOKED:
@@ -270,16 +270,17 @@ def _roster_item(booking: Booking, v: Venue, ctx: ServiceContext,
              unit=esc(unit, 60), state=t(f"booking_{booking.state}"))
 
 
-def _roster_xlsx(rows: list, ctx: ServiceContext) -> bytes:  # type: ignore[type-arg]
+def _roster_xlsx(rows: list, units: dict[str, str],  # type: ignore[type-arg]
+                 ctx: ServiceContext) -> bytes:
     from openpyxl import Workbook
 
     wb = Workbook()
     ws = wb.active
     ws.title = "预约名单"
-    ws.append(["时间", "服务点", "预约码", "反映事项", "可能承办类别", "状态", "接待记录"])
+    ws.append(["时间", "服务点", "预约码", "反映事项", "可能承办单位", "状态", "接待记录"])
     for booking, v in rows:
         ws.append([fmt_moment(booking.starts_at, ctx.calendar.tz), v.name, booking.code,
-                   booking.topic, booking.routing.get("target") or "",
+                   booking.topic, units.get(booking.routing.get("unit") or "", ""),
                    t(f"booking_{booking.state}"), booking.notes])
     buf = io.BytesIO()
     wb.save(buf)

@@ -217,6 +217,8 @@ class Notices:
 
     async def closed(self, ticket: Ticket, outcome: str, note: str, now: dt.datetime) -> None:
         enqueue(self.session, await self._resident_chat(ticket), kind="closed",
-                text=t("ob_closed_resident", number=ticket.number,
+                # Unreachable for the callback: the work was done, so 已办结, not 已关闭.
+                text=t("ob_closed_no_callback" if outcome == "no_callback"
+                       else "ob_closed_resident", number=ticket.number,
                        outcome=t(f"outcome_{outcome}"), note=esc(note, REASON)),
                 now=now, ticket_id=ticket.id)

@@ -498,6 +498,7 @@ TEXTS: dict[str, str] = {
     "ob_photos_failed": "（所附照片未能发送，这里只有文字。）",
     "photo_only": "（补充了照片）",
     "ob_closed_resident": "您的诉求 {number} 已关闭（{outcome}）。{note}",
+    "ob_closed_no_callback": "您的诉求 {number} 已办结（多次未能联系到您回访）。{note}",
     "no_grid": "（未定位到网格）",
     "no_phone": "未留电话",
     "triage_low_confidence": "自动分类把握不足，请人工分派。",

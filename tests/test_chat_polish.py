@@ -164,3 +164,27 @@ async def test_appointment_confirmation_and_roster_unit(harness: Harness, org: O
         names = set(await s.scalars(sa.select(Unit.name)))
     unit = receiver.last.text.rsplit("可能承办：", 1)[1]
     assert unit in names, unit  # a unit, not a category
+
+
+async def test_unreachable_resident_hears_finished_not_closed(harness: Harness,
+                                                              org: Org) -> None:
+    h = harness
+    resident = h.user(8805)
+    await submit_lamp(resident)
+    [ticket] = await tickets(h)
+    worker = await org.person("grid-shjd-1")
+    async with h.sessionmaker() as s:
+        tk = await s.get(type(ticket), ticket.id)
+        w = await s.get(Person, worker.id)
+        assert tk is not None and w is not None
+        life = h.ctx.lifecycle(s)
+        await life.accept(tk, w)
+        await life.resolve(tk, w, "已更换灯泡", [])
+        await life.mark_callback_due(tk)
+        await life.close(tk, None, "no_callback")
+        await s.commit()
+        [text] = [r.text for r in await s.scalars(sa.select(OutboxMessage).where(
+            OutboxMessage.kind == "closed"))]
+    assert "已办结" in text and "已关闭" not in text
+    await resident.say(t("btn_my"))
+    assert f"{ticket.number}【已办结】" in resident.last.text
