@@ -432,7 +432,9 @@ class Emulator:
     async def _deliver_webhook(self) -> None:
         """Updates are POSTed to the webhook with the secret header, in order, retried."""
         async with aiohttp.ClientSession() as http:
-            while self.webhook:
+            # `closing` ends the loop even when the wake-up swallows the task's cancellation
+            # (asyncio.wait_for on 3.11 returns the result if both happen in one tick).
+            while self.webhook and not self.closing:
                 async with self._new_update:
                     if not self.updates:
                         with contextlib.suppress(TimeoutError):
