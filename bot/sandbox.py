@@ -103,6 +103,8 @@ class SandboxStore:
         self.engine, self.emu, self.clock = app.engine, emulator, clock
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.files: set[str] = set()
+        self._stop = asyncio.Event()
+        self._lock = asyncio.Lock()  # one write at a time (the loop, a clock move, the stop)
         self._task: asyncio.Task[None] | None = None
 
     async def load(self) -> None:
@@ -131,16 +133,28 @@ class SandboxStore:
         self._task = asyncio.create_task(self._loop())
 
     async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(0.5)
+        """Never cancelled in the middle of a write: a stop ends the wait, not the flush."""
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 0.5)
             try:
                 await self.flush()
             except Exception:  # a busy database: the next round writes it
                 log.exception("saving the sandbox page's state failed")
 
     async def flush(self) -> None:
-        messages, self.messages = self.messages, {}
-        files, self.files = self.files, set()
+        async with self._lock:
+            messages, self.messages = self.messages, {}
+            files, self.files = self.files, set()
+            try:
+                await self._write(messages, files)
+            except BaseException:  # not written: keep it for the next round
+                self.messages = {**messages, **self.messages}
+                self.files |= files
+                raise
+
+    async def _write(self, messages: dict[tuple[int, int], dict[str, Any]],
+                     files: set[str]) -> None:
         commands = {str(k): v for k, v in self.emu.chat_commands.items()}
         async with self.engine.begin() as conn:
             for (chat_id, message_id), m in messages.items():
@@ -159,10 +173,9 @@ class SandboxStore:
                     {"k": key, "v": value})
 
     async def close(self) -> None:
+        self._stop.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task  # its last round writes everything
         await self.flush()
 
 
