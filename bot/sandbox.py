@@ -129,7 +129,7 @@ class SandboxStore:
             {int(k): v for k, v in json.loads(state.get("chat_commands", "{}")).items()})
         self.emu.on_message = lambda chat_id, m: self.messages.__setitem__(
             (chat_id, m["message_id"]), m)
-        self.emu.on_file = self.files.add
+        self.emu.on_file = lambda file_id: self.files.add(file_id)  # the set is swapped
         self._task = asyncio.create_task(self._loop())
 
     async def _loop(self) -> None:
