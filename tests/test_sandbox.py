@@ -30,7 +30,7 @@ async def test_files_alerts_commands_and_restart(tmp_path: Path) -> None:
     await sandbox.start()
     base = f"http://127.0.0.1:{sandbox.port}"
     try:
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(headers={"Origin": base}) as http:
             async def chat(user: int) -> dict[str, Any]:
                 async with http.get(f"{base}/api/chat/{user}") as r:
                     return await r.json()
@@ -65,7 +65,7 @@ async def test_files_alerts_commands_and_restart(tmp_path: Path) -> None:
             count = len((await chat(DISPATCHER))["messages"])
         await sandbox.stop()
         await sandbox.start()
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(headers={"Origin": base}) as http:
             async with http.get(f"{base}/api/chat/{DISPATCHER}") as r:
                 kept = await r.json()
             async with http.get(f"{base}/api/clock") as r:

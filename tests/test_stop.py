@@ -68,7 +68,8 @@ async def test_sandbox_stops_within_two_seconds(sig: signal.Signals, tmp_path: P
     def post(body: dict[str, object]) -> None:
         urllib.request.urlopen(urllib.request.Request(  # noqa: S310 (loopback)
             f"http://127.0.0.1:{port}/api/send", data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"}), timeout=10).read()
+            headers={"Content-Type": "application/json",  # the page's own Origin
+                     "Origin": f"http://127.0.0.1:{port}"}), timeout=10).read()
 
     await asyncio.to_thread(post, {"user_id": 10001, "text": "/start"})
     await asyncio.sleep(1.5)  # the reply went out; the bot is back in a long poll
