@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.cli import main as cli
 from bot.config import ConfigError, load_config
 from bot.sandbox import local_only
+from handlers.menus import staff_only_text
 from handlers.staff_keyboards import CallbackCb, RateCb
 from models import AuditEntry, Invite, OutboxMessage, OutboxState, Person, Role, Ticket
 from models.db import make_engine
@@ -111,7 +112,7 @@ async def test_remove_and_unbind_are_effective_at_once_and_audited(
     monkeypatch.setenv("MINYI_DATABASE_URL", db_url)
     assert await asyncio.to_thread(cli, ["staff", "unbind", "grid-shjd-1"]) == 0
     await w.say("/queue")  # the same running dispatcher: a stranger now
-    assert w.last.text == t("staff_only")
+    assert w.last.text == staff_only_text("queue")
     async with h.sessionmaker() as s:
         row = (await s.scalars(sa.select(OutboxMessage))).one()
         assert row.state == OutboxState.FAILED
@@ -127,7 +128,7 @@ async def test_remove_and_unbind_are_effective_at_once_and_audited(
         await s.commit()
     assert await asyncio.to_thread(cli, ["staff", "remove", "staff-cg-leader"]) == 0
     await lead.say("/queue")
-    assert lead.last.text == t("staff_only")
+    assert lead.last.text == staff_only_text("queue")
     async with h.sessionmaker() as s:
         person = await s.get(Person, leader.id)
         assert not person.active and person.tg_user_id is None
