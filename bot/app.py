@@ -149,7 +149,7 @@ async def build_app(config: Config, clock: Clock | None = None) -> App:
     scheduler = Scheduler(ctx, sessionmaker)
     scheduler.add_default_sweeps(config.deadlines.sweep_seconds,
                                  config.deadlines.digest_time, config.stats.monthly_report,
-                                 config.stats.response_hours,
+                                 config.stats.appraisal(),
                                  (config.privacy.retention_days, config.privacy.draft_hours))
     dp = make_dispatcher(config, sessionmaker, ctx,
                          await make_request_router(config, sessionmaker))

@@ -51,12 +51,15 @@ def _parser() -> argparse.ArgumentParser:
     ob = sub.add_parser("outbox", help="messages pushed by the system").add_subparsers(
         dest="outbox_cmd", required=True)
     ob.add_parser("status", help="counts by state and the oldest pending message's age")
-    st = sub.add_parser("stats", help="接诉即办 figures for a period (text, --xlsx, --png)")
+    st = sub.add_parser("stats", help="接诉即办 figures for a period (text, --xlsx, --png, "
+                                      "--report)")
     st.add_argument("--from", dest="start", required=True, help="first day, 2026-11-01")
     st.add_argument("--to", dest="end", required=True, help="last day (inclusive)")
     st.add_argument("--group", choices=["unit", "town", "grid", "category"], default="unit")
     st.add_argument("--xlsx", type=Path, help="write the workbook here")
     st.add_argument("--png", type=Path, help="write the chart here")
+    st.add_argument("--report", type=Path,
+                    help="write the one-page A4 通报 here (.pdf or .png; by unit)")
     inv = sub.add_parser("invite", help="a one-time link that binds a staff member's Telegram")
     inv.add_argument("role", nargs="?", choices=[r.value for r in INVITE_ROLES],
                      help="role of a new staff member (omit with --person)")
@@ -346,25 +349,34 @@ async def _bot_username(config: Config) -> str:
 
 async def _stats(config: Config, args: argparse.Namespace) -> int:
     from bot.app import make_context
-    from services import report_files, stats
+    from services import report_charts, report_files, reports
 
     ctx = make_context(config)
     try:
-        today = ctx.clock.now().astimezone(config.tz).date()
-        start, end = stats.parse_period(f"{args.start}..{args.end}", today, config.tz)
+        start, end = reports.period(ctx, f"{args.start}..{args.end}")
     except ValueError:
         print("日期格式应为 2026-11-01，且 --to 不早于 --from", file=sys.stderr)
         return 2
+    if args.report and args.report.suffix.lower() not in (".pdf", ".png"):
+        print("--report 的文件名应以 .pdf 或 .png 结尾", file=sys.stderr)
+        return 2
+    appraisal = config.stats.appraisal()
     async with _db_session(config) as session:
-        report = await stats.compute(session, start, end, ctx.clock.now(), ctx.calendar,
-                                     group=args.group, response_hours=config.stats.response_hours)
-        print(report_files.summary_text(report, config.tz, top=50))
+        report = await reports.compute(session, ctx, start, end, appraisal, group=args.group)
+        print(report_files.summary_text(report, appraisal, top=50))
+        written = []
         if args.xlsx:
-            args.xlsx.write_bytes(await report_files.workbook(session, report, config.tz))
-            print(f"已写入 {args.xlsx}")
+            args.xlsx.write_bytes(await report_files.workbook(session, report, appraisal))
+            written.append(args.xlsx)
+        if args.report:
+            args.report.write_bytes(await reports.monthly_report(
+                session, ctx, start, end, appraisal, fmt=args.report.suffix.lower()[1:]))
+            written.append(args.report)
     if args.png:
-        args.png.write_bytes(report_files.chart_png(report))
-        print(f"已写入 {args.png}")
+        args.png.write_bytes(report_charts.chart_png(report, appraisal))
+        written.append(args.png)
+    for path in written:
+        print(f"已写入 {path}")
     return 0
 
 

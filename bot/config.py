@@ -24,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from services.stats import RATES, Appraisal
+
 DEFAULT_PATHS = ("config.toml",)
 
 # Environment variable -> dotted config key. Secrets and per-machine values only.
@@ -203,6 +205,32 @@ class AppointmentsConfig(_Section):
 class StatsConfig(_Section):
     response_hours: float = Field(2.0, gt=0, le=72)
     monthly_report: bool = True
+    # The 通报's score: rate name -> weight (they need not add up to 1; they are scaled).
+    weights: dict[str, float] = {"response_rate": 0.10, "resolution_rate": 0.45,
+                                 "satisfaction_rate": 0.45}
+    # Target lines on the charts: rate name -> fraction.
+    targets: dict[str, float] = {"response_rate": 0.95, "on_time_rate": 0.95,
+                                 "resolution_rate": 0.95, "satisfaction_rate": 0.95}
+
+    @field_validator("weights", "targets")
+    @classmethod
+    def _known_rates(cls, v: dict[str, float]) -> dict[str, float]:
+        for name, value in v.items():
+            if name not in RATES:
+                raise ValueError(f"unknown rate {name!r} (one of {', '.join(RATES)})")
+            if not 0 <= value <= 1:
+                raise ValueError(f"{name} must be between 0 and 1")
+        return v
+
+    @field_validator("weights")
+    @classmethod
+    def _some_weight(cls, v: dict[str, float]) -> dict[str, float]:
+        if not sum(v.values()):
+            raise ValueError("at least one weight must be above 0")
+        return v
+
+    def appraisal(self) -> Appraisal:
+        return Appraisal(self.response_hours, dict(self.weights), dict(self.targets))
 
 
 class PrivacyConfig(_Section):

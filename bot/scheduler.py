@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.calendar import coverage_gaps
 from services import privacy, sweeps
 from services.context import ServiceContext
+from services.stats import Appraisal
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ class Scheduler:
 
     def add_default_sweeps(self, sweep_seconds: int = 30,
                            digest_time: dt.time = dt.time(9, 0),
-                           monthly_report: bool = True, response_hours: float = 2.0,
+                           monthly_report: bool = True,
+                           appraisal: Appraisal | None = None,
                            retention: tuple[int, int] | None = None) -> None:
         tz = self.ctx.calendar.tz
         self.add_sweep("calendar-coverage", self.check_calendar,
@@ -54,7 +56,7 @@ class Scheduler:
                 self.add_sweep("privacy-retention", self.apply_retention,
                                CronTrigger(hour=3, minute=15, timezone=tz))
             if monthly_report:
-                self.response_hours = response_hours
+                self.appraisal = appraisal or Appraisal()
                 self.add_sweep("monthly-report", self.monthly,
                                CronTrigger(hour=8, minute=30, timezone=tz))
 
@@ -73,7 +75,7 @@ class Scheduler:
 
     async def monthly(self) -> None:
         assert self.sessionmaker is not None
-        queued = await sweeps.monthly_report(self.sessionmaker, self.ctx, self.response_hours)
+        queued = await sweeps.monthly_report(self.sessionmaker, self.ctx, self.appraisal)
         if queued:
             log.info("monthly report queued for %d chats", queued)
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import io
 from typing import Literal
 
 from aiogram import F, Router
@@ -241,9 +239,9 @@ async def on_roster(message: Message, session: AsyncSession, ctx: ServiceContext
                                      args[1] if len(args) > 1 else None)
     units = await appointments.unit_names(session, [b for b, _ in rows])
     if export:
-        data = await asyncio.to_thread(_roster_xlsx, rows, units, ctx)  # openpyxl: off the loop
-        await message.answer_document(BufferedInputFile(
-            data, filename=f"roster-{day.isoformat()}.xlsx"),
+        data = await appointments.roster_workbook(rows, units, ctx.calendar.tz)
+        await message.answer_document(
+            BufferedInputFile(data, filename=f"roster-{day.isoformat()}.xlsx"),
             caption=t("roster_export", day=day.isoformat(), count=len(rows)))
         return
     if not rows:
@@ -268,23 +266,6 @@ def _roster_item(booking: Booking, v: Venue, ctx: ServiceContext,
     return t("roster_item", at=f"{booking.starts_at.astimezone(ctx.calendar.tz):%H:%M}",
              venue=esc(v.name, 60), code=booking.code, topic=esc(booking.topic, 300),
              unit=esc(unit, 60), state=t(f"booking_{booking.state}"))
-
-
-def _roster_xlsx(rows: list, units: dict[str, str],  # type: ignore[type-arg]
-                 ctx: ServiceContext) -> bytes:
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "预约名单"
-    ws.append(["时间", "服务点", "预约码", "反映事项", "可能承办单位", "状态", "接待记录"])
-    for booking, v in rows:
-        ws.append([fmt_moment(booking.starts_at, ctx.calendar.tz), v.name, booking.code,
-                   booking.topic, units.get(booking.routing.get("unit") or "", ""),
-                   t(f"booking_{booking.state}"), booking.notes])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
 
 
 async def on_mark(query: CallbackQuery, callback_data: MarkCb, state: FSMContext,

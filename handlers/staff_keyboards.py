@@ -48,13 +48,21 @@ class RerouteCb(CallbackData, prefix="rr"):
 
 
 class RateCb(CallbackData, prefix="rt"):
+    """The resident's two answers: first 已解决/未解决 (rating empty), then the satisfaction
+    (carrying the first answer). Nothing is recorded before the second press."""
+
     id: Id
-    rating: Literal["satisfied", "basically_satisfied", "unsatisfied"]
+    solved: bool
+    rating: Rating | None = None
 
 
 class CallbackCb(CallbackData, prefix="cb"):
+    """Callback staff: the same two answers as the resident's, or 无法联系."""
+
     id: Id
-    result: Literal["satisfied", "basically_satisfied", "unsatisfied", "unreachable"]
+    solved: bool | None = None  # None with unreachable
+    rating: Rating | None = None
+    unreachable: bool = False
 
 
 def work_buttons(ticket: Ticket) -> InlineKeyboardMarkup | None:
@@ -117,21 +125,40 @@ def triage_buttons(ticket: Ticket, suggestions: Sequence[Unit], units_page: int 
     return kb.as_markup()
 
 
-def rating_buttons(ticket_id: int) -> InlineKeyboardMarkup:
+def solved_buttons(ticket_id: int) -> InlineKeyboardMarkup:
+    """问题是否解决：已解决 / 未解决 (the first of the resident's two questions)."""
+    kb = InlineKeyboardBuilder()
+    for solved in (True, False):
+        kb.button(text=plain(f"solved_{str(solved).lower()}"),
+                  callback_data=RateCb(id=ticket_id, solved=solved))
+    kb.adjust(2)
+    return kb.as_markup()
+
+
+def satisfaction_buttons(ticket_id: int, solved: bool) -> InlineKeyboardMarkup:
+    """满意度：满意 / 基本满意 / 不满意, carrying the answer to the first question."""
     kb = InlineKeyboardBuilder()
     for rating in Rating:
-        kb.button(text=t(f"rating_{rating.value}"),
-                  callback_data=RateCb(id=ticket_id, rating=rating.value))
+        kb.button(text=plain(f"rating_{rating.value}"),
+                  callback_data=RateCb(id=ticket_id, solved=solved, rating=rating))
     kb.adjust(3)
     return kb.as_markup()
 
 
-def callback_buttons(ticket_id: int) -> InlineKeyboardMarkup:
+def callback_buttons(ticket_id: int, solved: bool | None = None) -> InlineKeyboardMarkup:
+    """The callback staff's script: 已解决/未解决 (or 无法联系), then the satisfaction."""
     kb = InlineKeyboardBuilder()
-    for result in [*(r.value for r in Rating), "unreachable"]:
-        kb.button(text=t(f"rating_{result}"), callback_data=CallbackCb(id=ticket_id,
-                                                                      result=result))
-    kb.adjust(3, 1)
+    if solved is None:
+        for answer in (True, False):
+            kb.button(text=plain(f"solved_{str(answer).lower()}"),
+                      callback_data=CallbackCb(id=ticket_id, solved=answer))
+    else:
+        for rating in Rating:
+            kb.button(text=plain(f"rating_{rating.value}"),
+                      callback_data=CallbackCb(id=ticket_id, solved=solved, rating=rating))
+    kb.button(text=plain("rating_unreachable"),
+              callback_data=CallbackCb(id=ticket_id, solved=solved, unreachable=True))
+    kb.adjust(2 if solved is None else 3, 1)
     return kb.as_markup()
 
 
@@ -153,7 +180,7 @@ def render_keyboard(spec: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
                                                                     id=ticket_id))
         return kb.as_markup()
     if kind == "rating":
-        return rating_buttons(ticket_id)
+        return solved_buttons(ticket_id)
     if kind == "callback":
         return callback_buttons(ticket_id)
     log.warning("outbox keyboard of unknown kind %r sent without buttons", kind)

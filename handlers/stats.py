@@ -1,4 +1,5 @@
-"""/stats [period] and /stats export [period] for dispatchers, admins and unit leaders."""
+"""/stats [period], /stats export [period], /stats report [period] for dispatchers, admins
+(the county) and unit leaders (their units; every figure and sheet scoped)."""
 
 from __future__ import annotations
 
@@ -11,58 +12,36 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Config
 from handlers.filters import HasRole
-from models import Person, Role
-from models.db import in_worker_thread
-from services import access, report_files, stats
+from models import Person
+from services import reports
 from services.context import ServiceContext
-from services.errors import NotAllowed
 from services.texts import t
 
+KINDS = ("export", "report")
 MAX_PERIOD = dt.timedelta(days=3 * 366)  # longer is a typing error, and a very long chart
-
-
-def _scope(me: Person) -> int | None:
-    """Dispatchers and admins see every unit; a unit leader sees their own unit."""
-    if access.is_dispatcher(me):
-        return None
-    units = [m.unit_id for m in me.memberships if m.role == Role.UNIT_LEADER and m.unit_id]
-    if not units:
-        raise NotAllowed()
-    return units[0]
 
 
 async def on_stats(message: Message, session: AsyncSession, ctx: ServiceContext,
                    me: Person, config: Config, command: CommandObject | None = None) -> None:
     args = (command.args or "").split() if command else []  # the menu button: this month
-    export = bool(args) and args[0] == "export"
-    period = " ".join(args[1:] if export else args)
-    tz = ctx.calendar.tz
+    kind = args[0] if args and args[0] in KINDS else "summary"
     try:
-        start, end = stats.parse_period(period, ctx.clock.now().astimezone(tz).date(), tz)
+        start, end = reports.period(ctx, " ".join(args[1:] if kind in KINDS else args))
     except (ValueError, OverflowError):  # not a period, or past the year 9999
         start = end = None
     if start is None or end is None or end - start > MAX_PERIOD:
         await message.answer(t("stats_usage"))
         return
-    scope = _scope(me)
-
-    async def render(own: AsyncSession) -> tuple[bytes | str, bytes]:
-        """Figures, chart and workbook: CPU-heavy, so off the event loop."""
-        report = await stats.compute(own, start, end, ctx.clock.now(), ctx.calendar,
-                                     response_hours=config.stats.response_hours,
-                                     unit_id=scope)
-        if export:
-            return await report_files.workbook(own, report, tz), b""
-        return report_files.summary_text(report, tz), report_files.chart_png(report)
-
-    first, chart = await in_worker_thread(session, render)
-    if isinstance(first, bytes):
-        await message.answer_document(
-            BufferedInputFile(first, filename=f"stats-{start:%Y%m%d}-{end:%Y%m%d}.xlsx"),
-            caption=t("stats_export_caption", start=f"{start:%Y-%m-%d}", end=f"{end:%Y-%m-%d}"))
+    appraisal = config.stats.appraisal()
+    if kind == "summary":
+        text, png = await reports.summary(session, ctx, me, start, end, appraisal)
+        await message.answer(text)
+        await message.answer_photo(BufferedInputFile(png, filename="stats.png"))
         return
-    await message.answer(first)
-    await message.answer_photo(BufferedInputFile(chart, filename="stats.png"))
+    make = reports.export if kind == "export" else reports.report_file
+    file = await make(session, ctx, me, start, end, appraisal)
+    await message.answer_document(BufferedInputFile(file.data, filename=file.filename),
+                                  caption=file.caption)
 
 
 def make_router() -> Router:

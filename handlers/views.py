@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from models import Ticket, TicketEvent, TicketState
 from services.my_requests import PUBLIC_NOTES, Page, TicketDetail
-from services.texts import Html, esc, fmt_day, fmt_moment, join, t
+from services.texts import Html, answer_words, esc, fmt_day, fmt_moment, join, t
 
 HISTORY_LIMIT = 15
 
@@ -63,8 +63,9 @@ def _event_line(event: TicketEvent, tz: ZoneInfo, unit_names: dict[int, str]) ->
     action = t(f"action_{event.action}")
     if event.action == "assign" and event.data.get("unit_id") in unit_names:
         action = t("history_assigned", unit=esc(unit_names[event.data["unit_id"]], 100))
-    elif event.action == "rate" and event.data.get("rating"):
-        action = t("history_rated", rating=t(f"rating_{event.data['rating']}"))
+    elif event.action in ("rate", "callback") and event.data.get("rating"):
+        action = t("history_rated", answer=answer_words(event.data.get("solved"),
+                                                        event.data["rating"]))
     parts = [fmt_moment(event.at, tz), "  ", action]
     if event.action in PUBLIC_NOTES and event.note:
         parts += ["：", esc(event.note, 80)]

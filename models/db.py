@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import event
@@ -61,24 +59,3 @@ def skip_locked(session: AsyncSession, stmt: Any, **kwargs: Any) -> Any:
         return stmt.with_for_update(skip_locked=True, **kwargs)
     return stmt
 
-
-async def in_worker_thread(session: AsyncSession,
-                           work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` (reads and CPU-heavy folding or rendering: statistics, charts,
-    spreadsheets) in a worker thread with its own event loop and a short-lived engine on
-    the same database, so the bot keeps answering everyone else meanwhile. `work` gets
-    its own session; it must only read (the caller's transaction is not shared)."""
-    url = session.get_bind().url.render_as_string(hide_password=False)
-
-    def run() -> T:
-        async def main() -> T:
-            engine = make_engine(url)
-            try:
-                async with make_sessionmaker(engine)() as own:
-                    return await work(own)
-            finally:
-                await engine.dispose()
-
-        return asyncio.run(main())
-
-    return await asyncio.to_thread(run)

@@ -67,6 +67,8 @@ class Ticket(Base):
     reopen_count: Mapped[int] = mapped_column(default=0)
     callback_attempts: Mapped[int] = mapped_column(default=0)
     rating: Mapped[Rating | None] = mapped_column(str_enum(Rating))
+    # 问题是否解决, asked apart from satisfaction: a closed request need not be a solved one.
+    solved: Mapped[bool | None]
     outcome: Mapped[str | None] = mapped_column(sa.String(32))  # why it closed
     result_text: Mapped[str] = mapped_column(sa.Text, default="")
     result_photos: Mapped[list[Any]] = mapped_column(default=list)

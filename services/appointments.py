@@ -10,6 +10,7 @@ before) go through the outbox from the same sweep loop as the tickets'.
 
 from __future__ import annotations
 
+import asyncio
 import calendar as month_calendar
 import datetime as dt
 import secrets
@@ -27,7 +28,7 @@ from services.deadlines import WorkingCalendar
 from services.errors import InvalidInput, NotAllowed, NotFound
 from services.intake import IntakeRules, RequestRouter, check_description
 from services.outbox import NORMAL, enqueue
-from services.texts import fmt_moment, t
+from services.texts import fmt_moment, plain, t
 from services.tickets import Draft
 
 OPEN = (BookingState.BOOKED,)
@@ -303,6 +304,26 @@ async def roster(session: AsyncSession, person: Person, day: dt.date, tz: Any,
         .order_by(Booking.starts_at, Booking.id))
     return [(b, v) for b, v in rows.tuples() if may_receive(person, v)
             and (venue_code is None or v.code == venue_code)]
+
+
+async def roster_workbook(rows: list[tuple[Booking, Venue]], units: dict[str, str],
+                          tz: Any) -> bytes:
+    """/roster export: the day's bookings as a workbook (built in a worker thread), naming
+    the unit the router expects (`units`: code -> name, from `unit_names`); the residents'
+    words are written as text, never as formulas."""
+    from services import xlsx
+
+    def build() -> bytes:
+        wb = xlsx.new_workbook()
+        xlsx.add_table(
+            wb, "预约名单", ["时间", "服务点", "预约码", "反映事项", "可能承办单位", "状态",
+                         "接待记录"],
+            [[xlsx.Moment(b.starts_at, tz), v.name, b.code, b.topic,
+              units.get(b.routing.get("unit") or "", ""), plain(f"booking_{b.state}"), b.notes]
+             for b, v in rows])
+        return xlsx.save(wb)
+
+    return await asyncio.to_thread(build)
 
 
 async def markable(session: AsyncSession, person: Person,

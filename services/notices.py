@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import OutboxMessage, OutboxState, Person, Place, Role, Ticket, TicketState, Unit
 from services import access
 from services.outbox import NORMAL, URGENT, enqueue, keyboard
-from services.texts import esc, fmt_moment, t
+from services.texts import answer_words, esc, fmt_moment, t
 
 # Each user-written part is clipped on its own, so no message exceeds Telegram's 4,096
 # characters and none is ever cut as a whole.
@@ -147,6 +147,7 @@ class Notices:
     async def reopened(self, ticket: Ticket, comment: str, now: dt.datetime) -> None:
         enqueue(self.session, await self._workers(ticket, leaders=True), kind="reopened",
                 text=t("ob_reopened", number=ticket.number, count=ticket.reopen_count,
+                       answer=answer_words(ticket.solved, ticket.rating),
                        comment=t("ob_reopened_comment", comment=esc(comment, REASON))
                        if comment else "", due=self._due(ticket)),
                 now=now, ticket_id=ticket.id, priority=URGENT,

@@ -1,162 +1,161 @@
-"""The statistics as people read them: a chat summary, a PNG chart, an XLSX workbook."""
+"""The statistics as people read them: the chat summary and the XLSX workbook. The chart
+and the one-page 通报 are drawn in `services/report_charts.py`."""
 
 from __future__ import annotations
 
-import io
+import asyncio
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Ticket, Unit
-from services.stats import Figures, Report, ranking
-from services.texts import fmt_moment, t
+from models import BookingState, Ticket, Unit
+from services import offload, xlsx
+from services.stats import RATES, Appraisal, Figures, Report, ranking
+from services.texts import join, plain, t
+from services.xlsx import Moment, Pct
 
-CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
-             "SimHei", "Microsoft YaHei", "PingFang SC")
+GROUP_LABELS = {"unit": "单位", "town": "镇街", "grid": "网格", "category": "类别"}
+# The columns of the ranking (chat, 汇总 sheet, PDF), in the 通报's order.
+RANKED_RATES = ("response_rate", "resolution_rate", "satisfaction_rate", "on_time_rate",
+                "reopen_rate")
+FIGURES = ("received", "auto_routed", "triaged", "corrected", "correction_rate", "assigned",
+           "responded", "response_rate", "median_accept_minutes", "resolved", "on_time",
+           "on_time_rate", "overdue_now", "answered", "solved", "resolution_rate",
+           "satisfied", "satisfaction_rate", "covered", "callback_coverage", "closed",
+           "no_callback", "reopened", "reopen_rate", "reopened_many")
 
 
 def pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
-def summary_text(report: Report, tz: Any, top: int = 10) -> str:
+def rate_with_counts(f: Figures, name: str) -> str:
+    """"83.3%（5/6）", or "—" where nothing can be counted."""
+    value = f.rates[name]
+    if value is None:
+        return "—"
+    num, den = RATES[name]
+    return plain("stats_rate", pct=pct(value), num=getattr(f, num), den=getattr(f, den))
+
+
+def period_words(report: Report) -> dict[str, Any]:
+    days = report.days
+    return {"first": days[0].isoformat(), "last": days[-1].isoformat(), "days": len(days),
+            "end": report.end.astimezone(report.tz).date().isoformat()}
+
+
+def scope_words(report: Report) -> str:
+    return "、".join(report.scope.names) or plain("stats_scope_county")
+
+
+def weights_words(weights: Mapping[str, float]) -> str:
+    return " + ".join(f"{plain(f'fig_{name}')}×{w * 100:g}%" for name, w in weights.items())
+
+
+def summary_text(report: Report, appraisal: Appraisal, top: int = 10) -> str:
     f = report.total
-    r = f.rates
-    lines = [t("stats_header", start=fmt_moment(report.start, tz)[:-6],
-                end=fmt_moment(report.end, tz)[:-6]),
-             t("stats_totals", received=f.received, auto=f.auto_routed, triaged=f.triaged,
-               corrected=pct(r["correction_rate"]), resolved=f.resolved,
-               on_time=pct(r["on_time_rate"]), overdue=f.overdue_now,
-               response=pct(r["response_rate"]),
+    lines = [t("stats_header", scope=scope_words(report), **period_words(report)),
+             t("stats_totals", **{k: v for k, v in f.as_dict().items() if k in (
+                 "received", "auto_routed", "triaged", "resolved", "overdue_now",
+                 "answered", "no_callback", "reopened_many")},
                median=f.median_accept_minutes if f.median_accept_minutes is not None else "—",
-               satisfaction=pct(r["satisfaction_rate"]),
-               resolution=pct(r["resolution_rate"]), coverage=pct(r["callback_coverage"]),
-               no_callback=f.no_callback, reopen=pct(r["reopen_rate"]),
-               reopened_many=f.reopened_many),
-             t("stats_appointments", booked=sum(report.appointments.values()),
-               attended=report.appointments["attended"],
-               no_show=report.appointments["no_show"],
-               converted=report.appointments["converted"])]
-    ranked = ranking(report)[:top]
+               **{name: rate_with_counts(f, name) for name in RATES}),
+             appointments_text(f)]
+    ranked = ranking(report, appraisal.weights)[:top]
     if ranked:
-        lines.append(t("stats_ranking_header"))
-        for i, (name, g) in enumerate(ranked, start=1):
+        lines.append(t("stats_ranking_header", weights=weights_words(appraisal.weights)))
+        for i, (name, g, score) in enumerate(ranked, start=1):
             gr = g.rates
             lines.append(t("stats_ranking_line", rank=i, name=name, received=g.received,
-                           on_time=pct(gr["on_time_rate"]),
+                           score="—" if score is None else f"{score:.1f}",
+                           response=pct(gr["response_rate"]),
+                           resolution=pct(gr["resolution_rate"]),
                            satisfaction=pct(gr["satisfaction_rate"]),
-                           overdue=g.overdue_now))
-    return "\n".join(lines)
+                           on_time=pct(gr["on_time_rate"]), overdue=g.overdue_now))
+    return join(lines)
 
 
-def _font() -> str | None:
-    from matplotlib import font_manager
-
-    available = {f.name for f in font_manager.fontManager.ttflist}
-    return next((name for name in CJK_FONTS if name in available), None)
-
-
-def chart_png(report: Report) -> bytes:
-    """Received vs resolved per day; on-time and satisfaction rate per group."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    font = _font()
-    if font is None:
-        raise RuntimeError("no CJK font installed (e.g. apt-get install fonts-wqy-microhei)")
-    plt.rcParams["font.family"] = [font]
-    plt.rcParams["axes.unicode_minus"] = False
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 8), dpi=100)
-    days = list(report.daily)
-    top.plot(days, [report.daily[d][0] for d in days], marker="o", label="受理")
-    top.plot(days, [report.daily[d][1] for d in days], marker="s", label="办结")
-    top.set_title("每日受理与办结")
-    top.legend()
-    top.tick_params(axis="x", labelrotation=45)
-    ranked = ranking(report)[:12]
-    names = [name for name, _ in ranked]
-    x = range(len(names))
-    on_time = [(g.rates["on_time_rate"] or 0) * 100 for _, g in ranked]
-    satisfied = [(g.rates["satisfaction_rate"] or 0) * 100 for _, g in ranked]
-    bottom.bar([i - 0.2 for i in x], on_time, width=0.4, label="按时办结率%")
-    bottom.bar([i + 0.2 for i in x], satisfied, width=0.4, label="满意率%")
-    bottom.set_xticks(list(x), names, rotation=30, ha="right")
-    bottom.set_ylim(0, 105)
-    bottom.set_title("各单位按时办结率与满意率")
-    bottom.legend()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+def appointments_text(f: Figures) -> str:
+    a = f.appointments
+    return t("stats_appointments", booked=sum(a.values()), attended=a["attended"],
+             no_show=a["no_show"], converted=a["converted"])
 
 
-FIGURE_LABELS = {
-    "received": "受理", "auto_routed": "自动分派", "triaged": "人工分派", "corrected": "改派",
-    "correction_rate": "改派率", "assignments": "派单次数", "responded": "按时响应",
-    "response_rate": "响应率", "median_accept_minutes": "接单用时中位数(分钟)",
-    "resolved": "办结", "on_time": "按时办结", "on_time_rate": "按时办结率",
-    "overdue_now": "当前超期", "closed": "关闭", "closed_satisfied": "满意关闭",
-    "resolution_rate": "解决率", "answered": "已回访评价", "satisfied": "满意及基本满意",
-    "satisfaction_rate": "满意率", "callback_coverage": "回访覆盖率", "no_callback": "未回访",
-    "reopened": "退回重办", "reopen_rate": "重办率", "reopened_many": "多次重办",
-}
+def _value(f: Figures, name: str) -> Any:
+    if name in RATES:
+        return Pct(f.rates[name])
+    if name == "median_accept_minutes":
+        return "—" if f.median_accept_minutes is None else f.median_accept_minutes
+    return getattr(f, name)
 
 
-def _figure_rows(f: Figures) -> list[list[Any]]:
-    values = f.as_dict()
-    return [[label, values[key]] for key, label in FIGURE_LABELS.items()]
+async def workbook(session: AsyncSession, report: Report, appraisal: Appraisal) -> bytes:
+    """汇总 (the ranking with scores), 指标 (every figure by group), 诉求清单 (the period's
+    tickets in scope), 预约 (in scope) and 说明 (each figure's definition). The tickets
+    are read here; the workbook is built in another process."""
+    units = dict((await session.execute(sa.select(Unit.id, Unit.name))).tuples().all())
+    stmt = (sa.select(Ticket.number, Ticket.state, Ticket.category, Ticket.unit_id,
+                      sa.func.substr(sa.func.coalesce(sa.func.nullif(Ticket.title, ""),
+                                                      Ticket.text), 1, 60),
+                      Ticket.created_at, Ticket.due_at, Ticket.resolved_at, Ticket.closed_at,
+                      Ticket.outcome, Ticket.solved, Ticket.rating, Ticket.reopen_count)
+            .where(Ticket.created_at >= report.start, Ticket.created_at < report.end)
+            .order_by(Ticket.id))
+    if report.scope.unit_ids is not None:
+        stmt = stmt.where(Ticket.unit_id.in_(report.scope.unit_ids))
+    result = await (await session.connection()).execute(stmt)  # Core rows, as in stats
+    tickets = await asyncio.to_thread(lambda: [tuple(row) for row in result])
+    return await offload.in_process(_build_workbook, report, appraisal, tickets, units)
 
 
-async def workbook(session: AsyncSession, report: Report, tz: Any) -> bytes:
-    """Summary sheet, one sheet per group, and the period's tickets with states and times."""
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "汇总"
-    ws.append(["统计期间", fmt_moment(report.start, tz), fmt_moment(report.end, tz)])
-    ws.append([])
-    ws.append(["单位", "受理", "按时办结率", "满意率", "当前超期", "重办率"])
-    for name, g in ranking(report):
-        r = g.rates
-        ws.append([name, g.received, r["on_time_rate"], r["satisfaction_rate"],
-                   g.overdue_now, r["reopen_rate"]])
-    ws.append([])
-    for row in _figure_rows(report.total):
-        ws.append(row)
-    for key, value in report.appointments.items():
-        ws.append([f"预约：{t(f'booking_{key}')}", value])
-    for name, g in ranking(report):
-        sheet = wb.create_sheet(title=_sheet_title(name, wb.sheetnames))
-        for row in _figure_rows(g):
-            sheet.append(row)
-    tickets = wb.create_sheet(title="诉求清单")
-    tickets.append(["编号", "状态", "类别", "承办单位", "受理时间", "办理时限", "办结时间",
-                    "关闭时间", "结果", "评价", "重办次数"])
-    units = {u.id: u.name for u in await session.scalars(sa.select(Unit))}
-    rows = await session.scalars(sa.select(Ticket).where(
-        Ticket.created_at >= report.start, Ticket.created_at < report.end)
-        .order_by(Ticket.id))
-    for tk in rows:
-        tickets.append([tk.number, t(f"state_{tk.state}"), tk.category or "",
-                        units.get(tk.unit_id or 0, ""), fmt_moment(tk.created_at, tz),
-                        fmt_moment(tk.due_at, tz), fmt_moment(tk.resolved_at, tz),
-                        fmt_moment(tk.closed_at, tz),
-                        t(f"outcome_{tk.outcome}") if tk.outcome else "",
-                        t(f"rating_{tk.rating}") if tk.rating else "", tk.reopen_count])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+def _ticket_rows(rows: Iterable[Any], units: Mapping[int, str], tz: Any) -> list[list[Any]]:
+    return [[number, plain(f"state_{state}"), category or "", units.get(unit_id or 0, ""),
+             summary, Moment(created, tz), Moment(due, tz), Moment(resolved, tz),
+             Moment(closed, tz), plain(f"outcome_{outcome}") if outcome else "",
+             "" if solved is None else plain(f"solved_{str(solved).lower()}"),
+             plain(f"rating_{rating}") if rating else "", reopens]
+            for (number, state, category, unit_id, summary, created, due, resolved, closed,
+                 outcome, solved, rating, reopens) in rows]
 
 
-def _sheet_title(name: str, taken: list[str]) -> str:
-    """Excel: at most 31 characters, none of []:*?/\\, unique."""
-    clean = "".join("_" if ch in "[]:*?/\\" else ch for ch in name)[:28] or "—"
-    title, n = clean, 2
-    while title in taken:
-        title, n = f"{clean[:26]}-{n}", n + 1
-    return title
+def _build_workbook(report: Report, appraisal: Appraisal, tickets: Iterable[Any],
+                    units: Mapping[int, str]) -> bytes:
+    wb = xlsx.new_workbook()
+    words = period_words(report)
+    caption = [plain("stats_header", scope=scope_words(report), **words).replace("\n", "　"),
+               plain("def_rates_note")]
+    label = GROUP_LABELS[report.group]
+    xlsx.add_table(
+        wb, "汇总", ["排名", label, *(plain(f"fig_{n}") for n in (
+            "score", "received", "resolved", *RANKED_RATES, "overdue_now"))],
+        [[i, name, "—" if score is None else score, g.received, g.resolved,
+          *(Pct(g.rates[n]) for n in RANKED_RATES), g.overdue_now]
+         for i, (name, g, score) in enumerate(ranking(report, appraisal.weights), start=1)],
+        caption=[*caption, plain("stats_ranking_header",
+                             weights=weights_words(appraisal.weights)).rstrip("：")],
+        freeze_columns=2)
+    rows = [[scope_words(report), *(_value(report.total, n) for n in FIGURES)]]
+    rows += [[name, *(_value(g, n) for n in FIGURES)]
+             for name, g, _ in ranking(report, appraisal.weights)]
+    xlsx.add_table(wb, "指标", [label, *(plain(f"fig_{n}") for n in FIGURES)], rows,
+                   caption=caption, freeze_columns=1)
+    xlsx.add_table(
+        wb, "诉求清单", ["编号", "状态", "类别", "承办单位", "摘要", "受理时间", "办理时限",
+                     "办结时间", "关闭时间", "结果", "是否解决", "评价", "重办次数"],
+        _ticket_rows(tickets, units, report.tz), caption=caption, freeze_columns=1)
+    xlsx.add_table(wb, "预约", ["状态", "件数"],
+                   [[plain(f"booking_{s.value}"), report.total.appointments[s.value]]
+                    for s in BookingState], caption=caption)
+    xlsx.add_table(wb, "说明", ["指标", "定义"], definitions(appraisal),
+                   caption=[plain("def_period_note"), plain("def_rates_note")])
+    return xlsx.save(wb)
+
+
+def definitions(appraisal: Appraisal) -> list[list[str]]:
+    rows = [[plain(f"fig_{n}"), plain(f"def_{n}", hours=f"{appraisal.response_hours:g}")]
+            for n in FIGURES]
+    rows.append([plain("fig_score"), plain("def_score", weights=weights_words(appraisal.weights))])
+    rows.append([plain("fig_appointments"), plain("def_appointments")])
+    return rows

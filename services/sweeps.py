@@ -33,7 +33,8 @@ from services import access, appointments
 from services.context import ServiceContext
 from services.errors import Conflict
 from services.outbox import NORMAL, enqueue
-from services.texts import Html, fmt_day, join, t
+from services.stats import Appraisal
+from services.texts import fmt_day, join, t
 from services.tickets import Lifecycle
 
 log = logging.getLogger(__name__)
@@ -170,12 +171,13 @@ async def daily_digest(sessionmaker: async_sessionmaker[AsyncSession],
 
 
 async def monthly_report(sessionmaker: async_sessionmaker[AsyncSession], ctx: ServiceContext,
-                         response_hours: float = 2.0) -> int:
+                         appraisal: Appraisal | None = None) -> int:
     """On the first working day of a month: last month's figures to admins (the county)
-    and to each unit leader (their unit), once. One pass over the month's events serves
-    every unit. Returns the number of messages queued."""
+    and to each unit leader (their unit, every figure scoped), once. One pass over the
+    month's events serves every unit. Returns the number of messages queued."""
     from services import report_files, stats
 
+    appraisal = appraisal or Appraisal()
     now = ctx.clock.now()
     today = now.astimezone(ctx.calendar.tz).date()
     first = today.replace(day=1)
@@ -189,10 +191,9 @@ async def monthly_report(sessionmaker: async_sessionmaker[AsyncSession], ctx: Se
             await session.rollback()
             return 0
         county = await stats.compute(session, start, end, now, ctx.calendar,
-                                     response_hours=response_hours)
+                                     response_hours=appraisal.response_hours)
         admins = await access.chat_ids(session, (Role.ADMIN, None, None))
-        text = t("ob_monthly_report", summary=Html(report_files.summary_text(
-            county, ctx.calendar.tz)))
+        text = t("ob_monthly_report", summary=report_files.summary_text(county, appraisal))
         queued += len(enqueue(session, admins, kind="monthly_report", now=now, text=text,
                               priority=NORMAL))
         for unit in await session.scalars(sa.select(Unit).where(Unit.active)):
@@ -203,6 +204,6 @@ async def monthly_report(sessionmaker: async_sessionmaker[AsyncSession], ctx: Se
             queued += len(enqueue(
                 session, leaders, kind="monthly_report", now=now, priority=NORMAL,
                 text=t("ob_monthly_report",
-                       summary=Html(report_files.summary_text(own, ctx.calendar.tz, top=0)))))
+                       summary=report_files.summary_text(own, appraisal, top=0))))
         await session.commit()
     return queued

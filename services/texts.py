@@ -212,7 +212,7 @@ TEXTS: dict[str, str] = {
     "detail_unit_pending": "待分派",
     "detail_result": "办理结果：{result}",
     "history_assigned": "转交{unit}办理",
-    "history_rated": "评价：{rating}",
+    "history_rated": "评价：{answer}",
     "history_omitted": "（更早的{count}条记录略）",
     "follow_up_ask": (
         "请发送要补充的内容（文字或照片），将转给诉求 {"
@@ -286,27 +286,105 @@ TEXTS: dict[str, str] = {
     "err_booking_not_open": "这个预约已经结束或已取消。",
     "err_booking_marked": "这个预约已标记为“{state}”。",
     # -- statistics --------------------------------------------------------------------
-    "stats_header": "【接诉即办统计】{start} 至 {end}（不含）",
-    "stats_totals": (
-        "受理 {received} 件（自动分派 {auto}，人工分派 {triaged}，改派率 {corrected}）\n"
-        "办结 {resolved} 件，按时办结率 {on_time}，当前超期 {overdue} 件\n"
-        "响应率 {response}，接单用时中位数 {median} 分钟\n"
-        "满意率 {satisfaction}，解决率 {resolution}，回访覆盖率 {coverage}，"
-        "未回访 {no_callback} 件\n"
-        "重办率 {reopen}，多次重办 {reopened_many} 件"
+    "stats_header": (
+        "【接诉即办统计】{scope}\n统计期间：{first} 至 {last}（{days}天；不含结束日 {end}"
+        "）"
     ),
+    "stats_scope_county": "全县",
+    "stats_totals": (
+        "受理 {received} 件（自动分派 {auto_routed}，人工分派 {triaged}；"
+        "改派率 {correction_rate}）\n"
+        "响应率 {response_rate}，接单用时中位数 {median} 分钟\n"
+        "办结 {resolved} 件，按时办结率 {on_time_rate}；当前超期 {overdue_now} 件\n"
+        "回访评价 {answered} 件：解决率 {resolution_rate}，满意率 {satisfaction_rate}；"
+        "回访覆盖率 {callback_coverage}，未回访 {no_callback} 件\n"
+        "重办率 {reopen_rate}，多次重办 {reopened_many} 件\n"
+        "（均按工单计：一件多次办结、评价只计一次；“—”表示没有可计算的件数）"
+    ),
+    "stats_rate": "{pct}（{num}/{den}）",
     "stats_appointments": (
         "民意“5”来听：预约 {booked}，到场 {attende"
         "d}，未到 {no_show}，转为诉求 {converted}"
     ),
-    "stats_ranking_header": "单位排名（按时办结率、满意率）：",
+    "stats_ranking_header": "单位排名（得分 = {weights}）：",
     "stats_ranking_line": (
-        "{rank}. {name}：受理 {received}，按时 {on_"
-        "time}，满意 {satisfaction}，超期 {overdue}"
+        "{rank}. {name}：得分 {score}｜受理 {received}｜响应 {response}｜"
+        "解决 {resolution}｜满意 {satisfaction}｜按时 {on_time}｜超期 {overdue}"
     ),
-    "stats_usage": "用法：/stats [本月|上月|2026-11|2026-11-01..2026-11-15]，/stats export [期间]",
-    "stats_export_caption": "统计明细 {start} 至 {end}",
-    "ob_monthly_report": "【月度通报】\n{summary}\n\n发送 /stats export 上月 获取明细表。",
+    "stats_usage": (
+        "用法：/stats [本月|上月|2026-11|2026-11-01..2026-11-15]，"
+        "/stats export [期间]（明细表），/stats report [期间]（月度通报 PDF）"
+    ),
+    "stats_export_caption": "统计明细 {start} 至 {last}（不含结束日 {end}）",
+    "stats_report_caption": "月度通报 {start} 至 {last}（不含结束日 {end}）",
+    "stats_working": "正在生成，请稍候……",
+    "ob_monthly_report": (
+        "【月度通报】\n{summary}\n\n"
+        "发送 /stats report 上月 获取一页纸通报（PDF），/stats export 上月 获取明细表。"
+    ),
+    # figure names and definitions (chat, workbook 说明 sheet, PDF); see services/stats.py
+    "fig_received": "受理",
+    "def_received": "统计期间内提交的诉求件数。",
+    "fig_auto_routed": "自动分派",
+    "def_auto_routed": "受理的诉求中，首次由系统自动分派到承办单位的件数。",
+    "fig_triaged": "人工分派",
+    "def_triaged": "受理的诉求中，首次转受理中心人工分派的件数。",
+    "fig_corrected": "改派",
+    "def_corrected": "自动分派的诉求中，期间内被分派员改派到其他单位的件数。",
+    "fig_correction_rate": "改派率",
+    "def_correction_rate": "改派件数 ÷ 自动分派件数。",
+    "fig_assigned": "派单",
+    "def_assigned": "期间内派给承办单位的诉求件数（一件只计一次）。",
+    "fig_responded": "按时响应",
+    "def_responded": "派单后在规定工作时间（{hours}小时）内接单的件数。",
+    "fig_response_rate": "响应率",
+    "def_response_rate": "按时响应件数 ÷ 派单件数。",
+    "fig_median_accept_minutes": "接单用时中位数(分钟)",
+    "def_median_accept_minutes": "从派单到接单的分钟数的中位数。",
+    "fig_resolved": "办结",
+    "def_resolved": "期间内办结的诉求件数（一件多次办结只计一次）。",
+    "fig_on_time": "按时办结",
+    "def_on_time": "办结的诉求中，期间内首次办结在办理时限内的件数。",
+    "fig_on_time_rate": "按时办结率",
+    "def_on_time_rate": "按时办结件数 ÷ 办结件数。",
+    "fig_overdue_now": "当前超期",
+    "def_overdue_now": "生成报表时仍在办理且已超过办理时限的件数。",
+    "fig_answered": "回访评价",
+    "def_answered": "期间内群众作出评价（本人评价或回访员电话记录）的件数，按最后一次评价计。",
+    "fig_solved": "已解决",
+    "def_solved": "评价中回答“问题已解决”的件数。",
+    "fig_resolution_rate": "解决率",
+    "def_resolution_rate": "已解决件数 ÷ 回访评价件数。",
+    "fig_satisfied": "满意及基本满意",
+    "def_satisfied": "评价为“满意”或“基本满意”的件数。",
+    "fig_satisfaction_rate": "满意率",
+    "def_satisfaction_rate": "（满意 + 基本满意）件数 ÷ 回访评价件数。",
+    "fig_covered": "已回访的办结件",
+    "def_covered": "期间内办结且在期间内得到评价的件数。",
+    "fig_callback_coverage": "回访覆盖率",
+    "def_callback_coverage": "已回访的办结件数 ÷ 办结件数。",
+    "fig_closed": "关闭",
+    "def_closed": "期间内关闭（评价后办结、未回访、无效或撤回）的件数。",
+    "fig_no_callback": "未回访",
+    "def_no_callback": "多次联系不上群众、按“未回访”关闭的件数。",
+    "fig_reopened": "退回重办",
+    "def_reopened": "办结的诉求中，期间内因“未解决”或“不满意”被退回重办的件数。",
+    "fig_reopen_rate": "重办率",
+    "def_reopen_rate": "退回重办件数 ÷ 办结件数。",
+    "fig_reopened_many": "多次重办",
+    "def_reopened_many": "期间内被退回重办两次及以上的件数。",
+    "fig_score": "得分",
+    "def_score": "{weights}（满分100；任一项无可计算件数时不评分，记“—”）。",
+    "fig_appointments": "民意“5”来听预约",
+    "def_appointments": (
+        "服务日在统计期间内的预约，按状态计；单位统计按其转成诉求的承办单位，未转的按系统"
+        "预判的单位。"
+    ),
+    "def_rates_note": (
+        "所有指标均按工单计，一件诉求多次办结、评价只计一次；比率没有可计算的件数时显示“—"
+        "”。"
+    ),
+    "def_period_note": "统计期间含开始日，不含结束日。",
     # -- staff -------------------------------------------------------------------------
     "invite_welcome": "欢迎，{name}！您的账号已绑定为：{roles}。派给您的诉求会在这里推送。",
     "role_grid_worker": "网格员",
@@ -351,7 +429,9 @@ TEXTS: dict[str, str] = {
     "callbacks_header": "待回访 {count} 件，请电话回访后点选结果：",
     "callback_item": (
         "【待回访】{number}（办结于 {resolved}）\n电话：{phone}　已尝试 {attempts} 次\n"
-        "诉求：{text}\n办理结果：{result}"
+        "诉求：{text}\n办理结果：{result}\n"
+        "回访话术：①请问您反映的问题解决了吗？（已解决／未解决）"
+        "②您对办理情况满意吗？（满意／基本满意／不满意）"
     ),
     "accepted_ok": "已接单：{number}",
     "ask_return_reason": (
@@ -374,9 +454,15 @@ TEXTS: dict[str, str] = {
     ),
     "triage_no_suggestion": "（无）",
     "triage_done": "已将 {number} 派给 {unit}。",
-    "rated_thanks": "感谢您的评价（{rating}）！诉求 {number} 已办结。",
+    "rated_thanks": "感谢您的评价（{answer}）！诉求 {number} 已办结。",
+    "ask_satisfaction": "诉求 {number}：问题{solved}。\n请问您对办理情况满意吗？",
+    "callback_ask_satisfaction": "请继续询问：您对办理情况满意吗？",
+    "solved_true": "已解决",
+    "solved_false": "未解决",
+    "answer": "{solved}，{rating}",
+    "err_solved_required": "请先记录问题是否解决。",
     "rated_reopened": (
-        "收到您的评价（不满意）。诉求 {number} 已退回承办单位重新办理。"
+        "收到您的评价（{answer}）。诉求 {number} 已退回承办单位重新办理。"
         "如愿意，请直接发送不满意的原因（文字或照片），我们会转给承办人员；不需要可点“取消”。"
     ),
     "callback_recorded": "已记录 {number} 的回访结果：{result}。",
@@ -473,10 +559,10 @@ TEXTS: dict[str, str] = {
     "ob_escalated": "【吹哨督办】{number}\n承办单位：{unit}\n原因：{reason}\n时限：{due}",
     "ob_resolved": (
         "您的诉求 {number} 已办结。\n办理结果：{result}\n\n"
-        "请您对办理情况作出评价："
+        "请您回答两个问题。第一个：您反映的问题解决了吗？"
     ),
     "ob_reopened": (
-        "【退回重办】{number}\n群众评价不满意（第{count}次）{comment}\n"
+        "【退回重办】{number}\n群众评价：{answer}（第{count}次）{comment}\n"
         "新的办理时限：{due}"
     ),
     "ob_reopened_comment": "：{comment}",
@@ -551,3 +637,11 @@ def fmt_moment(moment: dt.datetime | None, tz: ZoneInfo) -> str:
         return "—"
     local = moment.astimezone(tz)
     return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def answer_words(solved: bool | None, rating: str | None) -> str:
+    """"已解决，满意": a resident's two answers as one phrase (older events lack `solved`)."""
+    words = t(f"rating_{rating}") if rating else "—"
+    if solved is None:
+        return words
+    return t("answer", solved=t(f"solved_{str(solved).lower()}"), rating=words)

@@ -317,10 +317,14 @@ class Lifecycle:
         await self.notices.resolved(ticket, now)
 
     async def rate(self, ticket: Ticket, resident: Person, rating: Rating,
-                   comment: str = "") -> None:
-        """The resident's own answer to the callback question."""
+                   comment: str = "", *, solved: bool) -> None:
+        """The resident's own answers to the callback questions: 问题是否解决 and 满意度."""
+        self.check_rate(ticket, resident)
+        await self._apply_rating(ticket, resident, "rate", Rating(rating), solved, comment)
+
+    def check_rate(self, ticket: Ticket, resident: Person) -> None:
+        """Refuse a rating before asking the second question (a stale or foreign button)."""
         self._check(ticket, "rate", resident, owner=True)
-        await self._apply_rating(ticket, resident, "rate", Rating(rating), comment)
 
     async def follow_up(self, ticket: Ticket, resident: Person, text: str,
                         photos: list[str] | None = None) -> None:
@@ -346,17 +350,24 @@ class Lifecycle:
                          "callback_due to callback staff")
 
     async def record_callback(self, ticket: Ticket, staff: Person, rating: Rating | None,
-                              note: str = "") -> None:
-        """Callback staff record the phoned answer; None means the resident was unreachable."""
-        self._check(ticket, "callback", staff, callback=True)
+                              note: str = "", *, solved: bool | None = None) -> None:
+        """Callback staff record the phoned answers (solved? and satisfaction); a rating of
+        None means the resident was unreachable."""
+        self.check_callback(ticket, staff)
         if rating is not None:
-            await self._apply_rating(ticket, staff, "callback", Rating(rating), note)
+            if solved is None:
+                raise InvalidInput("err_solved_required")
+            await self._apply_rating(ticket, staff, "callback", Rating(rating), solved, note)
             return
         ticket.callback_attempts += 1
         data = {"unreachable": True, "attempt": ticket.callback_attempts}
         await self._move(ticket, staff, "callback", S.CALLBACK_DUE, note, data)
         if ticket.callback_attempts >= self.policy.max_unreachable:
             await self.close(ticket, None, "no_callback", note)
+
+    def check_callback(self, ticket: Ticket, staff: Person) -> None:
+        """Refuse a callback answer before asking the second question."""
+        self._check(ticket, "callback", staff, callback=True)
 
     async def close(self, ticket: Ticket, actor: Person | None, outcome: str,
                     note: str = "") -> None:
@@ -382,15 +393,18 @@ class Lifecycle:
 
     # -- internals -----------------------------------------------------------------------
     async def _apply_rating(self, ticket: Ticket, actor: Person, action: str,
-                            rating: Rating, comment: str) -> None:
-        ticket.rating = rating
-        if rating == Rating.UNSATISFIED:
-            await self._reopen(ticket, actor, action, comment)
+                            rating: Rating, solved: bool, comment: str) -> None:
+        """未解决 reopens whatever the satisfaction; so does 不满意."""
+        ticket.rating, ticket.solved = rating, bool(solved)
+        answer = {"rating": rating.value, "solved": bool(solved)}
+        if rating == Rating.UNSATISFIED or not solved:
+            await self._reopen(ticket, actor, action, comment, answer)
             return
-        await self._finish(ticket, actor, action, "rated", comment, {"rating": rating.value})
+        await self._finish(ticket, actor, action, "rated", comment, answer)
 
-    async def _reopen(self, ticket: Ticket, actor: Person, via: str, comment: str) -> None:
-        """退回重办: only ever reached through an unsatisfied rating."""
+    async def _reopen(self, ticket: Ticket, actor: Person, via: str, comment: str,
+                      answer: dict[str, Any]) -> None:
+        """退回重办: only ever reached through an answer 未解决 or 不满意."""
         now = self.clock.now()
         ticket.reopen_count += 1
         unit = await self.session.get(Unit, ticket.unit_id) if ticket.unit_id else None
@@ -400,8 +414,7 @@ class Lifecycle:
         ticket.resolved_at = None
         ticket.callback_attempts = 0
         await self._move(ticket, actor, "reopen", S.ASSIGNED, comment,
-                         {"rating": Rating.UNSATISFIED.value, "via": via,
-                          "count": ticket.reopen_count})
+                         {**answer, "via": via, "count": ticket.reopen_count})
         await self.notices.reopened(ticket, comment, now)
 
     async def _finish(self, ticket: Ticket, actor: Person | None, action: str, outcome: str,

@@ -197,3 +197,25 @@ async def test_reminders_and_receiver_turns_a_booking_into_a_request(
     # A resident is not a receiver.
     await u.say("/roster 2026-12-15")
     assert u.last.text == t("err_not_allowed")
+
+
+async def test_roster_export_writes_residents_words_as_text_never_formulas() -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    moment = dt.datetime(2026, 12, 15, 9, 0, tzinfo=TZ)
+    rows = [(Booking(code=f"YY{i}", starts_at=moment, topic=topic, routing={"unit": "X"},
+                     state=BookingState.ATTENDED, notes=notes), Venue(name="@红帆驿站"))
+            for i, (topic, notes) in enumerate((
+                ('=HYPERLINK("http://evil","点我")', "+86 138"),
+                ("-1+2 路灯", "@SUM(A1:A9)")))]
+    wb = load_workbook(io.BytesIO(await appointments.roster_workbook(rows, {"X": "=1"}, TZ)))
+    ws = wb["预约名单"]
+    cells = [c for row in ws.iter_rows(min_row=2) for c in row if isinstance(c.value, str)]
+    assert {c.value for c in cells} >= {'=HYPERLINK("http://evil","点我")', "+86 138",
+                                        "-1+2 路灯", "@SUM(A1:A9)", "@红帆驿站", "=1"}
+    assert all(c.data_type == "s" for c in cells)  # text, never a formula
+    assert all(c.quotePrefix for c in cells if c.value[0] in "=+-@")
+    assert ws["A2"].value == moment.replace(tzinfo=None)  # local time, a real date
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:G3"

@@ -51,6 +51,9 @@ def test_environment_overrides_secrets(tmp_path: Path) -> None:
     ('[database]\nurl = "mysql://x"\n', "database.url"),
     ('[calendar]\nextra_holidays = ["2027-13-01"]\n', "calendar.extra_holidays.0"),
     ("[deadlines]\nworkdays = 3\n", "deadlines.workdays"),
+    ("[stats]\nweights = { speed = 1.0 }\n", "stats.weights"),
+    ("[stats]\nweights = { response_rate = 0 }\n", "stats.weights"),
+    ("[stats]\ntargets = { satisfaction_rate = 95 }\n", "stats.targets"),
 ])
 def test_wrong_value_names_the_key(tmp_path: Path, text: str, key: str) -> None:
     with pytest.raises(ConfigError) as err:
@@ -78,9 +81,11 @@ def _keys(model: type[BaseModel], prefix: str = "") -> set[str]:
 
 def _toml_keys(data: dict, prefix: str = "") -> set[str]:
     keys = set()
+    mappings = _keys(Config)  # a key of the model is a value, even when it is a table
     for k, v in data.items():
-        # A table is a section; an empty inline table is a (mapping) value.
-        keys |= _toml_keys(v, f"{prefix}{k}.") if isinstance(v, dict) and v else {prefix + k}
+        # A table is a section; an (empty or mapping-valued) inline table is a value.
+        section = isinstance(v, dict) and v and prefix + k not in mappings
+        keys |= _toml_keys(v, f"{prefix}{k}.") if section else {prefix + k}
     return keys
 
 

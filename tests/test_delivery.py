@@ -69,9 +69,7 @@ async def test_user_text_with_markup_reaches_everyone_as_written(harness: Harnes
     await h.deliver()
     result = resident.last
     assert "已修复 <b>路灯</b> & 线路 <i" in shown(result.text)
-    assert [b for b, _ in result.buttons] == [t("rating_satisfied"),
-                                              t("rating_basically_satisfied"),
-                                              t("rating_unsatisfied")]
+    assert [b for b, _ in result.buttons] == [t("solved_true"), t("solved_false")]
 
 
 async def test_a_long_return_reason_is_clipped_not_the_message(harness: Harness,
@@ -206,7 +204,7 @@ async def test_a_refused_photo_still_delivers_the_text_and_buttons(
     for chat in (5, 6):
         [message] = api.chats[chat]
         assert message["text"].endswith(t("ob_photos_failed"))
-        assert t("rating_satisfied") in str(message["reply_markup"])
+        assert t("solved_true") in str(message["reply_markup"])
     assert await states(sm) == Counter({"sent": 2})
 
 
@@ -372,22 +370,18 @@ async def test_start_is_answered_while_an_export_runs(harness: Harness, org: Org
     """Statistics and their files are CPU work: they run off the event loop."""
     started = threading.Event()
 
-    def slow_workbook_part(report: Any) -> dict[str, Any]:
+    from services import stats
+
+    real = stats._fold
+
+    def slow_fold(*args: Any) -> Any:  # the fold over a big month's events, in pure Python
         started.set()
         deadline = time.perf_counter() + 2.5
-        while time.perf_counter() < deadline:  # a big fold, in pure Python
+        while time.perf_counter() < deadline:
             sum(range(1000))
-        return {}
+        return real(*args)
 
-    from services import report_files
-
-    real = report_files.workbook
-
-    async def workbook(session: Any, report: Any, tz: Any) -> bytes:
-        slow_workbook_part(report)
-        return await real(session, report, tz)
-
-    monkeypatch.setattr(report_files, "workbook", workbook)
+    monkeypatch.setattr(stats, "_fold", slow_fold)
     h = harness
     dispatcher = await staff(h, org, "staff-dispatch-1")
     idle = h.user(6505)

@@ -160,7 +160,8 @@ async def test_full_life_in_polling_mode(emu: Emulator, db: Path, tmp_path: Path
         await until(lambda: "已联系电工" in last_text(emu, RESIDENT))
         await press_and_wait(emu, GRID, "办结", GRID, "办理结果")
         await say_and_wait(emu, GRID, "已更换灯泡", "已办结")
-        await until(lambda: button(emu, RESIDENT, "不满意"))
+        await until(lambda: button(emu, RESIDENT, "未解决"))  # solved? first, then satisfied?
+        await press_and_wait(emu, RESIDENT, "未解决", RESIDENT, "问题未解决")
         await press_and_wait(emu, RESIDENT, "不满意", RESIDENT, "重新办理")
         await until(lambda: ticket_row(db)[1] == "assigned")
         await until(lambda: "退回重办" in last_text(emu, GRID))
@@ -168,7 +169,9 @@ async def test_full_life_in_polling_mode(emu: Emulator, db: Path, tmp_path: Path
         await press_and_wait(emu, GRID, "办结", GRID, "办理结果")
         await say_and_wait(emu, GRID, "两盏灯都已更换", "已办结")
         await until(lambda: "两盏灯都已更换" in last_text(emu, RESIDENT))
+        await press_and_wait(emu, RESIDENT, "已解决", RESIDENT, "问题已解决")
         await press_and_wait(emu, RESIDENT, "满意", RESIDENT, "感谢您的评价")
+        await until(lambda: ticket_row(db)[1] == "closed")
         assert ticket_row(db) == (number, "closed", 1, "rated")
     finally:
         bot.stop()

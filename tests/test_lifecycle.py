@@ -1,9 +1,10 @@
 import datetime as dt
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from models import Rating, Ticket
+from models import Person, Rating, Ticket, TicketEvent
 from models import TicketState as S
 from models.db import make_sessionmaker
 from services.clock import ManualClock
@@ -79,11 +80,12 @@ async def test_full_happy_path_to_closed(session: AsyncSession, ctx: ServiceCont
     result = [m for m in await outbox(session, ticket.id) if m.kind == "result"]
     assert result[0].keyboard["kind"] == "rating" and result[0].photos == ["photo-1"]
     resident = await session.get(type(staff), resident_id)
-    await life.rate(ticket, resident, Rating.SATISFIED)
+    await life.rate(ticket, resident, Rating.SATISFIED, solved=True)
     await session.commit()
     assert ticket.state == S.CLOSED and ticket.outcome == "rated"
     with pytest.raises(IllegalTransition):
-        await life.rate(ticket, resident, Rating.UNSATISFIED)  # no rating twice
+        await life.rate(ticket, resident, Rating.UNSATISFIED,
+                        solved=False)  # no rating twice
 
 
 async def test_wrong_people_are_refused(session: AsyncSession, ctx: ServiceContext,
@@ -100,10 +102,10 @@ async def test_wrong_people_are_refused(session: AsyncSession, ctx: ServiceConte
     await life.resolve(ticket, await org.person("staff-cg-leader"), "已修好")
     stranger = await new_resident(session, ctx.clock, 77)
     with pytest.raises(NotFound):
-        await life.rate(ticket, stranger, Rating.SATISFIED)
+        await life.rate(ticket, stranger, Rating.SATISFIED, solved=True)
     await life.mark_callback_due(ticket)
     with pytest.raises(NotFound):
-        await life.record_callback(ticket, stranger, Rating.SATISFIED)
+        await life.record_callback(ticket, stranger, Rating.SATISFIED, solved=True)
 
 
 async def test_unsatisfied_reopens_with_new_deadline(session: AsyncSession, ctx: ServiceContext,
@@ -114,7 +116,7 @@ async def test_unsatisfied_reopens_with_new_deadline(session: AsyncSession, ctx:
     await life.accept(ticket, staff)
     await life.resolve(ticket, staff, "已处理")
     clock.advance(dt.timedelta(days=3))  # Monday 10:00
-    await life.rate(ticket, resident, Rating.UNSATISFIED, "灯还是不亮")
+    await life.rate(ticket, resident, Rating.UNSATISFIED, "灯还是不亮", solved=False)
     await session.commit()
     assert ticket.state == S.ASSIGNED and ticket.reopen_count == 1
     assert ticket.due_at == dt.datetime(2026, 12, 3, 10, tzinfo=TZ)
@@ -171,8 +173,33 @@ async def test_callback_staff_record_unsatisfied_reopens(session: AsyncSession,
     await life.resolve(ticket, staff, "已处理")
     await life.mark_callback_due(ticket)
     await life.record_callback(ticket, await org.person("staff-callback-1"),
-                               Rating.UNSATISFIED, "电话回访：问题仍在")
+                               Rating.UNSATISFIED, "电话回访：问题仍在", solved=True)
     assert ticket.state == S.ASSIGNED and ticket.reopen_count == 1
+
+
+async def test_unsolved_reopens_whatever_the_satisfaction(
+        session: AsyncSession, ctx: ServiceContext, org: Org) -> None:
+    """问题是否解决 is its own question: 未解决 sends the request back even when 满意."""
+    life, ticket = await submit(session, ctx, org)
+    staff = await org.person("staff-cg-1")
+    await life.accept(ticket, staff)
+    await life.resolve(ticket, staff, "已处理")
+    resident = await session.get(Person, ticket.resident_id)
+    assert resident is not None
+    await life.rate(ticket, resident, Rating.SATISFIED, solved=False)
+    assert ticket.state == S.ASSIGNED and ticket.reopen_count == 1
+    assert (ticket.solved, ticket.rating) == (False, Rating.SATISFIED)
+    reopen = (await session.scalars(sa.select(TicketEvent).where(
+        TicketEvent.ticket_id == ticket.id, TicketEvent.action == "reopen"))).one()
+    assert reopen.data["solved"] is False and reopen.data["rating"] == "satisfied"
+    await life.accept(ticket, staff)
+    await life.resolve(ticket, staff, "重新处理")
+    await life.mark_callback_due(ticket)
+    caller = await org.person("staff-callback-1")
+    with pytest.raises(InvalidInput):  # the script asks both questions
+        await life.record_callback(ticket, caller, Rating.SATISFIED)
+    await life.record_callback(ticket, caller, Rating.BASIC, solved=True)
+    assert ticket.state == S.CLOSED and ticket.solved is True
 
 
 async def test_nothing_is_written_when_the_transaction_rolls_back(

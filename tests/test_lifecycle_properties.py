@@ -38,7 +38,7 @@ ACTORS = ["owner", "stranger", "grid-shjd-1", "grid-shjd-2", "staff-cg-1", "staf
 WORKERS = {"grid-shjd-1", "staff-cg-1"}  # the example ticket: grid SS-SHJD-01-G1, unit CG
 DISPATCH = {"staff-dispatch-1"}
 ACTIONS = ["assign", "reroute", "accept", "return", "escalate", "resolve", "rate_ok", "rate_bad",
-           "callback_due", "callback_ok", "callback_bad", "unreachable", "close"]
+           "rate_unsolved", "callback_due", "callback_ok", "callback_bad", "unreachable", "close"]
 
 # action -> (states it may start from, who may do it, resulting state or None = unchanged)
 SPEC: dict[str, tuple[set[S], set[str], S | None]] = {
@@ -50,6 +50,7 @@ SPEC: dict[str, tuple[set[S], set[str], S | None]] = {
     "resolve": ({S.ACCEPTED}, WORKERS, S.RESOLVED),
     "rate_ok": ({S.RESOLVED, S.CALLBACK_DUE}, {"owner"}, S.CLOSED),
     "rate_bad": ({S.RESOLVED, S.CALLBACK_DUE}, {"owner"}, S.ASSIGNED),
+    "rate_unsolved": ({S.RESOLVED, S.CALLBACK_DUE}, {"owner"}, S.ASSIGNED),
     "callback_due": ({S.RESOLVED}, {"system"}, S.CALLBACK_DUE),
     "callback_ok": ({S.CALLBACK_DUE}, {"staff-callback-1"} | DISPATCH, S.CLOSED),
     "callback_bad": ({S.CALLBACK_DUE}, {"staff-callback-1"} | DISPATCH, S.ASSIGNED),
@@ -152,7 +153,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.unreachable[tid] += 1
             if self.unreachable[tid] >= 2:
                 after = S.CLOSED
-        if action in ("rate_bad", "callback_bad"):
+        if action in ("rate_bad", "rate_unsolved", "callback_bad"):
             self.unreachable[tid] = 0
         self.expected[tid] = after or before
 
@@ -169,17 +170,20 @@ class LifecycleMachine(RuleBasedStateMachine):
                 "return": lambda: life.return_to_triage(t, who, "不归我们"),
                 "escalate": lambda: life.escalate(t, who, "超时"),
                 "resolve": lambda: life.resolve(t, who, "已办"),
-                "rate_ok": lambda: life.rate(t, who, Rating.SATISFIED),
-                "rate_bad": lambda: life.rate(t, who, Rating.UNSATISFIED, "没修好"),
+                "rate_ok": lambda: life.rate(t, who, Rating.SATISFIED, solved=True),
+                "rate_bad": lambda: life.rate(t, who, Rating.UNSATISFIED, "没修好", solved=True),
+                "rate_unsolved": lambda: life.rate(t, who, Rating.SATISFIED, solved=False),
                 "callback_due": lambda: life.mark_callback_due(t) if who is None
                 else _refuse(),
-                "callback_ok": lambda: life.record_callback(t, who, Rating.BASIC),
-                "callback_bad": lambda: life.record_callback(t, who, Rating.UNSATISFIED),
+                "callback_ok": lambda: life.record_callback(t, who, Rating.BASIC, solved=True),
+                "callback_bad": lambda: life.record_callback(t, who, Rating.UNSATISFIED,
+                                                             solved=False),
                 "unreachable": lambda: life.record_callback(t, who, None),
                 "close": lambda: life.close(t, who, "invalid", "重复"),
             }
             if who is None and action in ("accept", "return", "resolve", "rate_ok",
-                                          "rate_bad", "callback_ok", "callback_bad",
+                                          "rate_bad", "rate_unsolved", "callback_ok",
+                                          "callback_bad",
                                           "unreachable"):
                 await _refuse()
             await calls[action]()
@@ -197,7 +201,8 @@ class LifecycleMachine(RuleBasedStateMachine):
                     assert e.from_state == last.get(e.ticket_id), "every change has its event"
                     assert e.from_state != S.CLOSED, "closed is final"
                     if e.from_state in (S.RESOLVED, S.CALLBACK_DUE) and e.to_state == S.ASSIGNED:
-                        assert e.action == "reopen" and e.data["rating"] == "unsatisfied"
+                        assert e.action == "reopen" and (
+                            e.data["rating"] == "unsatisfied" or e.data["solved"] is False)
                     last[e.ticket_id] = e.to_state
                 assert last == rows
         self.run(go())

@@ -152,7 +152,7 @@ async def test_retention_sweep_clears_closed_tickets_and_drafts_and_doctor_says_
         await life.accept(tk, worker)
         await life.resolve(tk, worker, "已修好")
         resident = await s.get(Person, tk.resident_id)
-        await life.rate(tk, resident, "satisfied")
+        await life.rate(tk, resident, "satisfied", solved=True)
         await s.commit()
     await h.deliver()
     config = Config()

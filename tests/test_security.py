@@ -26,7 +26,7 @@ from bot.config import ConfigError, load_config
 from bot.sandbox import local_only
 from handlers.menus import staff_only_text
 from handlers.staff_keyboards import CallbackCb, RateCb
-from models import AuditEntry, Invite, OutboxMessage, OutboxState, Person, Role, Ticket
+from models import AuditEntry, Invite, OutboxMessage, OutboxState, Person, Rating, Role, Ticket
 from models.db import make_engine
 from services import invites
 from services.clock import ManualClock
@@ -171,12 +171,15 @@ async def test_a_forged_callback_from_a_stranger_learns_nothing(harness: Harness
     ticket = await report(h, 5201)
     stranger = h.user(5202, "王五")
     await stranger.say("/start")
-    for data in (CallbackCb(id=ticket.id, result="satisfied").pack(),
-                 RateCb(id=ticket.id, rating="satisfied").pack()):
+    for data in (CallbackCb(id=ticket.id, solved=True, rating=Rating.SATISFIED).pack(),
+                 CallbackCb(id=ticket.id, solved=True).pack(),
+                 RateCb(id=ticket.id, solved=True).pack(),
+                 RateCb(id=ticket.id, solved=True, rating=Rating.SATISFIED).pack()):
         await stranger.press_data(data, h.user(5201).last)
         assert stranger.last_alert() == t("err_not_found")
     # A ticket id that does not exist answers exactly the same.
-    await stranger.press_data(CallbackCb(id=ticket.id + 999, result="satisfied").pack(),
+    await stranger.press_data(CallbackCb(id=ticket.id + 999, solved=True,
+                                         rating=Rating.SATISFIED).pack(),
                               h.user(5201).last)
     assert stranger.last_alert() == t("err_not_found")
 

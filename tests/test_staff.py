@@ -7,10 +7,10 @@ import datetime as dt
 import sqlalchemy as sa
 
 from handlers.staff_keyboards import RateCb, WorkCb
-from models import OutboxMessage, Person, Ticket, TicketEvent, TicketState
+from models import OutboxMessage, Person, Rating, Ticket, TicketEvent, TicketState
 from services import invites
 from services.clock import ManualClock
-from services.texts import t
+from services.texts import answer_words, t
 from tests.bot_double import Chatter, Harness
 from tests.conftest import Org
 from tests.test_resident import LAMP, submit_lamp, tickets
@@ -86,22 +86,33 @@ async def test_full_life_across_roles(harness: Harness, org: Org) -> None:
     assert unit_staff.last.text == t("resolved_ok", number=ticket.number)
     await h.deliver()
     assert "路灯已更换" in resident.last.text and resident.last.photo == "RESULT-1"
-    # 不满意 reopens; a second press on the old buttons is refused; 满意 closes.
+    # Two questions: 已解决/未解决, then the satisfaction. 未解决 reopens even with 满意;
+    # a press on the old buttons is refused; 已解决 + 满意 closes.
+    await resident.press(t("solved_false"), resident.last)
+    assert resident.last.text == t("ask_satisfaction", number=ticket.number,
+                                   solved=t("solved_false"))
+    assert (await the_ticket(h)).state == TicketState.RESOLVED  # nothing half-recorded
     rating_msg = resident.last
-    await resident.press(t("rating_unsatisfied"), rating_msg)
-    assert resident.last.text == t("rated_reopened", number=ticket.number)
+    await resident.press(t("rating_satisfied"), rating_msg)
+    answer = answer_words(False, "satisfied")
+    assert resident.last.text == t("rated_reopened", number=ticket.number, answer=answer)
     await resident.say("只换了一盏，另一盏还是不亮")
     assert resident.last.text == t("follow_up_sent", number=ticket.number)
-    await resident.press_data(RateCb(id=ticket.id, rating="satisfied").pack(), rating_msg)
+    await resident.press_data(RateCb(id=ticket.id, solved=True,
+                                     rating=Rating.SATISFIED).pack(), rating_msg)
     assert "不能评价" in resident.last_alert()
     await h.deliver()
     assert any("另一盏还是不亮" in m.text for m in unit_staff.inbox)
     reopened = next(m for m in reversed(unit_staff.inbox) if "退回重办" in m.text)
+    assert answer in reopened.text
     await unit_staff.press(t("btn_work_accept"), reopened)
     await unit_staff.press(t("btn_work_resolve"), reopened)
     await unit_staff.say("已加装第二盏灯")
     await h.deliver()
+    await resident.press(t("solved_true"), resident.last)
     await resident.press(t("rating_satisfied"), resident.last)
+    assert resident.last.text == t("rated_thanks", number=ticket.number,
+                                   answer=answer_words(True, "satisfied"))
     ticket = await the_ticket(h)
     assert ticket.state == TicketState.CLOSED and ticket.reopen_count == 1
     assert ticket.outcome == "rated"
@@ -127,7 +138,7 @@ async def test_refusals_wrong_role_other_unit_forged(harness: Harness, org: Org)
     await resident.press_data(WorkCb(action="accept", id=999999).pack(), resident.last)
     assert resident.last_alert() == t("err_not_found")
     other = h.user(6003)
-    await other.press_data(RateCb(id=ticket.id, rating="satisfied").pack(), resident.last)
+    await other.press_data(RateCb(id=ticket.id, solved=True).pack(), resident.last)
     assert other.last_alert() == t("err_not_found")
     worker = await staff(h, org, "grid-shjd-1")
     await worker.say("/queue")
@@ -250,6 +261,13 @@ async def test_whistle_button_and_callback_staff(harness: Harness, org: Org) -> 
     await caller.say("/callbacks")
     item = caller.last
     assert ticket.number in item.text and "电话：未留电话" in item.text
+    assert "问题解决了吗" in item.text  # the script asks both questions, solved first
+    assert [b for b, _ in item.buttons] == [t("solved_true"), t("solved_false"),
+                                            t("rating_unreachable")]
+    await caller.press(t("solved_true"), item)
+    assert [b for b, _ in item.buttons] == [t(f"rating_{r}") for r in Rating] + [
+        t("rating_unreachable")]
+    assert (await the_ticket(h)).state == TicketState.CALLBACK_DUE  # nothing recorded yet
     for _ in range(3):
         await caller.press_data(
             next(d for b, d in item.buttons if b == t("rating_unreachable")), item)
