@@ -123,13 +123,13 @@ async def test_reopen_without_reason_and_finished_wording(harness: Harness, org:
         life = h.ctx.lifecycle(s)
         await life.accept(tk, w)
         await life.resolve(tk, w, "已更换灯泡", [])
-        await life.rate(tk, me, Rating.UNSATISFIED)  # no reason given
+        await life.rate(tk, me, Rating.UNSATISFIED, solved=True)  # no reason given
         await s.commit()
         texts = [r.text for r in await s.scalars(sa.select(OutboxMessage).where(
             OutboxMessage.kind == "reopened"))]
     assert texts and all("【退回重办】" in x for x in texts)
     assert not any("：—" in x for x in texts)
-    assert "群众评价不满意（第1次）\n" in texts[0]
+    assert "群众评价：已解决，不满意（第1次）\n" in texts[0]
     async with h.sessionmaker() as s:
         tk = await s.get(type(ticket), ticket.id)
         me = await s.scalar(sa.select(Person).where(Person.tg_user_id == 8803))
@@ -138,7 +138,7 @@ async def test_reopen_without_reason_and_finished_wording(harness: Harness, org:
         life = h.ctx.lifecycle(s)
         await life.accept(tk, w)
         await life.resolve(tk, w, "已更换灯泡并检修线路", [])
-        await life.rate(tk, me, Rating.SATISFIED)
+        await life.rate(tk, me, Rating.SATISFIED, solved=True)
         await s.commit()
         assert tk.state == TicketState.CLOSED
     await resident.say(t("btn_my"))
