@@ -18,7 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.calendar import make_calendar
 from bot.config import Config
 from bot.fsm_storage import SqlStorage
-from bot.middlewares import CallbackMessage, CurrentPerson, DbSessionMiddleware, FloodControl
+from bot.middlewares import (
+    CallbackMessage,
+    CurrentPerson,
+    DbSessionMiddleware,
+    EventIsolation,
+    FloodControl,
+    FloodCounter,
+    LocalFlood,
+    RedisFlood,
+)
 from bot.private_chats import PrivateChatsOnly
 from bot.retry import session_middlewares
 from bot.scheduler import Scheduler
@@ -98,16 +107,28 @@ def make_dispatcher(config: Config, sessionmaker: async_sessionmaker[AsyncSessio
                     ctx: ServiceContext, request_router: RequestRouter) -> Dispatcher:
     """Routers, middlewares and what handlers receive by name (ctx, intake_rules, ...)."""
     storage, isolation = make_storage(config, sessionmaker, ctx.clock)
-    dp = Dispatcher(storage=storage, events_isolation=isolation, ctx=ctx, config=config,
+    # aiogram's FSM middleware would take the user's lock and read the state before our
+    # middlewares run; it is registered below instead, inside the update's session.
+    dp = Dispatcher(storage=storage, disable_fsm=True, ctx=ctx, config=config,
                     request_router=request_router,
                     intake_rules=IntakeRules(**config.intake.model_dump()))
     dp.update.outer_middleware(PrivateChatsOnly())  # first: groups never reach the rest
-    dp.update.outer_middleware(FloodControl(config.flood.limit, config.flood.window_seconds))
+    dp.update.outer_middleware(FloodControl(make_flood_counter(config, storage)))
+    dp.update.outer_middleware(EventIsolation(dp.fsm, isolation))
     dp.update.outer_middleware(DbSessionMiddleware(sessionmaker))
+    dp.update.outer_middleware(dp.fsm)
     dp.update.outer_middleware(CurrentPerson())
     dp.callback_query.outer_middleware(CallbackMessage())
     dp.include_routers(*get_routers())
     return dp
+
+
+def make_flood_counter(config: Config, storage: BaseStorage) -> FloodCounter:
+    """Shared by every replica through Redis when configured, else in this process."""
+    redis = getattr(storage, "redis", None)
+    if config.redis.url and redis is not None:
+        return RedisFlood(redis, config.flood.limit, config.flood.window_seconds)
+    return LocalFlood(config.flood.limit, config.flood.window_seconds)
 
 
 def make_bot(config: Config) -> Bot:

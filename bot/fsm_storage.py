@@ -1,31 +1,71 @@
 """aiogram FSM storage in the SQL database (the embedded default; Redis when configured).
 
-Inside an update the storage writes through the update's own session (`current_session`,
-set by DbSessionMiddleware), so a conversation step and the change it makes commit
-together: a confirmed draft is cleared in the transaction that creates its ticket, and on
-SQLite a second connection never waits on the first one's write lock. Outside an update
-(aiogram reading the state before the middleware runs) a short session of its own is used.
+Inside an update the storage works through the update's own session (`current_session`,
+set by DbSessionMiddleware): the state is read once per update (with its data) and kept
+in the session; changes are written by one upsert just before that session commits, and
+only if the state or data changed. So a conversation step and the change it makes commit
+together (a confirmed draft is cleared in the transaction that creates its ticket),
+`state.clear()` costs nothing for someone with no state, and a failed update (rollback)
+leaves the state as it was. Outside an update a short session of its own is used.
 Only JSON-safe drafts belong in FSM data.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+import json
+from collections.abc import Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, KeyBuilder, StorageKey
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from models import FsmRecord
-from models.db import upsert_insert
+from models.db import session_class, upsert_insert
 from services.clock import Clock, SystemClock
 
 current_session: ContextVar[AsyncSession | None] = ContextVar("current_session",
                                                               default=None)
+PENDING = "fsm_states"  # Session.info key: {storage key: _Entry}
+
+
+@dataclass
+class _Entry:
+    state: str | None
+    data: dict[str, Any]
+    stored: str  # what the database holds, as JSON ("" when there is no row)
+    clock: Clock
+
+    def snapshot(self) -> str:
+        return json.dumps([self.state, self.data], ensure_ascii=False, sort_keys=True)
+
+
+EMPTY = json.dumps([None, {}])
+
+
+def _write_pending(session: Session) -> None:
+    """before_commit: one upsert per key whose state or data changed in this transaction.
+    (A sync listener; in an AsyncSession it runs inside the commit's greenlet.)"""
+    entries: dict[str, _Entry] = session.info.pop(PENDING, {})
+    for key, entry in entries.items():
+        now = entry.snapshot()
+        if now == entry.stored or (not entry.stored and now == EMPTY):
+            continue
+        row = {"key": key, "state": entry.state, "data": entry.data,
+               "updated_at": entry.clock.now()}
+        stmt = upsert_insert(session, FsmRecord).values(**row)
+        session.execute(stmt.on_conflict_do_update(
+            index_elements=[FsmRecord.key],
+            set_={k: stmt.excluded[k] for k in ("state", "data", "updated_at")}))
+
+
+def _forget_pending(session: Session, *_: Any) -> None:
+    session.info.pop(PENDING, None)
 
 
 class SqlStorage(BaseStorage):
@@ -34,52 +74,56 @@ class SqlStorage(BaseStorage):
         self.sessionmaker = sessionmaker
         self.clock = clock or SystemClock()
         self.key_builder = key_builder or DefaultKeyBuilder(with_bot_id=True)
+        cls = session_class(sessionmaker)
+        if not cls.__dict__.get("_fsm_listeners"):  # once per sessionmaker (flag on its class)
+            event.listen(cls, "before_commit", _write_pending)
+            event.listen(cls, "after_soft_rollback", _forget_pending)
+            cls._fsm_listeners = True  # type: ignore[attr-defined]
 
-    @asynccontextmanager
-    async def _session(self) -> AsyncIterator[tuple[AsyncSession, bool]]:
-        """(session, owned): the update's session if there is one, else a new one."""
+    async def _entry(self, session: AsyncSession, key: StorageKey) -> _Entry:
+        entries: dict[str, _Entry] = session.info.setdefault(PENDING, {})
+        k = self.key_builder.build(key)
+        if k not in entries:
+            row = (await session.execute(sa.select(FsmRecord.state, FsmRecord.data)
+                                         .where(FsmRecord.key == k))).first()
+            entry = _Entry(row.state, dict(row.data), "", self.clock) if row else \
+                _Entry(None, {}, "", self.clock)
+            if row:
+                entry.stored = entry.snapshot()
+            entries[k] = entry
+        return entries[k]
+
+    async def _read(self, key: StorageKey) -> _Entry:
         session = current_session.get()
         if session is not None:
-            yield session, False
+            return await self._entry(session, key)
+        async with self.sessionmaker() as own:
+            return await self._entry(own, key)
+
+    async def _change(self, key: StorageKey, **values: Any) -> None:
+        session = current_session.get()
+        if session is not None:  # written when the update commits
+            entry = await self._entry(session, key)
+            for name, value in values.items():
+                setattr(entry, name, value)
             return
         async with self.sessionmaker() as own:
-            yield own, True
-
-    async def _upsert(self, key: StorageKey, **values: Any) -> None:
-        async with self._session() as (session, owned):
-            row = {"key": self.key_builder.build(key), "state": None, "data": {},
-                   "updated_at": self.clock.now()} | values
-            stmt = upsert_insert(session, FsmRecord).values(**row)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[FsmRecord.key],
-                set_={k: stmt.excluded[k] for k in (*values, "updated_at")})
-            await session.execute(stmt)
-            if owned:
-                await session.commit()
-
-    async def _get(self, key: StorageKey) -> sa.Row[Any] | None:
-        # Columns, not the entity: an ORM identity map could hold a row older than the
-        # upsert just executed in the same session.
-        async with self._session() as (session, _):
-            result = await session.execute(sa.select(FsmRecord.state, FsmRecord.data)
-                                           .where(FsmRecord.key == self.key_builder.build(key)))
-            return result.first()
+            entry = await self._entry(own, key)
+            for name, value in values.items():
+                setattr(entry, name, value)
+            await own.commit()
 
     async def set_state(self, key: StorageKey, state: str | State | None = None) -> None:
-        value = state.state if isinstance(state, State) else state
-        await self._upsert(key, state=value)
+        await self._change(key, state=state.state if isinstance(state, State) else state)
 
     async def get_state(self, key: StorageKey) -> str | None:
-        record = await self._get(key)
-        return record.state if record else None
+        return (await self._read(key)).state
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
-        await self._upsert(key, data=dict(data))
+        await self._change(key, data=json.loads(json.dumps(dict(data))))  # JSON-safe copy
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        record = await self._get(key)
-        return dict(record.data) if record else {}
+        return json.loads(json.dumps((await self._read(key)).data))  # the caller's own copy
 
     async def close(self) -> None:
         """The engine belongs to the app, which disposes of it."""
-

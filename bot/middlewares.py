@@ -1,21 +1,35 @@
-"""Outer middlewares, in the order they run for each update:
+"""Outer middlewares, in the order they run for each update (after aiogram's own
+user-context middleware):
 
-1. FloodControl - a per-user rate limit; a burst gets one polite answer, the rest dropped.
-2. DbSessionMiddleware - one AsyncSession per update; the only place that commits (the SQL
-   FSM storage writes through it too, so a step and its state commit together).
-3. CurrentPerson - the Person behind the Telegram account (created as a resident on first
+1. FloodControl - a per-user rate limit counted when the update arrives, before it waits
+   for the user's lock: a burst gets one polite answer, the rest dropped. In this process,
+   or in Redis (shared by every replica) when Redis is configured.
+2. EventIsolation - one update at a time per user (aiogram's isolation: in-process, or a
+   Redis lock shared by the replicas), held until the update's transaction has committed,
+   so a double tap on 确认 sees the first tap's state.
+3. DbSessionMiddleware - one AsyncSession per update; the only place that commits. The
+   SQL FSM storage reads and writes through it, so a step and its state commit together.
+4. aiogram's FSMContextMiddleware (state read inside the update's session).
+5. CurrentPerson - the Person behind the Telegram account (created as a resident on first
    contact) as `me`, so handlers never look people up themselves.
+
+CallbackMessage (on callback queries) answers a query without a message and gives
+handlers a Message for an inaccessible one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
+import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from aiogram import BaseMiddleware
+from aiogram.fsm.middleware import FSMContextMiddleware
+from aiogram.fsm.storage.base import BaseEventIsolation
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,7 +41,17 @@ from services.texts import t
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
-class FloodControl(BaseMiddleware):
+class Verdict(enum.Enum):
+    PASS = 0
+    WARN = 1  # the first update over the limit: answered once
+    DROP = 2
+
+
+class FloodCounter(Protocol):
+    async def hit(self, user_id: int) -> Verdict: ...
+
+
+class LocalFlood:
     """At most `limit` updates per user in a sliding `window` (seconds), in this process."""
 
     def __init__(self, limit: int, window: float,
@@ -38,25 +62,69 @@ class FloodControl(BaseMiddleware):
         self.hits: dict[int, deque[float]] = {}
         self.warned: set[int] = set()
 
+    async def hit(self, user_id: int) -> Verdict:
+        now = self.monotonic()
+        hits = self.hits.setdefault(user_id, deque())
+        while hits and hits[0] <= now - self.window:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            if user_id in self.warned:
+                return Verdict.DROP
+            self.warned.add(user_id)
+            return Verdict.WARN
+        hits.append(now)
+        self.warned.discard(user_id)
+        if len(self.hits) > 10_000:  # forget idle users now and then
+            self.hits = {k: v for k, v in self.hits.items() if v and v[-1] > now - self.window}
+        return Verdict.PASS
+
+
+# The same sliding window in Redis, atomic for every replica; time from the Redis server.
+_FLOOD_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  if redis.call('SET', KEYS[2], '1', 'NX', 'PX', window) then return 1 end
+  return 2
+end
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], window)
+redis.call('DEL', KEYS[2])
+return 0
+"""
+
+
+class RedisFlood:
+    def __init__(self, redis: Any, limit: int, window: float, prefix: str = "minyi") -> None:
+        self.limit = limit
+        self.window_ms = int(window * 1000)
+        self.prefix = prefix
+        self.script = redis.register_script(_FLOOD_LUA)
+
+    async def hit(self, user_id: int) -> Verdict:
+        key = f"{self.prefix}:flood:{user_id}"
+        verdict = await self.script(keys=[key, key + ":warned"],
+                                    args=[self.window_ms, self.limit, secrets.token_hex(6)])
+        return Verdict(int(verdict))
+
+
+class FloodControl(BaseMiddleware):
+    def __init__(self, counter: FloodCounter) -> None:
+        self.counter = counter
+
     async def __call__(self, handler: Handler, event: TelegramObject,
                        data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         if user is None:
             return await handler(event, data)
-        now = self.monotonic()
-        hits = self.hits.setdefault(user.id, deque())
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            if user.id not in self.warned:
-                self.warned.add(user.id)
-                await _answer(event, t("flood"))
-            return None
-        hits.append(now)
-        self.warned.discard(user.id)
-        if len(self.hits) > 10_000:  # forget idle users now and then
-            self.hits = {k: v for k, v in self.hits.items() if v and v[-1] > now - self.window}
-        return await handler(event, data)
+        verdict = await self.counter.hit(user.id)
+        if verdict is Verdict.PASS:
+            return await handler(event, data)
+        if verdict is Verdict.WARN:
+            await _answer(event, t("flood"))
+        return None
 
 
 async def _answer(event: TelegramObject, text: str) -> None:
@@ -67,6 +135,23 @@ async def _answer(event: TelegramObject, text: str) -> None:
             await event.callback_query.answer(text, show_alert=True)
 
 
+class EventIsolation(BaseMiddleware):
+    """aiogram's per-user lock, taken here rather than inside its FSM middleware so that
+    flood control runs before it and the update's commit happens inside it."""
+
+    def __init__(self, fsm: FSMContextMiddleware, isolation: BaseEventIsolation) -> None:
+        self.fsm = fsm
+        self.isolation = isolation
+
+    async def __call__(self, handler: Handler, event: TelegramObject,
+                       data: dict[str, Any]) -> Any:
+        context = self.fsm.resolve_event_context(data["bot"], data)
+        if context is None:
+            return await handler(event, data)
+        async with self.isolation.lock(key=context.key):
+            return await handler(event, data)
+
+
 class DbSessionMiddleware(BaseMiddleware):
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
@@ -75,7 +160,7 @@ class DbSessionMiddleware(BaseMiddleware):
                        data: dict[str, Any]) -> Any:
         async with self.sessionmaker() as session:
             data["session"] = session
-            token = current_session.set(session)  # the SQL FSM storage writes through it
+            token = current_session.set(session)  # the SQL FSM storage works through it
             try:
                 result = await handler(event, data)
                 # A handler that raised never gets here: the context manager rolls back.

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 
@@ -43,7 +44,16 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    """Each sessionmaker gets a Session class of its own, so commit listeners (the FSM
+    storage's write, the outbox wake-up) belong to one app, not to every Session."""
+    cls = type("AppSession", (Session,), {})
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=cls)
+
+
+def session_class(sessionmaker: async_sessionmaker[AsyncSession]) -> type[Session]:
+    """The sync Session class behind `sessionmaker`, for `sqlalchemy.event.listen`."""
+    cls: type[Session] = sessionmaker.kw.get("sync_session_class", Session)
+    return cls
 
 
 def upsert_insert(session: AsyncSession, table: Any) -> Any:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from models import Membership, Person, Role
 from services.clock import Clock
 
 
 async def by_tg_id(session: AsyncSession, tg_user_id: int) -> Person | None:
-    return await session.scalar(sa.select(Person).where(Person.tg_user_id == tg_user_id))
+    """The person with their memberships (roles) in one query."""
+    result = await session.scalars(sa.select(Person).options(joinedload(Person.memberships))
+                                   .where(Person.tg_user_id == tg_user_id))
+    return result.unique().one_or_none()
 
 
 async def ensure_resident(session: AsyncSession, tg_user_id: int, name: str,

@@ -1,0 +1,140 @@
+"""What one update costs and who may go first: statements and transactions per update,
+flood control counted on arrival, and what several replicas share through Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.config import Config, FloodConfig, RedisConfig
+from models import Ticket
+from services.texts import t
+from tests.bot_double import Chatter, Harness
+from tests.conftest import external_url
+
+LAMP = "泗河社区小区路灯坏了好几天，晚上出行很不方便，请尽快维修"
+
+
+class SqlLog:
+    """The statements and transactions an engine runs while it is open."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine.sync_engine
+        self.statements: list[str] = []
+        self.begins = 0
+
+    def _statement(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        self.statements.append(" ".join(statement.split()[:3]).upper())
+
+    def _begin(self, _conn: Any) -> None:
+        self.begins += 1
+
+    def __enter__(self) -> SqlLog:
+        event.listen(self.engine, "before_cursor_execute", self._statement)
+        event.listen(self.engine, "begin", self._begin)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._statement)
+        event.remove(self.engine, "begin", self._begin)
+
+    def writes(self) -> list[str]:
+        return [s for s in self.statements if not s.startswith("SELECT")]
+
+
+async def test_one_transaction_per_update_and_no_repeated_work(harness: Harness,
+                                                               engine: AsyncEngine) -> None:
+    u = harness.user(6001)
+    await u.say("/start")  # first contact: the resident is created
+    with SqlLog(engine) as log:
+        await u.say("/start")
+    # The state with its data, then the person with their roles: one query each, in the
+    # update's own transaction; state.clear() on an empty state writes nothing.
+    assert log.statements == ["SELECT FSM_STATES.STATE, FSM_STATES.DATA", "SELECT PEOPLE.ID, "
+                              "PEOPLE.CODE,"] and log.begins == 1
+    with SqlLog(engine) as log:
+        await u.say(t("btn_report"))  # state and data change: one upsert
+    assert log.writes() == ["INSERT INTO FSM_STATES"] and log.begins == 1
+    with SqlLog(engine) as log:
+        await u.say("/cancel")  # state.clear(): one write, not two
+    assert log.writes() == ["INSERT INTO FSM_STATES"] and log.begins == 1
+
+
+def slow_answers(harness: Harness, monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Every Bot API call takes `seconds` (Telegram pacing one chat at about 1/s)."""
+    original = harness.recorder.make_request
+
+    async def slow(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(seconds)
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(harness.recorder, "make_request", slow)
+
+
+async def test_flood_is_counted_on_arrival_not_after_the_users_lock(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """25 messages at once, each answer slow: counted when they wait for the lock, the
+    burst is cut at the limit (counted after the lock, all 25 would be answered)."""
+    harness.restart(Config(flood=FloodConfig(limit=5, window_seconds=0.3)))
+    slow_answers(harness, monkeypatch, 0.1)
+    u = harness.user(6002)
+    await asyncio.gather(*(u.say("/help") for _ in range(25)))
+    texts = [s.text for s in u.inbox]
+    assert texts.count(t("help")) == 5 and texts.count(t("flood")) == 1
+
+
+def two_replicas(harness: Harness, config: Config, user_id: int) -> tuple[Chatter, Chatter]:
+    """One user talking to two dispatchers (two replicas) over one database and Redis."""
+    harness.restart(config)
+    a, b = harness.user(user_id), harness.user(user_id)
+    b.dp = harness._make()
+    return a, b
+
+
+async def redis_config(harness: Harness, user_id: int, **flood: Any) -> Config:
+    from redis.asyncio import Redis
+
+    url = external_url("TEST_REDIS_URL")
+    redis = Redis.from_url(url)
+    await redis.delete(*[k async for k in redis.scan_iter(f"*{user_id}*")] or ["-"])
+    await redis.aclose()
+    return Config(redis=RedisConfig(url=url), flood=FloodConfig(**flood))
+
+
+async def test_flood_is_shared_by_replicas_through_redis(harness: Harness) -> None:
+    config = await redis_config(harness, 6004, limit=4, window_seconds=30)
+    a, b = two_replicas(harness, config, 6004)
+    try:
+        for _ in range(5):
+            await a.say("/help")
+            await b.say("/help")
+        texts = [s.text for s in a.inbox]  # one chat: both replicas answer into it
+        assert texts.count(t("help")) == 4 and texts.count(t("flood")) == 1
+    finally:
+        await a.dp.storage.close()
+        await b.dp.storage.close()
+
+
+async def test_double_tap_on_two_replicas_makes_one_ticket(harness: Harness) -> None:
+    """The user's lock is in Redis: the second tap, on the other replica, waits for the
+    first to commit and then sees the draft gone."""
+    config = await redis_config(harness, 6005, limit=1000)
+    a, b = two_replicas(harness, config, 6005)
+    try:
+        await a.say(t("btn_report"))
+        await b.say(LAMP)
+        await a.say("泗河社区")
+        await b.say(t("btn_no_phone"))
+        confirm = a.last_with_buttons()
+        [data] = [d for label, d in confirm.buttons if label == t("btn_confirm")]
+        await asyncio.gather(a.press_data(data, confirm), b.press_data(data, confirm))
+        async with harness.sessionmaker() as s:
+            assert await s.scalar(sa.select(sa.func.count()).select_from(Ticket)) == 1
+    finally:
+        await a.dp.storage.close()
+        await b.dp.storage.close()
