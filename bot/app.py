@@ -32,6 +32,7 @@ from bot.private_chats import PrivateChatsOnly
 from bot.retry import session_middlewares
 from bot.scheduler import Scheduler
 from bot.sender import OutboxSender, SenderLimits
+from bot.wakeup import OutboxWakeup
 from handlers import get_routers, menus
 from models import Place, migrate
 from models.db import make_engine, make_sessionmaker
@@ -174,7 +175,8 @@ async def build_app(config: Config, clock: Clock | None = None) -> App:
                                  (config.privacy.retention_days, config.privacy.draft_hours))
     dp = make_dispatcher(config, sessionmaker, ctx,
                          await make_request_router(config, sessionmaker))
-    sender = OutboxSender(bot, sessionmaker, ctx.clock, sender_limits(config))
+    sender = OutboxSender(bot, sessionmaker, ctx.clock, sender_limits(config),
+                          wakeup=OutboxWakeup(sessionmaker))
     app = App(config, engine, sessionmaker, ctx, bot, dp, scheduler, sender)
 
     async def on_startup() -> None:

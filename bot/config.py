@@ -196,6 +196,7 @@ class OutboxConfig(_Section):
     max_attempts: int = Field(8, ge=1, le=100)
     backoff_cap_seconds: float = Field(300.0, ge=1, le=86400)
     lease_seconds: float = Field(600.0, ge=10, le=86400)
+    idle_poll_seconds: float = Field(5.0, ge=0.1, le=300)
 
 
 class AppointmentsConfig(_Section):

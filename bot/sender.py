@@ -17,6 +17,9 @@
   twice.
 - A photo Telegram refuses (400: an expired file id, a bad file) does not lose the text:
   the text and its buttons are sent alone, saying the photos could not be attached.
+- Idle, it writes nothing and sleeps until woken (bot.wakeup: a commit that queued rows,
+  NOTIFY from another replica on PostgreSQL), until the next row is due, or at most
+  `idle_poll_seconds` (the safety net).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from aiogram.exceptions import (
 from aiogram.types import InlineKeyboardMarkup, InputMediaPhoto
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.wakeup import OutboxWakeup
 from handlers.staff_keyboards import render_keyboard, work_buttons
 from models import OutboxMessage, Ticket, TicketState
 from services import outbox
@@ -69,13 +73,17 @@ class SenderLimits:
     lease_seconds: float = 600.0
     poll_seconds: float = 0.5
     max_in_hand: int = 500
+    idle_poll_seconds: float = 5.0
 
 
 class OutboxSender:
     def __init__(self, bot: Bot, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock,
                  limits: SenderLimits | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 wakeup: OutboxWakeup | None = None) -> None:
         self.bot = bot
+        self.wakeup = wakeup
+        self.wake = wakeup.event if wakeup else asyncio.Event()
         self.sessionmaker = sessionmaker
         self.clock = clock
         self.limits = limits or SenderLimits()
@@ -106,6 +114,8 @@ class OutboxSender:
     async def run(self) -> None:
         """Until stopped: recover stale claims now and then, and drain."""
         last_recovery = -1e9
+        if self.wakeup is not None:
+            await self.wakeup.start()
         try:
             async with self.sessionmaker() as session:
                 await outbox.clear_halt(session)  # a new start: try the token again
@@ -119,6 +129,8 @@ class OutboxSender:
                     log.exception("outbox sender step failed")
                     await self._sleep(self.limits.poll_seconds)
         finally:
+            if self.wakeup is not None:
+                await self.wakeup.stop()
             await self._finish()
 
     async def drain(self, timeout: float = 60.0) -> None:
@@ -138,6 +150,7 @@ class OutboxSender:
         now = self.monotonic()
         row = self._pick(now)
         if row is None and len(self.in_hand) < self.limits.max_in_hand:
+            self.wake.clear()  # before looking: a commit from now on wakes the idle wait
             await self._refill()
             row = self._pick(self.monotonic())
         if row is None:
@@ -145,8 +158,10 @@ class OutboxSender:
             if self.inflight and not waits:
                 await asyncio.wait(self.inflight, timeout=self.limits.poll_seconds,
                                    return_when=asyncio.FIRST_COMPLETED)
-            elif waits or idle_wait:
+            elif waits:
                 await self._sleep(max(0.001, min([*waits, self.limits.poll_seconds])))
+            elif idle_wait:
+                await self._idle()
             return
         await self._pace()
         if self.halted:
@@ -192,6 +207,21 @@ class OutboxSender:
         if self.next_slot > now:
             await asyncio.sleep(self.next_slot - now)
         self.next_slot = max(now, self.next_slot) + 1.0 / self.limits.max_per_second
+
+    async def _idle(self) -> None:
+        """Nothing in hand: wait for a wake-up, the next due row or the safety-net poll."""
+        timeout = self.limits.idle_poll_seconds
+        async with self.sessionmaker() as session:
+            due = await outbox.next_due(session)
+        if due is not None:
+            timeout = min(timeout, (due - self.clock.now()).total_seconds())
+        if timeout > 0 and not self.wake.is_set():
+            stop = asyncio.ensure_future(self.stopping.wait())
+            wake = asyncio.ensure_future(self.wake.wait())
+            await asyncio.wait((stop, wake), timeout=timeout,
+                               return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            wake.cancel()
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -18,6 +18,8 @@ from services.texts import t
 URGENT = 0
 NORMAL = 5
 BULK = 9
+# Session.info flag: this transaction queued rows (the bot wakes its sender on commit).
+QUEUED = "outbox_queued"
 
 
 def keyboard(kind: str, **args: Any) -> dict[str, Any]:
@@ -40,6 +42,7 @@ def enqueue(
 ) -> list[OutboxMessage]:
     """Add one row per distinct chat to the session's transaction (no commit here)."""
     rows = []
+    session.info[QUEUED] = True
     for chat_id in dict.fromkeys(chat_ids):  # de-duplicate, keep order
         row = OutboxMessage(
             chat_id=chat_id,
@@ -63,12 +66,16 @@ async def claim(session: AsyncSession, now: dt.datetime, limit: int) -> list[Out
 
     One conditional UPDATE: a row is taken only while still pending, so two senders never
     take the same row; on PostgreSQL `FOR UPDATE SKIP LOCKED` lets them take different rows
-    without waiting on each other.
+    without waiting on each other. When nothing is due it only reads: an idle sender
+    writes nothing.
     """
     due = (sa.select(OutboxMessage.id)
            .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.not_before <= now)
            .order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
            .limit(limit))
+    if await session.scalar(due.limit(1)) is None:
+        await session.rollback()
+        return []
     due = skip_locked(session, due)
     rows = list(await session.scalars(
         sa.update(OutboxMessage)
@@ -79,6 +86,12 @@ async def claim(session: AsyncSession, now: dt.datetime, limit: int) -> list[Out
         execution_options={"synchronize_session": False}))
     await session.commit()
     return sorted(rows, key=lambda r: (r.priority, r.not_before, r.id))
+
+
+async def next_due(session: AsyncSession) -> dt.datetime | None:
+    """When the earliest pending row becomes due (None: nothing pending)."""
+    return await session.scalar(sa.select(sa.func.min(OutboxMessage.not_before))
+                                .where(OutboxMessage.state == OutboxState.PENDING))
 
 
 async def _set(session: AsyncSession, row_id: int, **values: Any) -> None:
@@ -144,9 +157,13 @@ async def failed(session: AsyncSession, row: OutboxMessage, now: dt.datetime, er
 async def recover_stale(session: AsyncSession, now: dt.datetime, lease: dt.timedelta) -> int:
     """Rows a crashed sender claimed and never finished: pending again (at-least-once: the
     crash may have come after Telegram accepted the message)."""
-    result = await session.execute(sa.update(OutboxMessage).where(
-        OutboxMessage.state == OutboxState.SENDING, OutboxMessage.claimed_at < now - lease)
-        .values(state=OutboxState.PENDING, claimed_at=None))
+    stale = (OutboxMessage.state == OutboxState.SENDING,
+             OutboxMessage.claimed_at < now - lease)
+    if await session.scalar(sa.select(OutboxMessage.id).where(*stale).limit(1)) is None:
+        await session.rollback()
+        return 0  # the usual case: look, write nothing
+    result = await session.execute(sa.update(OutboxMessage).where(*stale)
+                                   .values(state=OutboxState.PENDING, claimed_at=None))
     await session.commit()
     return result.rowcount or 0
 
