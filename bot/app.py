@@ -28,6 +28,7 @@ from bot.middlewares import (
     LocalFlood,
     RedisFlood,
 )
+from bot.pacing import RedisPacer
 from bot.private_chats import PrivateChatsOnly
 from bot.retry import session_middlewares
 from bot.scheduler import Scheduler
@@ -132,6 +133,14 @@ def make_flood_counter(config: Config, storage: BaseStorage) -> FloodCounter:
     return LocalFlood(config.flood.limit, config.flood.window_seconds)
 
 
+def make_pacer(config: Config, dp: Dispatcher) -> RedisPacer | None:
+    """Telegram's limits shared by the replicas' senders (Redis), else each paces itself."""
+    redis = getattr(dp.storage, "redis", None)
+    if not config.redis.url or redis is None:
+        return None
+    return RedisPacer(redis, config.outbox.per_chat_seconds, config.outbox.max_per_second)
+
+
 def make_bot(config: Config) -> Bot:
     token = config.telegram.token.get_secret_value()
     if not token:
@@ -176,7 +185,7 @@ async def build_app(config: Config, clock: Clock | None = None) -> App:
     dp = make_dispatcher(config, sessionmaker, ctx,
                          await make_request_router(config, sessionmaker))
     sender = OutboxSender(bot, sessionmaker, ctx.clock, sender_limits(config),
-                          wakeup=OutboxWakeup(sessionmaker))
+                          wakeup=OutboxWakeup(sessionmaker), pacer=make_pacer(config, dp))
     app = App(config, engine, sessionmaker, ctx, bot, dp, scheduler, sender)
 
     async def on_startup() -> None:

@@ -17,6 +17,8 @@
   twice.
 - A photo Telegram refuses (400: an expired file id, a bad file) does not lose the text:
   the text and its buttons are sent alone, saying the photos could not be attached.
+- With Redis (several replicas) the per-chat slot and the overall budget per second are
+  taken in Redis before each send (bot.pacing), so they hold across the replicas.
 - Idle, it writes nothing and sleeps until woken (bot.wakeup: a commit that queued rows,
   NOTIFY from another replica on PostgreSQL), until the next row is due, or at most
   `idle_poll_seconds` (the safety net).
@@ -46,6 +48,7 @@ from aiogram.exceptions import (
 from aiogram.types import InlineKeyboardMarkup, InputMediaPhoto
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.pacing import RedisPacer
 from bot.wakeup import OutboxWakeup
 from handlers.staff_keyboards import render_keyboard, work_buttons
 from models import OutboxMessage, Ticket, TicketState
@@ -80,8 +83,9 @@ class OutboxSender:
     def __init__(self, bot: Bot, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock,
                  limits: SenderLimits | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
-                 wakeup: OutboxWakeup | None = None) -> None:
+                 wakeup: OutboxWakeup | None = None, pacer: RedisPacer | None = None) -> None:
         self.bot = bot
+        self.pacer = pacer
         self.wakeup = wakeup
         self.wake = wakeup.event if wakeup else asyncio.Event()
         self.sessionmaker = sessionmaker
@@ -166,6 +170,11 @@ class OutboxSender:
         await self._pace()
         if self.halted:
             return
+        if self.pacer is not None:  # the limits shared with the other replicas
+            wait = await self.pacer.reserve(row.chat_id)
+            if wait > 0:
+                self.chat_free[row.chat_id] = self.monotonic() + wait
+                return
         self.in_hand.remove(row)
         self.sending[row.id] = row
         self.chat_free[row.chat_id] = self.monotonic() + self.limits.per_chat_seconds

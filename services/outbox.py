@@ -64,8 +64,8 @@ def enqueue(
 async def claim(session: AsyncSession, now: dt.datetime, limit: int) -> list[OutboxMessage]:
     """Mark up to `limit` due rows `sending` and return them, most urgent first.
 
-    One conditional UPDATE: a row is taken only while still pending, so two senders never
-    take the same row; on PostgreSQL `FOR UPDATE SKIP LOCKED` lets them take different rows
+    The UPDATE takes a row only while it is still pending, so two senders never take the
+    same row; on PostgreSQL `FOR UPDATE SKIP LOCKED` lets them take different rows
     without waiting on each other. When nothing is due it only reads: an idle sender
     writes nothing.
     """
@@ -73,14 +73,15 @@ async def claim(session: AsyncSession, now: dt.datetime, limit: int) -> list[Out
            .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.not_before <= now)
            .order_by(OutboxMessage.priority, OutboxMessage.not_before, OutboxMessage.id)
            .limit(limit))
-    if await session.scalar(due.limit(1)) is None:
+    # Two statements, not UPDATE ... WHERE id IN (SELECT ... LIMIT n SKIP LOCKED): PostgreSQL
+    # may run such a subquery more than once and take more than `limit` rows.
+    ids = list(await session.scalars(skip_locked(session, due)))
+    if not ids:
         await session.rollback()
         return []
-    due = skip_locked(session, due)
     rows = list(await session.scalars(
         sa.update(OutboxMessage)
-        .where(OutboxMessage.id.in_(due.scalar_subquery()),
-               OutboxMessage.state == OutboxState.PENDING)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.state == OutboxState.PENDING)
         .values(state=OutboxState.SENDING, claimed_at=now)
         .returning(OutboxMessage),
         execution_options={"synchronize_session": False}))

@@ -77,3 +77,52 @@ async def test_a_rolled_back_queue_wakes_nobody(engine: AsyncEngine, clock: Manu
         assert wakeup.event.is_set()
     finally:
         wakeup.close()
+
+
+async def test_two_senders_share_the_chat_pace_through_redis(
+        engine: AsyncEngine, clock: ManualClock, api: Any) -> None:
+    """Two replicas' senders, each holding rows for one chat: with the Redis pacer they
+    never send to it closer than the per-chat interval (the peer counts 429s)."""
+    from redis.asyncio import Redis
+
+    from bot.pacing import RedisPacer
+    from tests.conftest import external_url
+
+    redis = Redis.from_url(external_url("TEST_REDIS_URL"))
+    await redis.delete("minyi-test:chat:5")
+    sm = make_sessionmaker(engine)
+    async with sm() as session:
+        for i in range(12):
+            outbox.enqueue(session, [5], kind="info", text=f"m{i}", now=clock.now())
+        await session.commit()
+    api.enforce_limits, api.per_chat_seconds = True, 0.15
+    limits = SenderLimits(max_per_second=5, per_chat_seconds=0.2, poll_seconds=0.02)
+    bots = [make_bot(api), make_bot(api)]
+    senders = [OutboxSender(b, sm, clock, limits,
+                            pacer=RedisPacer(redis, 0.2, 100, prefix="minyi-test"))
+               for b in bots]
+    for sender in senders:  # each replica has claimed six of the chat's messages
+        async with sm() as session:
+            sender.in_hand = await outbox.claim(session, clock.now(), 6)
+    try:
+        await asyncio.gather(*(s.drain() for s in senders))
+    finally:
+        for b in bots:
+            await b.session.close()
+        await redis.aclose()
+    assert [s.sent for s in senders] == [6, 6]
+    assert api.too_many == 0 and len(api.delivered) == 12
+
+
+async def test_claim_takes_at_most_its_limit(engine: AsyncEngine, clock: ManualClock) -> None:
+    """(PostgreSQL ran `IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)` twice: 12 of 12.)"""
+    sm = make_sessionmaker(engine)
+    async with sm() as session:
+        outbox.enqueue(session, range(1, 13), kind="info", text="x", now=clock.now())
+        await session.commit()
+    async with sm() as session:
+        first = await outbox.claim(session, clock.now(), 6)
+    async with sm() as session:
+        second = await outbox.claim(session, clock.now(), 10)
+    assert len(first) == 6 and len(second) == 6
+    assert not {r.id for r in first} & {r.id for r in second}
