@@ -36,6 +36,7 @@ ENV_OVERRIDES = {
     "MINYI_MODE": "telegram.mode",
     "MINYI_WEBHOOK_URL": "telegram.webhook.url",
     "MINYI_WEBHOOK_SECRET": "telegram.webhook.secret",
+    "MINYI_WEBHOOK_PORT": "telegram.webhook.port",
     "MINYI_DATABASE_URL": "database.url",
     "MINYI_REDIS_URL": "redis.url",
     "MINYI_TIMEZONE": "timezone",

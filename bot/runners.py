@@ -30,8 +30,10 @@ def make_webhook_app(app: App) -> web.Application:
     """The aiohttp app: Telegram updates on the configured path, and /health."""
     hook = app.config.telegram.webhook
     web_app = web.Application()
+    # Answered after the update is handled (committed), not at once: a replica killed in
+    # the middle leaves the request unanswered, so nginx or Telegram gives it to another.
     SimpleRequestHandler(
-        dispatcher=app.dp, bot=app.bot,
+        dispatcher=app.dp, bot=app.bot, handle_in_background=False,
         secret_token=hook.secret.get_secret_value(),  # required by the config
     ).register(web_app, path=hook.path)
     setup_application(web_app, app.dp, bot=app.bot)
