@@ -1,0 +1,419 @@
+"""Load generator: residents play the whole 我要反映 conversation through the webhook.
+
+    python -m tests.bench.load [--replicas 1] [--db sqlite|pg] [--rate 20] [--ramp 5]
+                               [--duration 30] [--think 0.5] [--no-nginx]
+
+It plays Telegram on both sides of the bot. Updates are POSTed, with the secret header, to
+nginx (`deploy/nginx.conf`'s proxying, rendered for loopback) in front of `--replicas`
+`minyi run` processes in webhook mode (`--no-nginx`: round-robin to the replicas, the
+next one on a refused connection); the replicas' Bot API calls go to `bot/emulator.py`
+(rate limits lifted: this measures the bot). Each virtual resident, arriving at `--rate`
+conversations per second after a linear ramp, sends /start, 我要反映, a description, a
+shared location, 不留电话 and presses 确认提交 (6 updates), waiting `--think` seconds after
+each answer. Reported: sustained updates/s over the steady phase, the time from POST to the
+bot's first Bot API call for that chat (p50/p95/p99), errors and unfinished conversations.
+PostgreSQL and Redis come from TEST_DATABASE_URL / TEST_REDIS_URL (wiped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import os
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bot.emulator import Emulator, Limits
+from tests.conftest import EXAMPLE_ORG, ROOT
+
+TOKEN = "123456:LOAD-token_abcdefghijklmnopqrstuvwxyz0"
+SECRET = "load-secret"
+PATH = "/telegram/webhook"
+GRID_CHAT = 7_700_001  # the grid worker of 泗河社区第1网格 (assignments are pushed there)
+PLACE = (35.6726, 117.2626)  # shared location in 泗河社区第1网格
+DESCRIPTIONS = ("小区路灯坏了好几天，晚上出行很不方便，请尽快维修",
+                "楼下垃圾好几天没人清运，气味很大", "小区门口道路有个大坑，雨天积水很深",
+                "自来水这两天水压很低，高层用不上水")
+BASE_PORT = int(os.environ.get("LOAD_BASE_PORT", "8200"))
+
+
+class LoadEmulator(Emulator):
+    """The emulator that POSTs each update straight to the webhook (many at once, as
+    Telegram does) and notes when the bot first calls the Bot API for a chat after it."""
+
+    def __init__(self, targets: list[str]) -> None:
+        super().__init__(limits=Limits(per_second=10**9, chat_burst=10**9,
+                                       chat_per_second=10**9))
+        self.targets = targets
+        self._next = itertools.cycle(range(len(targets)))
+        self.http: aiohttp.ClientSession | None = None
+        self.waiters: dict[int, asyncio.Future[float]] = {}
+        self.latencies: list[float] = []
+        self.answered: list[float] = []  # when each update got its first answer
+        self.errors: dict[str, int] = {}
+        self.changed: dict[int, asyncio.Event] = {}
+        self.user(GRID_CHAT, "王网格")
+
+    def _store(self, chat_id: int, message: dict[str, Any]) -> dict[str, Any]:
+        stored = super()._store(chat_id, message)
+        if chat_id in self.changed:
+            self.changed[chat_id].set()
+        return stored
+
+    async def said(self, uid: int, expect: tuple[str, ...], since: int,
+                   timeout: float = 30) -> None:
+        """Until a bot message after the first `since` in the chat contains one of `expect`
+        (woken by the bot's sends, no polling)."""
+        changed = self.changed.setdefault(uid, asyncio.Event())
+        async with asyncio.timeout(timeout):
+            while not any(e in x for x in self.bot_texts(uid)[since:] for e in expect):
+                changed.clear()
+                await changed.wait()
+
+    async def call(self, method: str, p: dict[str, Any], uploads: dict[str, bytes]) -> Any:
+        chat = p.get("chat_id") or self._query_users.get(p.get("callback_query_id", ""))
+        if chat is not None:
+            waiter = self.waiters.pop(int(chat), None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(time.perf_counter())
+        return await super().call(method, p, uploads)
+
+    def error(self, what: str) -> None:
+        self.errors[what] = self.errors.get(what, 0) + 1
+
+    async def _push(self, payload: dict[str, Any]) -> dict[str, Any]:
+        update = {"update_id": next(self._update_ids), **payload}
+        user = (payload.get("message") or payload.get("callback_query") or {})["from"]["id"]
+        assert self.http is not None
+        waiter = asyncio.get_running_loop().create_future()
+        self.waiters[user] = waiter
+        start = time.perf_counter()
+        for _ in range(len(self.targets)):  # a refused connection: the next replica
+            url = self.targets[next(self._next)]
+            try:
+                async with self.http.post(url, json=update, headers={
+                        "X-Telegram-Bot-Api-Secret-Token": SECRET}) as resp:
+                    if resp.status >= 300:
+                        self.error(f"HTTP {resp.status}")
+                    break
+            except aiohttp.ClientConnectionError:
+                if len(self.targets) == 1:
+                    self.error("connection")
+                continue
+        try:
+            answered = await asyncio.wait_for(waiter, 30)
+            self.latencies.append(answered - start)
+            self.answered.append(answered)
+        except TimeoutError:
+            self.error("no answer in 30 s")
+        return update
+
+
+async def until(cond: Any, timeout: float = 30) -> Any:
+    async with asyncio.timeout(timeout):
+        while not (value := cond()):
+            await asyncio.sleep(0.02)
+    return value
+
+
+def button(emu: Emulator, user: int, label: str) -> tuple[int, str] | None:
+    for message in reversed(emu.messages(user)):
+        for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
+            for b in row:
+                if label in b["text"]:
+                    return message["message_id"], b["callback_data"]
+    return None
+
+
+async def conversation(emu: LoadEmulator, uid: int, think: float) -> bool:
+    """The whole 我要反映 conversation; True if the resident was told it was submitted."""
+    from services.texts import t
+
+    steps = (("/start", "民意快车"), (t("btn_report"), "请用文字描述"),
+             (DESCRIPTIONS[uid % len(DESCRIPTIONS)], "镇街"), (PLACE, "电话"),
+             (t("btn_no_phone"), "请核对"))
+    try:
+        for text, expect in steps:
+            since = len(emu.bot_texts(uid))
+            if text == PLACE:
+                await emu.send_location(uid, *PLACE)
+            else:
+                await emu.send_text(uid, text)
+            await emu.said(uid, (expect,), since)
+            await asyncio.sleep(think)
+        found = button(emu, uid, "确认提交")
+        assert found is not None
+        since = len(emu.bot_texts(uid))
+        await emu.press(uid, *found)
+        await emu.said(uid, ("提交成功", "已提交"), since)
+        return True
+    except (TimeoutError, AssertionError):
+        return False
+
+
+@dataclass
+class Cluster:
+    """N `minyi run` replicas in webhook mode (and nginx in front, if installed)."""
+
+    tmp: Path
+    db_url: str
+    redis_url: str
+    replicas: int
+    api_base: str = ""
+    nginx: bool = True
+    ports: list[int] = field(default_factory=list)  # front, then one per replica
+    procs: list[subprocess.Popen[bytes] | None] = field(default_factory=list)
+    nginx_proc: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self.ports = self.ports or [BASE_PORT + i for i in range(self.replicas + 1)]
+
+    def port(self, i: int) -> int:
+        return self.ports[1 + i]
+
+    @property
+    def front(self) -> str:
+        return f"http://127.0.0.1:{self.ports[0]}{PATH}"
+
+    def targets(self) -> list[str]:
+        if self.nginx_proc is not None:
+            return [self.front]
+        return [f"http://127.0.0.1:{self.port(i)}{PATH}" for i in range(self.replicas)]
+
+    def env(self) -> dict[str, str]:
+        env = {**os.environ, "MINYI_BOT_TOKEN": TOKEN, "MINYI_API_BASE": self.api_base,
+               "MINYI_DATABASE_URL": self.db_url, "MINYI_REDIS_URL": self.redis_url,
+               "MINYI_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
+               "MINYI_CONFIG": str(self.tmp / "config.toml")}
+        if not self.redis_url:
+            env.pop("MINYI_REDIS_URL")
+        return env
+
+    def prepare(self) -> None:
+        """Config, a fresh database with the example org, the grid worker's chat bound."""
+        (self.tmp / "config.toml").write_text(
+            f'[telegram]\nmode = "webhook"\n[telegram.webhook]\nhost = "127.0.0.1"\n'
+            f'path = "{PATH}"\nurl = "http://127.0.0.1:{self.ports[0]}"\nsecret = "{SECRET}"\n'
+            f'[flood]\nlimit = 1000\n'
+            f'[outbox]\nmax_per_second = 200.0\nper_chat_seconds = 0.0\nlease_seconds = 10\n',
+            encoding="utf-8")
+        env = self.env()
+        for args in (["db", "upgrade"], ["org", "import", str(EXAMPLE_ORG)]):
+            subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, env=env,
+                           check=True, capture_output=True)
+        sql = f"UPDATE people SET tg_user_id = {GRID_CHAT} WHERE code = 'grid-shjd-1'"
+        if self.db_url.startswith("sqlite"):
+            with sqlite3.connect(self.db_url.split("///", 1)[1]) as conn:
+                conn.execute(sql)
+        else:
+            asyncio.run(_execute(self.db_url, sql))
+
+    def start_replica(self, i: int) -> None:
+        env = {**self.env(), "MINYI_WEBHOOK_PORT": str(self.port(i))}
+        log = (self.tmp / f"replica{i}.log").open("ab")
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+        if i < len(self.procs):
+            self.procs[i] = proc
+        else:
+            self.procs.append(proc)
+
+    async def start(self) -> None:
+        for i in range(self.replicas):
+            self.start_replica(i)
+        if self.nginx and shutil.which("nginx"):
+            self.start_nginx()
+        for i, proc in enumerate(self.procs):
+            assert proc is not None
+            await until(lambda p=proc, i=i: p.poll() is not None or _up(self.port(i)), 90)
+            if proc.poll() is not None:
+                raise RuntimeError(f"replica {i} exited: see {self.tmp}/replica{i}.log")
+
+    def start_nginx(self) -> None:
+        servers = "\n".join(f"        server 127.0.0.1:{self.port(i)} max_fails=1 "
+                            f"fail_timeout=10s;" for i in range(self.replicas))
+        conf = self.tmp / "nginx.conf"
+        conf.write_text(f"""daemon off;
+worker_processes 1;
+pid {self.tmp}/nginx.pid;
+error_log {self.tmp}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {self.tmp}/nginx-body;
+    proxy_temp_path {self.tmp}/nginx-proxy;
+    upstream minyi {{
+{servers}
+        keepalive 64;
+    }}
+    server {{
+        listen 127.0.0.1:{self.ports[0]};
+        location = {PATH} {{
+            proxy_pass http://minyi;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_next_upstream error timeout http_502 http_503 non_idempotent;
+            proxy_next_upstream_tries 3;
+            proxy_connect_timeout 2s;
+            proxy_read_timeout 60s;
+        }}
+    }}
+}}
+""", encoding="utf-8")
+        self.nginx_proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(self.tmp)],
+                                           stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL)
+        time.sleep(0.3)  # nginx binds at once
+
+    def kill(self, i: int) -> None:
+        proc = self.procs[i]
+        assert proc is not None
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+    def stop(self) -> None:
+        for proc in [*self.procs, self.nginx_proc]:
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in [*self.procs, self.nginx_proc]:
+            if proc is not None:
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+def _up(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+async def _execute(url: str, sql: str) -> None:
+    import sqlalchemy as sa
+
+    from models.db import make_engine
+
+    engine = make_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(sa.text(sql))
+    await engine.dispose()
+
+
+async def reset_redis(url: str) -> None:
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(url)
+    await redis.flushdb()
+    await redis.aclose()
+
+
+@dataclass
+class LoadResult:
+    started: int
+    completed: int
+    updates_per_second: float
+    p50: float
+    p95: float
+    p99: float
+    errors: dict[str, int]
+
+
+async def play(emu: LoadEmulator, rate: float, ramp: float, duration: float, think: float,
+               first_user: int = 600_000,
+               during: Any = None) -> tuple[LoadResult, list[int], list[bool]]:
+    """Residents arrive at `rate`/s (after a linear ramp) for `duration` seconds; `during`
+    (a coroutine function) runs once half way. Returns the figures, the residents and
+    whether each finished."""
+    tasks: list[asyncio.Task[bool]] = []
+    users: list[int] = []
+    begin = time.perf_counter()
+    halfway_done = False
+    while (elapsed := time.perf_counter() - begin) < duration:
+        # Arrivals so far: the integral of a rate ramping linearly up to `rate`.
+        due = (rate * elapsed * elapsed / (2 * ramp) if elapsed < ramp
+               else rate * (ramp / 2 + elapsed - ramp))
+        while len(users) < int(due):
+            uid = first_user + len(users)
+            emu.user(uid, f"居民{len(users)}")
+            users.append(uid)
+            tasks.append(asyncio.create_task(conversation(emu, uid, think)))
+        if during is not None and not halfway_done and elapsed >= duration / 2:
+            halfway_done = True
+            await during()
+        await asyncio.sleep(0.01)
+    done = list(await asyncio.gather(*tasks))
+    steady_from = begin + ramp
+    steady_to = begin + duration
+    steady = [a for a in emu.answered if steady_from <= a <= steady_to]
+    lat = sorted(emu.latencies)
+    q = statistics.quantiles(lat, n=100, method="inclusive") if len(lat) > 1 else [0.0] * 99
+    result = LoadResult(len(users), sum(done), len(steady) / max(1e-9, duration - ramp),
+                        q[49] * 1000, q[94] * 1000, q[98] * 1000, dict(emu.errors))
+    return result, users, done
+
+
+async def main(argv: list[str] | None = None) -> None:
+    import tempfile
+
+    from tests.conftest import reset_postgres
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--replicas", type=int, default=1)
+    parser.add_argument("--db", choices=("sqlite", "pg"), default="pg")
+    parser.add_argument("--rate", type=float, default=20.0, help="conversations per second")
+    parser.add_argument("--ramp", type=float, default=5.0)
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--think", type=float, default=0.5)
+    parser.add_argument("--no-nginx", action="store_true")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        if args.db == "sqlite":
+            db_url, redis_url = f"sqlite+aiosqlite:///{tmp / 'load.db'}", ""
+        else:
+            db_url = os.environ.get("TEST_DATABASE_URL",
+                                    "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+            redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+            await reset_postgres(db_url)
+            await reset_redis(redis_url)
+        emu = LoadEmulator([])
+        await emu.start(port=BASE_PORT + 9)
+        cluster = Cluster(tmp, db_url, redis_url, args.replicas, emu.base,
+                          nginx=not args.no_nginx)
+        await asyncio.to_thread(cluster.prepare)
+        try:
+            await cluster.start()
+            emu.targets = cluster.targets()
+            emu._next = itertools.cycle(range(len(emu.targets)))
+            async with aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(limit=1000)) as emu.http:
+                result, _, _ = await play(emu, args.rate, args.ramp, args.duration,
+                                          args.think)
+        finally:
+            cluster.stop()
+            with contextlib.suppress(Exception):
+                await emu.stop()
+    front = "nginx" if cluster.nginx_proc is not None else "direct"
+    print(f"replicas={args.replicas} db={args.db} front={front} rate={args.rate}/s "
+          f"conversations={result.started} completed={result.completed}")
+    print(f"sustained {result.updates_per_second:.1f} updates/s; POST -> first Bot API call "
+          f"p50 {result.p50:.0f} ms, p95 {result.p95:.0f} ms, p99 {result.p99:.0f} ms; "
+          f"errors {result.errors or 'none'}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
