@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
 from dataclasses import dataclass
 
@@ -37,14 +39,14 @@ from bot.wakeup import OutboxWakeup
 from handlers import get_routers, menus
 from models import Place, migrate
 from models.db import make_engine, make_sessionmaker
-from routing.classifier import Router
+from routing.classifier import Decision, Router
 from routing.table import parse_table
 from routing.text import load_dictionary
 from services.clock import Clock, SystemClock
 from services.context import ServiceContext
 from services.intake import IntakeRules, RequestRouter
 from services.texts import t
-from services.tickets import Policy
+from services.tickets import Policy, Route
 
 log = logging.getLogger(__name__)
 
@@ -93,16 +95,49 @@ def make_storage(config: Config, sessionmaker: async_sessionmaker[AsyncSession],
     return SqlStorage(sessionmaker, clock), SimpleEventIsolation()
 
 
-async def make_request_router(config: Config,
-                              sessionmaker: async_sessionmaker[AsyncSession]) -> RequestRouter:
-    """The keyword table with jieba's dictionary (domain terms + the org's place names)
-    loaded once, here, not per message."""
-    async with sessionmaker() as session:
-        names = list(await session.scalars(sa.select(Place.name)))
+def _build_request_router(config: Config, names: list[str]) -> RequestRouter:
     load_dictionary(names)
     return RequestRouter(Router(parse_table(config.routing.table_path.read_text("utf-8")),
                                 min_confidence=config.routing.min_confidence,
                                 place_names=names))
+
+
+class DeferredRequestRouter(RequestRouter):
+    """The request router while it is being built in a thread (jieba's dictionary takes
+    seconds to load): the bot takes updates at once, and only routing waits for it."""
+
+    def __init__(self, building: concurrent.futures.Future[RequestRouter]) -> None:
+        self.building = building
+
+    @property
+    def router(self) -> Router:  # type: ignore[override]
+        return self.building.result().router
+
+    async def route(self, session: AsyncSession, text: str) -> Route:
+        return await (await asyncio.wrap_future(self.building)).route(session, text)
+
+    def classify(self, text: str) -> Decision:
+        return self.building.result().classify(text)  # blocks only in the first seconds
+
+
+async def start_request_router(config: Config,
+                               sessionmaker: async_sessionmaker[AsyncSession]
+                               ) -> DeferredRequestRouter:
+    """The keyword table with jieba's dictionary (domain terms + the org's place names),
+    loaded once per process, not per message, in a thread of its own."""
+    async with sessionmaker() as session:
+        names = list(await session.scalars(sa.select(Place.name)))
+    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="routing-load")
+    building = pool.submit(_build_request_router, config, names)
+    pool.shutdown(wait=False)
+    return DeferredRequestRouter(building)
+
+
+async def make_request_router(config: Config,
+                              sessionmaker: async_sessionmaker[AsyncSession]) -> RequestRouter:
+    """The request router, loaded (tests, CLI)."""
+    deferred = await start_request_router(config, sessionmaker)
+    return await asyncio.wrap_future(deferred.building)
 
 
 def make_dispatcher(config: Config, sessionmaker: async_sessionmaker[AsyncSession],
@@ -183,7 +218,7 @@ async def build_app(config: Config, clock: Clock | None = None) -> App:
                                  config.stats.appraisal(),
                                  (config.privacy.retention_days, config.privacy.draft_hours))
     dp = make_dispatcher(config, sessionmaker, ctx,
-                         await make_request_router(config, sessionmaker))
+                         await start_request_router(config, sessionmaker))
     sender = OutboxSender(bot, sessionmaker, ctx.clock, sender_limits(config),
                           wakeup=OutboxWakeup(sessionmaker), pacer=make_pacer(config, dp))
     app = App(config, engine, sessionmaker, ctx, bot, dp, scheduler, sender)

@@ -138,3 +138,48 @@ async def test_double_tap_on_two_replicas_makes_one_ticket(harness: Harness) -> 
     finally:
         await a.dp.storage.close()
         await b.dp.storage.close()
+
+
+async def test_monthly_report_runs_once_with_two_replicas(
+        engine: AsyncEngine, org: Any, ctx: Any, clock: Any) -> None:
+    """Two replicas' schedulers fire the monthly report at the same moment: one sends it."""
+    import datetime as dt
+
+    from bot.scheduler import Scheduler
+    from models import OutboxMessage
+    from models.db import make_sessionmaker
+    from tests.conftest import TZ
+
+    sm = make_sessionmaker(engine)
+    clock.set(dt.datetime(2026, 12, 1, 8, 30, tzinfo=TZ))  # first working day of December
+    replicas = [Scheduler(ctx, sm), Scheduler(ctx, sm)]
+    await asyncio.gather(*(r.monthly() for r in replicas))
+    await asyncio.gather(*(r.digest() for r in replicas))
+    async with sm() as s:
+        chats = list(await s.scalars(sa.select(OutboxMessage.chat_id).where(
+            OutboxMessage.kind == "monthly_report")))
+    assert chats and len(chats) == len(set(chats))
+
+
+async def test_the_bot_answers_while_the_router_is_still_loading(harness: Harness) -> None:
+    """Start-up does not wait for jieba: /start is answered before the routing table is
+    ready, and a submission waits for it."""
+    import concurrent.futures
+
+    from bot.app import DeferredRequestRouter, make_request_router
+
+    building: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    deferred = Harness(harness.config, harness.sessionmaker, harness.ctx,
+                       DeferredRequestRouter(building))
+    u = deferred.user(6006)
+    await u.say("/start")
+    await u.say(t("btn_report"))
+    await u.say(LAMP)
+    await u.say("泗河社区")
+    await u.say(t("btn_no_phone"))
+    press = asyncio.create_task(u.press(t("btn_confirm")))
+    await asyncio.sleep(0.2)
+    assert not press.done()  # routing waits for the table
+    building.set_result(await make_request_router(harness.config, harness.sessionmaker))
+    await press
+    assert "提交成功" in u.last.text
