@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.emulator import Limits
 from bot.sender import OutboxSender, SenderLimits
 from bot.wakeup import OutboxWakeup
 from models.db import make_engine, make_sessionmaker
@@ -40,6 +41,7 @@ async def test_idle_sender_writes_nothing_and_wakes_on_commit(
     sender = OutboxSender(bot, sm, clock, SLOW_POLL, wakeup=wakeup)
     sender.start()
     try:
+        await asyncio.sleep(1.0)  # its start-up (recovery, clearing an old halt) is done
         with SqlLog(engine) as log:
             await asyncio.sleep(1.0)
         assert log.writes() == []  # idle: at most a look, never an UPDATE
@@ -95,7 +97,8 @@ async def test_two_senders_share_the_chat_pace_through_redis(
         for i in range(12):
             outbox.enqueue(session, [5], kind="info", text=f"m{i}", now=clock.now())
         await session.commit()
-    api.enforce_limits, api.per_chat_seconds = True, 0.15
+    api.enforce_limits = True  # one message per 0.15 s per chat, else 429
+    api.limits = Limits(per_second=1000, chat_burst=1, chat_per_second=1 / 0.15)
     limits = SenderLimits(max_per_second=5, per_chat_seconds=0.2, poll_seconds=0.02)
     bots = [make_bot(api), make_bot(api)]
     senders = [OutboxSender(b, sm, clock, limits,
