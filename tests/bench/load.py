@@ -233,7 +233,7 @@ class Cluster:
     async def start(self) -> None:
         for i in range(self.replicas):
             self.start_replica(i)
-        if self.nginx and shutil.which("nginx"):
+        if self.nginx and nginx_binary():
             self.start_nginx()
         for i, proc in enumerate(self.procs):
             assert proc is not None
@@ -272,7 +272,7 @@ http {{
     }}
 }}
 """, encoding="utf-8")
-        self.nginx_proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(self.tmp)],
+        self.nginx_proc = subprocess.Popen([nginx_binary(), "-c", str(conf), "-p", str(self.tmp)],
                                            stdout=subprocess.DEVNULL,
                                            stderr=subprocess.DEVNULL)
         time.sleep(0.3)  # nginx binds at once
@@ -293,6 +293,12 @@ http {{
                     proc.wait(20)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+
+
+def nginx_binary() -> str:
+    """Debian's nginx (in /usr/sbin, not on every PATH), or "" if not installed."""
+    found = shutil.which("nginx") or "/usr/sbin/nginx"
+    return found if Path(found).exists() else ""
 
 
 def _up(port: int) -> bool:
