@@ -27,9 +27,15 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from aiogram import BaseMiddleware
+from aiogram import BaseMiddleware, Bot
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
 from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.fsm.storage.base import BaseEventIsolation
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import TelegramType
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -168,6 +174,20 @@ class DbSessionMiddleware(BaseMiddleware):
             finally:
                 current_session.reset(token)
             return result
+
+
+class CommitBeforeShowing(BaseRequestMiddleware):
+    """Nothing is shown before it is saved: a Bot API call made inside an update whose
+    session has an open transaction commits it first (with the FSM state), so an answer
+    the user sees can never be undone by a crash that follows it. Later changes of the same
+    update commit at its end as usual."""
+
+    async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType],
+                       bot: Bot, method: TelegramMethod[TelegramType]) -> Any:
+        session = current_session.get()
+        if session is not None and session.in_transaction():
+            await session.commit()
+        return await make_request(bot, method)
 
 
 class CurrentPerson(BaseMiddleware):

@@ -60,4 +60,6 @@ class NotModifiedIsDone(BaseRequestMiddleware):
 
 def session_middlewares() -> list[BaseRequestMiddleware]:
     """What every Bot session gets (the app's, and the tests' recording session)."""
-    return [NotModifiedIsDone(), RetryAfterMiddleware()]
+    from bot.middlewares import CommitBeforeShowing
+
+    return [CommitBeforeShowing(), NotModifiedIsDone(), RetryAfterMiddleware()]

@@ -88,6 +88,7 @@ class OutboxSender:
         self.pacer = pacer
         self.wakeup = wakeup
         self.wake = wakeup.event if wakeup else asyncio.Event()
+        self.next_recovery = 0.0  # when run() next re-queues claims a dead sender left
         self.sessionmaker = sessionmaker
         self.clock = clock
         self.limits = limits or SenderLimits()
@@ -117,16 +118,16 @@ class OutboxSender:
 
     async def run(self) -> None:
         """Until stopped: recover stale claims now and then, and drain."""
-        last_recovery = -1e9
         if self.wakeup is not None:
             await self.wakeup.start()
         try:
             async with self.sessionmaker() as session:
                 await outbox.clear_halt(session)  # a new start: try the token again
             while not self.stopping.is_set() and not self.halted:
-                if self.monotonic() - last_recovery > min(60.0, self.limits.lease_seconds):
+                if self.monotonic() >= self.next_recovery:
                     await self._recover()
-                    last_recovery = self.monotonic()
+                    self.next_recovery = (self.monotonic()
+                                          + min(60.0, self.limits.lease_seconds))
                 try:
                     await self.step()
                 except Exception:  # the database may blip; never let the loop die
@@ -219,7 +220,7 @@ class OutboxSender:
 
     async def _idle(self) -> None:
         """Nothing in hand: wait for a wake-up, the next due row or the safety-net poll."""
-        timeout = self.limits.idle_poll_seconds
+        timeout = min(self.limits.idle_poll_seconds, self.next_recovery - self.monotonic())
         async with self.sessionmaker() as session:
             due = await outbox.next_due(session)
         if due is not None:

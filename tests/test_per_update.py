@@ -51,6 +51,7 @@ async def test_one_transaction_per_update_and_no_repeated_work(harness: Harness,
                                                                engine: AsyncEngine) -> None:
     u = harness.user(6001)
     await u.say("/start")  # first contact: the resident is created
+    await u.press(t("btn_consent"))  # (an answer commits what precedes it: see the next test)
     with SqlLog(engine) as log:
         await u.say("/start")
     # The state with its data, then the person with their roles: one query each, in the
@@ -77,6 +78,26 @@ def slow_answers(harness: Harness, monkeypatch: pytest.MonkeyPatch, seconds: flo
         return await original(*args, **kwargs)
 
     monkeypatch.setattr(harness.recorder, "make_request", slow)
+
+
+async def test_an_answer_is_sent_only_after_what_it_reports_is_committed(
+        harness: Harness, engine: AsyncEngine) -> None:
+    """The step's state is committed before the next prompt is shown: a crash right after
+    the user sees it cannot take the conversation back a step."""
+    u = harness.user(6007)
+    await u.say("/start")
+    committed: list[str | None] = []
+
+    async def record_state(*_: Any, **__: Any) -> Any:
+        async with harness.sessionmaker() as s:
+            committed.append(await s.scalar(sa.text(
+                "SELECT state FROM fsm_states WHERE key LIKE '%:6007:6007%'")))
+        return await original(*_, **__)
+
+    original = harness.recorder.make_request
+    harness.recorder.make_request = record_state  # type: ignore[method-assign]
+    await u.say(t("btn_report"))
+    assert committed and set(committed) == {"Report:text"}  # seen from another connection
 
 
 async def test_flood_is_counted_on_arrival_not_after_the_users_lock(
