@@ -22,7 +22,11 @@ SLOW_POLL = SenderLimits(max_per_second=200, per_chat_seconds=0.0, poll_seconds=
 
 
 async def queue_one(engine: AsyncEngine, clock: ManualClock, text: str) -> None:
-    async with make_sessionmaker(engine)() as session:
+    """As another replica: its own engine and sessionmaker, with the wake-up every bot
+    process has (build_app), whose commit sends the NOTIFY."""
+    sm = make_sessionmaker(engine)
+    OutboxWakeup(sm)
+    async with sm() as session:
         outbox.enqueue(session, [5], kind="info", text=text, now=clock.now())
         await session.commit()
 
@@ -99,10 +103,10 @@ async def test_two_senders_share_the_chat_pace_through_redis(
         await session.commit()
     api.enforce_limits = True  # one message per 0.15 s per chat, else 429
     api.limits = Limits(per_second=1000, chat_burst=1, chat_per_second=1 / 0.15)
-    limits = SenderLimits(max_per_second=5, per_chat_seconds=0.2, poll_seconds=0.02)
+    limits = SenderLimits(max_per_second=5, per_chat_seconds=0.3, poll_seconds=0.02)
     bots = [make_bot(api), make_bot(api)]
-    senders = [OutboxSender(b, sm, clock, limits,
-                            pacer=RedisPacer(redis, 0.2, 100, prefix="minyi-test"))
+    senders = [OutboxSender(b, sm, clock, limits,  # 0.3 s apart: a margin for latency
+                            pacer=RedisPacer(redis, 0.3, 100, prefix="minyi-test"))
                for b in bots]
     for sender in senders:  # each replica has claimed six of the chat's messages
         async with sm() as session:
