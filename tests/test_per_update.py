@@ -177,6 +177,8 @@ async def test_monthly_report_runs_once_with_two_replicas(
     sm = make_sessionmaker(engine)
     clock.set(dt.datetime(2026, 12, 1, 8, 30, tzinfo=TZ))  # first working day of December
     replicas = [Scheduler(ctx, sm), Scheduler(ctx, sm)]
+    for replica in replicas:
+        replica.add_default_sweeps()  # as build_app does (not started: called directly)
     await asyncio.gather(*(r.monthly() for r in replicas))
     await asyncio.gather(*(r.digest() for r in replicas))
     async with sm() as s:
