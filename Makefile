@@ -3,12 +3,13 @@
 #                defaults (SQLite file): with no bot token configured, the sandbox (a local
 #                Telegram + web page)
 #   make test  - add the dev extra (pytest, hypothesis, ruff, playwright, pip-tools,
-#                pip-audit) and run lint + tests
+#                pip-audit) and run lint + tests (the whole suite, as CI does)
+#   make test-fast - the same without the `e2e` and `slow` tests, for the edit loop
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint venv dev clean lock audit
+.PHONY: run test test-fast lint venv dev clean lock audit
 
 # The exact versions come from the lock files (pip-compile); the package itself on top.
 # The runtime install: requirements.lock only. Its stamp of the dev extra is dropped, so
@@ -39,6 +40,12 @@ lint: dev
 
 test: lint
 	$(BIN)/pytest
+
+# The edit loop: no real processes, browsers or long property runs (markers in
+# tests/conftest.py). `make test` stays the full suite CI runs.
+test-fast: dev
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -m "not slow and not e2e"
 
 # Re-pin after changing dependencies in pyproject.toml (or to take newer releases).
 lock: dev

@@ -174,6 +174,7 @@ class Emulator:
         self.runner: web.AppRunner | None = None
         self.base = ""
         self.closing = False  # set at stop: a waiting getUpdates answers at once
+        self.waiting_polls = 0  # getUpdates calls held open now (tests wait on this)
 
     # -- server --------------------------------------------------------------------------
     def routes(self, app: web.Application) -> None:
@@ -425,8 +426,13 @@ class Emulator:
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
         if not self.updates and timeout and not self.closing:
             async with self._new_update:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._new_update.wait(), timeout=min(timeout, 25))
+                self.waiting_polls += 1
+                try:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._new_update.wait(),
+                                               timeout=min(timeout, 25))
+                finally:
+                    self.waiting_polls -= 1
         return list(self.updates[:100])
 
     async def _deliver_webhook(self) -> None:

@@ -32,6 +32,19 @@ TZ = ZoneInfo("Asia/Shanghai")
 # A Friday morning in Sishui.
 START = dt.datetime(2026, 11, 27, 10, 0, tzinfo=TZ)
 
+# Markers by module (registered in pyproject.toml): `make test-fast` leaves these out.
+E2E = {"test_e2e", "test_runners", "test_stop", "test_browser", "test_sandbox"}
+SLOW = {"test_lifecycle_properties", "test_migrations"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        if module in E2E:
+            item.add_marker(pytest.mark.e2e)
+        if module in SLOW:
+            item.add_marker(pytest.mark.slow)
+
 
 def external_url(var: str) -> str:
     url = os.environ.get(var, "")

@@ -14,7 +14,6 @@ import asyncio
 import os
 import re
 import shutil
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import pytest
 from bot.sandbox import run_sandbox
 from services.texts import t
 from tests.conftest import ROOT
+from tests.procs import free_port
 
 ARTIFACTS = ROOT / "test-artifacts"
 LAMP = "泗河社区小区路灯坏了好几天，晚上出行很不方便"
@@ -64,12 +64,6 @@ def chromium() -> str:
             pytest.fail("playwright is not installed under CI (the dev extra has it)")
         pytest.skip("playwright not installed: pip install -e '.[dev]'")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Sandbox:

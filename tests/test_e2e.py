@@ -6,17 +6,14 @@ of a conversation and of an outbox drain, then a restart.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -25,16 +22,11 @@ from bot.cli import main as cli
 from bot.emulator import Emulator
 from services.texts import t
 from tests.conftest import EXAMPLE_ORG, ROOT
+from tests.procs import free_port, until
 
 TOKEN = "123456:E2E-token_abcdefghijklmnopqrstuvwxyz0"
 RESIDENT, GRID = 31001, 31002
 LAMP = "泗河社区小区路灯坏了好几天，晚上出行很不方便，请尽快维修"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -86,13 +78,6 @@ class BotProcess:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-
-
-async def until(cond: Callable[[], Any], timeout: float = 30, what: str = "") -> Any:
-    async with asyncio.timeout(timeout):
-        while not (value := cond()):
-            await asyncio.sleep(0.05)
-    return value
 
 
 def last_text(emu: Emulator, user: int) -> str:

@@ -24,6 +24,7 @@ from aiogram.types import (
 )
 
 from bot.emulator import Emulator, Limits
+from tests.procs import until
 
 TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvwxyz"
 USER = 4242
@@ -113,8 +114,8 @@ async def test_telegram_rules_are_enforced(emu: Emulator, bot: Bot) -> None:
 
 async def test_long_polling_waits_for_an_update(emu: Emulator, bot: Bot) -> None:
     poll = asyncio.create_task(bot.get_updates(offset=0, timeout=5))
-    await asyncio.sleep(0.2)
-    assert not poll.done()
+    await until(lambda: emu.waiting_polls == 1, 5)  # held open by the emulator...
+    assert not poll.done()  # ...and not answered
     await emu.send_text(USER, "你好")
     updates = await asyncio.wait_for(poll, 3)
     assert updates[0].message is not None and updates[0].message.text == "你好"

@@ -37,8 +37,7 @@ ACTORS = ["owner", "stranger", "grid-shjd-1", "grid-shjd-2", "staff-cg-1", "staf
           "staff-dispatch-1", "staff-callback-1", "system"]
 WORKERS = {"grid-shjd-1", "staff-cg-1"}  # the example ticket: grid SS-SHJD-01-G1, unit CG
 DISPATCH = {"staff-dispatch-1"}
-ACTIONS = ["assign", "reroute", "accept", "return", "escalate", "resolve", "rate_ok", "rate_bad",
-           "rate_unsolved", "callback_due", "callback_ok", "callback_bad", "unreachable", "close"]
+TARGETS = sorted(WORKERS | {"grid-shjd-2", "staff-zj-1"})  # whom a 转派 names
 
 # action -> (states it may start from, who may do it, resulting state or None = unchanged)
 SPEC: dict[str, tuple[set[S], set[str], S | None]] = {
@@ -56,7 +55,14 @@ SPEC: dict[str, tuple[set[S], set[str], S | None]] = {
     "callback_bad": ({S.CALLBACK_DUE}, {"staff-callback-1"} | DISPATCH, S.ASSIGNED),
     "unreachable": ({S.CALLBACK_DUE}, {"staff-callback-1"} | DISPATCH, None),
     "close": ({S.TRIAGE, S.RESOLVED, S.CALLBACK_DUE}, DISPATCH | {"system"}, S.CLOSED),
+    # 吹哨: back to the dispatchers with priority
+    "whistle": ({S.ASSIGNED, S.ACCEPTED}, WORKERS, S.TRIAGE),
+    # 转派: to another worker of the ticket (not its assignee), who must accept again
+    "transfer": ({S.ASSIGNED, S.ACCEPTED}, WORKERS, S.ASSIGNED),
+    "progress": ({S.ACCEPTED}, WORKERS, None),  # 进展
+    "follow_up": ({S.TRIAGE, S.ASSIGNED, S.ACCEPTED}, {"owner"}, None),  # 补充
 }
+ACTIONS = sorted(SPEC)
 
 
 class LifecycleMachine(RuleBasedStateMachine):
@@ -139,12 +145,15 @@ class LifecycleMachine(RuleBasedStateMachine):
         fitting = [a for a, (states, _, _) in SPEC.items() if self.expected[tid] in states]
         action = data.draw(st.sampled_from(fitting or ACTIONS) | st.sampled_from(ACTIONS))
         actor = data.draw(st.sampled_from(sorted(SPEC[action][1])) | st.sampled_from(ACTORS))
+        target = data.draw(st.sampled_from(TARGETS))
         self.clock.advance(dt.timedelta(hours=hours))
         before = self.expected[tid]
         states, who, after = SPEC[action]
         ok = before in states and actor in who
+        if action == "transfer" and ok:
+            ok = target in WORKERS and target != self.run(self._assignee(tid))
         try:
-            self.run(self._do(tid, action, actor))
+            self.run(self._do(tid, action, actor, target))
         except DomainError:
             assert not ok, f"{action} by {actor} from {before} should have worked"
             return
@@ -156,12 +165,20 @@ class LifecycleMachine(RuleBasedStateMachine):
         if action in ("rate_bad", "rate_unsolved", "callback_bad"):
             self.unreachable[tid] = 0
         self.expected[tid] = after or before
+        if action == "transfer":
+            assert self.run(self._assignee(tid)) == target, "the named worker has it now"
 
-    async def _do(self, tid: int, action: str, actor: str) -> None:
+    async def _assignee(self, tid: int) -> str | None:
+        async with self.maker() as s:
+            return await s.scalar(sa.select(Person.code).join(
+                Ticket, Ticket.assignee_id == Person.id).where(Ticket.id == tid))
+
+    async def _do(self, tid: int, action: str, actor: str, target: str) -> None:
         async with self.maker() as s:
             life = self.ctx.lifecycle(s)
             t = await life.get(tid)
             who = await self._person(s, actor, t)
+            to = await self._person(s, target, t)
             cg = await s.scalar(sa.text("select id from units where code='CG'"))
             calls = {
                 "assign": lambda: life.assign(t, who, cg),
@@ -180,11 +197,15 @@ class LifecycleMachine(RuleBasedStateMachine):
                                                              solved=False),
                 "unreachable": lambda: life.record_callback(t, who, None),
                 "close": lambda: life.close(t, who, "invalid", "重复"),
+                "whistle": lambda: life.whistle(t, who, "社区解决不了"),
+                "transfer": lambda: life.transfer(t, who, to),
+                "progress": lambda: life.progress(t, who, "材料已订"),
+                "follow_up": lambda: life.follow_up(t, who, "晚上更暗了"),
             }
             if who is None and action in ("accept", "return", "resolve", "rate_ok",
                                           "rate_bad", "rate_unsolved", "callback_ok",
-                                          "callback_bad",
-                                          "unreachable"):
+                                          "callback_bad", "unreachable", "whistle",
+                                          "transfer", "progress", "follow_up"):
                 await _refuse()
             await calls[action]()
             await s.commit()

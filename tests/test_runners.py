@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -19,25 +18,14 @@ from bot.emulator import Emulator
 from bot.runners import run_polling, run_webhook
 from services.texts import t
 from tests.conftest import ROOT
+from tests.procs import child_env, free_port, until
 
 TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvwxyz"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def env_for(api: Emulator, tmp_path: Path, **extra: str) -> dict[str, str]:
     return {"MINYI_BOT_TOKEN": TOKEN, "MINYI_API_BASE": api.base,
             "MINYI_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", **extra}
-
-
-async def wait_for(cond, timeout: float = 10) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(timeout):
-        while not cond():
-            await asyncio.sleep(0.05)
 
 
 async def test_polling_answers_start_and_survives_a_failing_set_my_commands(
@@ -46,7 +34,7 @@ async def test_polling_answers_start_and_survives_a_failing_set_my_commands(
     app = await build_app(load_config(env=env_for(api, tmp_path)))
     task = asyncio.create_task(run_polling(app))
     await api.send_text(555, "/start")
-    await wait_for(lambda: len(api.bot_texts(555)) == 2)
+    await until(lambda: len(api.bot_texts(555)) == 2, 10)
     # a first /start: the privacy notice (个人信息保护法), then the welcome and menu
     assert api.bot_texts(555) == [t("privacy_notice", days=365, hours=72),
                                   t("start", county=t("county_generic"), days=3)]  # no org yet
@@ -67,7 +55,7 @@ async def test_webhook_sets_the_hook_and_refuses_requests_without_the_secret(
     app = await build_app(config)
     stop = asyncio.Event()
     task = asyncio.create_task(run_webhook(app, stop))
-    await wait_for(lambda: "setWebhook" in api.methods())
+    await until(lambda: "setWebhook" in api.methods(), 10)
     hook = dict(api.requests)["setWebhook"]
     assert hook["url"] == "https://minyi.example.cn/telegram/webhook"
     assert hook["secret_token"] == "s3cret-Token"
@@ -84,7 +72,7 @@ async def test_webhook_sets_the_hook_and_refuses_requests_without_the_secret(
                 "Content-Type": "application/json"}
         async with http.post(url, data=body, headers=good) as resp:
             assert resp.status == 200
-        await wait_for(lambda: api.bot_texts(777))
+        await until(lambda: api.bot_texts(777), 10)
         async with http.get(f"http://127.0.0.1:{port}/health") as resp:
             # ok/failing only: no database URL, host or user names for the world to read
             assert resp.status == 200 and await resp.json() == {"status": "ok"}
@@ -107,14 +95,14 @@ async def test_no_token_is_one_clear_line(tmp_path: Path) -> None:
 
 
 async def test_sigterm_stops_the_polling_bot_cleanly(api: Emulator, tmp_path: Path) -> None:
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **env_for(api, tmp_path)}
+    env = child_env(**env_for(api, tmp_path))
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
-        await wait_for(lambda: "getUpdates" in api.methods(), timeout=30)
+        await until(lambda: "getUpdates" in api.methods(), timeout=30)
         await api.send_text(888, "/help")
-        await wait_for(lambda: api.bot_texts(888), timeout=10)
+        await until(lambda: api.bot_texts(888), timeout=10)
         proc.send_signal(signal.SIGTERM)
         _, err = await asyncio.wait_for(proc.communicate(), 20)
     finally:

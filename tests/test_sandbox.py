@@ -4,7 +4,6 @@ commands per chat, chats and the clock kept over a restart; and the report libra
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -13,16 +12,10 @@ from typing import Any
 import aiohttp
 
 from tests.conftest import ROOT
-from tests.test_browser import XLSX, Sandbox, free_port
+from tests.procs import free_port, until
+from tests.test_browser import XLSX, Sandbox
 
 DISPATCHER, RESIDENT = 10005, 10001
-
-
-async def until(get: Any, cond: Any, timeout: float = 30) -> Any:
-    async with asyncio.timeout(timeout):
-        while not cond(value := await get()):
-            await asyncio.sleep(0.2)
-    return value
 
 
 async def test_files_alerts_commands_and_restart(tmp_path: Path) -> None:
@@ -45,8 +38,11 @@ async def test_files_alerts_commands_and_restart(tmp_path: Path) -> None:
                 "start", "triage", "callbacks"]
             assert "report" in [c["command"] for c in (await chat(RESIDENT))["commands"]]
             await say(DISPATCHER, "/stats export")
-            data = await until(lambda: chat(DISPATCHER), lambda d: any(
-                "document" in m for m in d["messages"]))
+            async def dispatcher_got(kind: str) -> dict[str, Any] | None:
+                data = await chat(DISPATCHER)
+                return data if any(kind in m for m in data["messages"]) else None
+
+            data = await until(lambda: dispatcher_got("document"), every=0.2)
             doc = next(m["document"] for m in data["messages"] if "document" in m)
             async with http.get(f"{base}/api/file/{doc['file_id']}") as r:
                 assert r.headers["Content-Type"] == XLSX
@@ -54,8 +50,7 @@ async def test_files_alerts_commands_and_restart(tmp_path: Path) -> None:
                     f"attachment; filename*=UTF-8''{doc['file_name']}")
                 assert (await r.read()).startswith(b"PK")
             await say(DISPATCHER, "/stats")
-            data = await until(lambda: chat(DISPATCHER), lambda d: any(
-                "photo" in m for m in d["messages"]))
+            data = await until(lambda: dispatcher_got("photo"), every=0.2)
             photo = next(m["photo"][-1] for m in data["messages"] if "photo" in m)
             async with http.get(f"{base}/api/file/{photo['file_id']}") as r:
                 assert r.headers["Content-Type"] == "image/png"

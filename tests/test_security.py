@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import socket
 from pathlib import Path
 
 import aiohttp
@@ -36,6 +35,7 @@ from services.outbox import enqueue
 from services.texts import t
 from tests.bot_double import Harness
 from tests.conftest import Org
+from tests.procs import free_port
 
 LAMP = "泗河社区小区路灯坏了好几天，晚上出行很不方便，请尽快维修"
 PHONE = "13912345678"
@@ -211,14 +211,8 @@ async def test_no_phone_or_request_text_in_any_log_line(
 
 
 # -- 7. sandbox --------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_sandbox_api_answers_only_its_own_page() -> None:
-    port = _free_port()
+    port = free_port()
     app = web.Application(middlewares=[local_only(port)])
 
     async def ok(_request: web.Request) -> web.Response:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import socket
 import sys
 import time
 import urllib.request
@@ -20,16 +18,10 @@ from pathlib import Path
 import pytest
 
 from bot.emulator import Emulator
-from tests.conftest import ROOT
+from tests.procs import child_env, free_port
 
 STOP_WITHIN = 2.0
 TOKEN = "123456:STOP-token_abcdefghijklmnopqrstuvwxyz0"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _stop_time(proc: asyncio.subprocess.Process, sig: signal.Signals) -> float:
@@ -41,11 +33,6 @@ async def _stop_time(proc: asyncio.subprocess.Process, sig: signal.Signals) -> f
         if proc.returncode is None:
             proc.kill()
     return time.monotonic() - started
-
-
-def _env(**extra: str) -> dict[str, str]:
-    return {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
-           **extra}
 
 
 async def _line(proc: asyncio.subprocess.Process, needle: str, timeout: float = 60) -> None:
@@ -61,7 +48,7 @@ async def test_sandbox_stops_within_two_seconds(sig: signal.Signals, tmp_path: P
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "sandbox", "--port", str(port), "--db",
-        str(tmp_path / "sandbox.db"), cwd=tmp_path, env=_env(),
+        str(tmp_path / "sandbox.db"), cwd=tmp_path, env=child_env(),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     await _line(proc, "sandbox: http://")
 
@@ -85,7 +72,7 @@ async def test_run_stops_within_two_seconds(sig: signal.Signals, tmp_path: Path)
     try:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "run", cwd=tmp_path,
-            env=_env(MINYI_BOT_TOKEN=TOKEN, MINYI_API_BASE=emu.base,
+            env=child_env(MINYI_BOT_TOKEN=TOKEN, MINYI_API_BASE=emu.base,
                      MINYI_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         await _line(proc, "Run polling")
