@@ -90,7 +90,7 @@ def make_router() -> Router:
 
 def make_fallback_router() -> Router:
     router = Router(name=f"{__name__}.fallback")
-    router.message.register(staff_only, Command(*menus.BY_NAME))
+    router.message.register(staff_only, Command(*menus.ROLE_FILTERED))
     router.message.register(fallback)
     router.callback_query.register(fallback_button)
     return router

@@ -23,6 +23,6 @@ class HasRole(Filter):
     async def __call__(self, event: TelegramObject, me: Person | None = None) -> bool:
         if me is None:
             return False
-        if self.dispatcher and access.is_dispatcher(me):
+        if self.dispatcher and access.may_dispatch(me):
             return True
         return any(me.has_role(r) for r in self.roles)

@@ -15,12 +15,15 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, BotCommandScopeChat, KeyboardButton, ReplyKeyboardMarkup
 
 from models import Person, Role
+from services import access
 from services.texts import t
 
 log = logging.getLogger(__name__)
 
-WORKERS = (Role.GRID_WORKER, Role.UNIT_STAFF, Role.UNIT_LEADER)
-DISPATCH = (Role.DISPATCHER, Role.ADMIN)
+WORKERS = access.WORK_ROLES
+DISPATCH = access.DISPATCH_ROLES
+# Any role but resident: who sees the staff menu (`is_staff`). Not to be confused with
+# DISPATCH, the roles that may dispatch (`access.may_dispatch`).
 STAFF_ROLES = tuple(r for r in Role if r != Role.RESIDENT)
 
 
@@ -40,6 +43,9 @@ STAFF_COMMANDS = (
     StaffCommand("ticket", STAFF_ROLES, None),
 )
 BY_NAME = {c.name: c for c in STAFF_COMMANDS}
+# Commands whose routers filter by role, so someone without it falls through to the
+# "仅供…使用" answer. /roster is answered for anyone: the service decides whose roster.
+ROLE_FILTERED = tuple(name for name in BY_NAME if name != "roster")
 
 
 def roles_for(command: str) -> tuple[Role, ...]:

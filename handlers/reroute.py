@@ -15,13 +15,11 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.staff_keyboards import RerouteCb
-from models import Person, Ticket, TicketState, Unit
+from models import IN_WORK, Person, Ticket, Unit
 from services import access, work
 from services.context import ServiceContext
 from services.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
 from services.texts import plain, t
-
-MOVABLE = (TicketState.ASSIGNED, TicketState.ACCEPTED)
 
 
 def reroute_button(ticket: Ticket) -> InlineKeyboardMarkup:
@@ -33,12 +31,12 @@ def reroute_button(ticket: Ticket) -> InlineKeyboardMarkup:
 async def on_reroute(query: CallbackQuery, callback_data: RerouteCb, session: AsyncSession,
                      ctx: ServiceContext, me: Person) -> None:
     assert isinstance(query.message, Message)  # CallbackMessage guarantees one
-    if not access.is_dispatcher(me):
+    if not access.may_dispatch(me):
         raise NotAllowed()
     ticket = await session.get(Ticket, callback_data.id)
     if ticket is None:
         raise NotFound()
-    if ticket.state not in MOVABLE:
+    if ticket.state not in IN_WORK:
         raise IllegalTransition(number=ticket.number, state=t(f"state_{ticket.state}"),
                                 action=t("action_reroute"))
     if callback_data.action == "units":

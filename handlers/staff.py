@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import keyboards as kb
 from handlers import staff_views
 from handlers.filters import HasRole
-from handlers.reroute import MOVABLE, reroute_button
+from handlers.reroute import reroute_button
 from handlers.staff_keyboards import WorkCb, callback_buttons, transfer_buttons, work_buttons
-from models import Person, Role, Ticket
+from models import IN_WORK, Person, Role, Ticket
 from services import access, places, work
 from services.context import ServiceContext
 from services.errors import InvalidInput, NotFound
@@ -165,7 +165,7 @@ async def _send_view(message: Message, session: AsyncSession, ctx: ServiceContex
     doer = (ticket.assignee_id == me.id or me.has_role(Role.UNIT_STAFF, unit_id=ticket.unit_id)
             or me.has_role(Role.GRID_WORKER, place_id=ticket.place_id))
     markup = work_buttons(ticket) if doer else None
-    if markup is None and access.is_dispatcher(me) and ticket.state in MOVABLE:
+    if markup is None and access.may_dispatch(me) and ticket.state in IN_WORK:
         markup = reroute_button(ticket)  # 改派: deliberate, with a confirmation
     await message.answer(text, reply_markup=markup)
     if ticket.latitude is not None and ticket.longitude is not None:

@@ -33,7 +33,7 @@ class WorkCb(CallbackData, prefix="wk"):
 
 
 class TriageCb(CallbackData, prefix="tr"):
-    action: str  # open | assign | units | grid
+    action: Literal["open", "assign", "units"]
     id: Id
     arg: Id = 0  # unit id (assign) or page (units)
 

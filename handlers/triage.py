@@ -40,7 +40,7 @@ async def on_triage(message: Message, session: AsyncSession, ctx: ServiceContext
 async def on_triage_button(query: CallbackQuery, callback_data: TriageCb,
                            session: AsyncSession, ctx: ServiceContext, me: Person) -> None:
     assert isinstance(query.message, Message)
-    if not work.access.is_dispatcher(me):
+    if not work.access.may_dispatch(me):
         raise NotAllowed()
     ticket = await session.get(Ticket, callback_data.id)
     if ticket is None:

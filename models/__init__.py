@@ -7,7 +7,7 @@ from models.fsm import FsmRecord
 from models.org import Place, PlaceKind, Unit, Venue, VenueKind
 from models.outbox import JobRun, OutboxMessage, OutboxState
 from models.people import Invite, Membership, Person, Role
-from models.tickets import Rating, Ticket, TicketEvent, TicketSequence, TicketState
+from models.tickets import IN_WORK, Rating, Ticket, TicketEvent, TicketSequence, TicketState
 
 __all__ = [
     "AuditEntry",
@@ -30,6 +30,7 @@ __all__ = [
     "TicketEvent",
     "TicketSequence",
     "TicketState",
+    "IN_WORK",
     "Unit",
     "Venue",
     "VenueKind",

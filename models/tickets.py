@@ -22,6 +22,10 @@ class TicketState(enum.StrEnum):
     CLOSED = "closed"
 
 
+# With a unit and not yet resolved: what is reminded, escalated, transferred, re-routed.
+IN_WORK = frozenset({TicketState.ASSIGNED, TicketState.ACCEPTED})
+
+
 class Rating(enum.StrEnum):
     SATISFIED = "satisfied"
     BASIC = "basically_satisfied"

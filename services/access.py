@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Membership, Person, Role, Ticket
 
-STAFF_ROLES = (Role.DISPATCHER, Role.ADMIN)
+# Who may dispatch (triage, assign, re-route, close): dispatchers and admins.
+DISPATCH_ROLES = (Role.DISPATCHER, Role.ADMIN)
+# Who may work on a ticket of their unit or grid (see `works_on`).
+WORK_ROLES = (Role.GRID_WORKER, Role.UNIT_STAFF, Role.UNIT_LEADER)
 
 
-def is_dispatcher(person: Person) -> bool:
-    return any(person.has_role(r) for r in STAFF_ROLES)
+class Audience(NamedTuple):
+    """Everyone with `role` (in `unit_id` / at `place_id` when given): whom a notice reaches."""
+
+    role: Role
+    unit_id: int | None = None
+    place_id: int | None = None
+
+
+def may_dispatch(person: Person) -> bool:
+    """A dispatcher or an admin."""
+    return any(person.has_role(r) for r in DISPATCH_ROLES)
 
 
 def works_on(person: Person, ticket: Ticket) -> bool:
@@ -49,16 +63,15 @@ async def can_receive(session: AsyncSession, unit_id: int, place_id: int | None,
                       assignee_id: int | None) -> bool:
     """Someone bound to Telegram would get an assignment: the unit's staff, the grid's
     workers, or the chosen assignee."""
-    if await chat_ids(session, (Role.UNIT_STAFF, unit_id, None),
-                      (Role.GRID_WORKER, None, place_id)):
+    if await chat_ids(session, Audience(Role.UNIT_STAFF, unit_id=unit_id),
+                      Audience(Role.GRID_WORKER, place_id=place_id)):
         return True
     assignee = await session.get(Person, assignee_id) if assignee_id else None
     return bool(assignee and assignee.tg_user_id)
 
 
-async def chat_ids(session: AsyncSession, *queries: tuple[Role, int | None, int | None]
-                   ) -> list[int]:
-    """Telegram chats of everyone matching any (role, unit_id, place_id); unbound skipped."""
+async def chat_ids(session: AsyncSession, *queries: Audience) -> list[int]:
+    """Telegram chats of everyone in any of the audiences; people not bound are skipped."""
     ids: list[int] = []
     for role, unit_id, place_id in queries:
         if role in (Role.UNIT_STAFF, Role.UNIT_LEADER) and unit_id is None:

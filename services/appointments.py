@@ -31,7 +31,7 @@ from services.outbox import NORMAL, enqueue
 from services.texts import fmt_moment, plain, t
 from services.tickets import Draft
 
-OPEN = (BookingState.BOOKED,)
+UPCOMING = (BookingState.BOOKED,)  # a booking still to happen
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 
@@ -218,7 +218,7 @@ async def _free(session: AsyncSession, slot_id: int) -> None:
 async def open_bookings(session: AsyncSession, resident: Person,
                         now: dt.datetime) -> list[Booking]:
     return list(await session.scalars(sa.select(Booking).where(
-        Booking.resident_id == resident.id, Booking.state.in_(OPEN),
+        Booking.resident_id == resident.id, Booking.state.in_(UPCOMING),
         Booking.starts_at > now).order_by(Booking.starts_at)))
 
 
@@ -286,14 +286,14 @@ async def change(session: AsyncSession, ctx: ServiceContext, resident: Person,
 
 def may_receive(person: Person, v: Venue) -> bool:
     schedule = Schedule.of(v)
-    return access.is_dispatcher(person) or (
+    return access.may_dispatch(person) or (
         schedule is not None and person.code is not None and person.code in schedule.receivers)
 
 
 async def roster(session: AsyncSession, person: Person, day: dt.date, tz: Any,
                  venue_code: str | None = None) -> list[tuple[Booking, Venue]]:
     """The day's bookings at the venues this person receives at, in time order."""
-    if not (access.is_dispatcher(person) or person.has_role(Role.REPRESENTATIVE)
+    if not (access.may_dispatch(person) or person.has_role(Role.REPRESENTATIVE)
             or person.code):
         raise NotAllowed()
     lo = dt.datetime.combine(day, dt.time(0), tzinfo=tz)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import OutboxMessage, OutboxState, Person, Place, Role, Ticket, TicketState, Unit
 from services import access
+from services.access import Audience
 from services.outbox import NORMAL, URGENT, enqueue, keyboard
 from services.texts import answer_words, esc, fmt_moment, t
 
@@ -17,7 +18,7 @@ from services.texts import answer_words, esc, fmt_moment, t
 # characters and none is ever cut as a whole.
 TEXT, REASON = 2400, 1000
 
-DISPATCH = (Role.DISPATCHER, None, None)
+DISPATCH = Audience(Role.DISPATCHER)
 CARDS = ("assignment", "triage")  # keyboards whose buttons follow the ticket's state
 
 
@@ -25,9 +26,9 @@ class Notices:
     def __init__(self, session: AsyncSession, tz: ZoneInfo) -> None:
         self.session = session
         self.tz = tz
-        self._chats: dict[tuple[tuple[Role, int | None, int | None], ...], list[int]] = {}
+        self._chats: dict[tuple[Audience, ...], list[int]] = {}
 
-    async def _chat_ids(self, *queries: tuple[Role, int | None, int | None]) -> list[int]:
+    async def _chat_ids(self, *queries: Audience) -> list[int]:
         """access.chat_ids, remembered for this transaction (a sweep tells one unit's
         staff about many tickets)."""
         if queries not in self._chats:
@@ -50,10 +51,10 @@ class Notices:
         return fmt_moment(ticket.due_at, self.tz)
 
     async def _workers(self, ticket: Ticket, *, leaders: bool = False) -> list[int]:
-        queries = [(Role.UNIT_STAFF, ticket.unit_id, None),
-                   (Role.GRID_WORKER, None, ticket.place_id)]
+        queries = [Audience(Role.UNIT_STAFF, unit_id=ticket.unit_id),
+                   Audience(Role.GRID_WORKER, place_id=ticket.place_id)]
         if leaders:
-            queries.append((Role.UNIT_LEADER, ticket.unit_id, None))
+            queries.append(Audience(Role.UNIT_LEADER, unit_id=ticket.unit_id))
         chats = await self._chat_ids(*queries)
         if ticket.assignee_id:
             assignee = await self.session.get(Person, ticket.assignee_id)
@@ -78,8 +79,8 @@ class Notices:
                             previous_assignee_id: int | None, unit: Unit,
                             now: dt.datetime) -> None:
         """The unit a dispatcher moved the ticket away from: it need not work on it."""
-        chats = await self._chat_ids((Role.UNIT_STAFF, previous_unit_id, None),
-                                     (Role.UNIT_LEADER, previous_unit_id, None))
+        chats = await self._chat_ids(Audience(Role.UNIT_STAFF, unit_id=previous_unit_id),
+                                     Audience(Role.UNIT_LEADER, unit_id=previous_unit_id))
         if previous_assignee_id and previous_assignee_id != ticket.assignee_id:
             assignee = await self.session.get(Person, previous_assignee_id)
             if assignee and assignee.tg_user_id:
@@ -129,7 +130,7 @@ class Notices:
                 now=now, ticket_id=ticket.id, markup=keyboard("triage", ticket_id=ticket.id))
 
     async def escalated(self, ticket: Ticket, reason: str, now: dt.datetime) -> None:
-        chats = await self._chat_ids((Role.UNIT_LEADER, ticket.unit_id, None),
+        chats = await self._chat_ids(Audience(Role.UNIT_LEADER, unit_id=ticket.unit_id),
                                       DISPATCH)
         enqueue(self.session, chats, kind="escalation", priority=URGENT,
                 text=t("ob_escalated", number=ticket.number,
@@ -187,7 +188,7 @@ class Notices:
                        text=esc(ticket.text, TEXT)))
 
     async def reminder(self, ticket: Ticket, now: dt.datetime) -> None:
-        queries = [(Role.UNIT_STAFF, ticket.unit_id, None)]
+        queries = [Audience(Role.UNIT_STAFF, unit_id=ticket.unit_id)]
         chats = await self._chat_ids(*queries)
         if ticket.assignee_id:
             assignee = await self.session.get(Person, ticket.assignee_id)
@@ -210,7 +211,7 @@ class Notices:
                        text=esc(text, 3000) or t("photo_only")))
 
     async def callback_due(self, ticket: Ticket, now: dt.datetime) -> None:
-        chats = await self._chat_ids((Role.CALLBACK_STAFF, None, None))
+        chats = await self._chat_ids(Audience(Role.CALLBACK_STAFF))
         enqueue(self.session, chats, kind="callback_due", priority=NORMAL,
                 text=t("ob_callback_due", number=ticket.number,
                        phone=ticket.contact_phone or t("no_phone")),

@@ -12,12 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import JobRun, OutboxMessage, OutboxState, Person, Role
 from models.db import skip_locked
 from services import access
+from services.access import Audience
 from services.texts import t
 
 # Priorities: lower is sent first.
 URGENT = 0
 NORMAL = 5
-BULK = 9
 # Session.info flag: this transaction queued rows (the bot wakes its sender on commit).
 QUEUED = "outbox_queued"
 
@@ -147,7 +147,7 @@ async def failed(session: AsyncSession, row: OutboxMessage, now: dt.datetime, er
             .values(unreachable_at=now, unreachable_reason=error[:200])
             .returning(Person), execution_options={"synchronize_session": False})).all()
         for person in flagged:
-            dispatchers = await access.chat_ids(session, (Role.DISPATCHER, None, None))
+            dispatchers = await access.chat_ids(session, Audience(Role.DISPATCHER))
             enqueue(session, [c for c in dispatchers if c != row.chat_id],
                     kind="unreachable", now=now, priority=NORMAL,
                     text=t("ob_unreachable", name=person.name or str(row.chat_id),

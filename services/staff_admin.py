@@ -12,8 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Invite, OutboxMessage, OutboxState, Person, Role, Ticket
-from models import TicketState as S
+from models import IN_WORK, Invite, OutboxMessage, OutboxState, Person, Role, Ticket
 from services import audit
 from services.clock import Clock
 from services.errors import InvalidInput
@@ -46,7 +45,7 @@ async def open_assigned(session: AsyncSession, person: Person) -> list[str]:
     """Numbers of open tickets still assigned to the person (to be handed over)."""
     return list(await session.scalars(
         sa.select(Ticket.number).where(Ticket.assignee_id == person.id,
-                                       Ticket.state.in_((S.ASSIGNED, S.ACCEPTED)))))
+                                       Ticket.state.in_(IN_WORK))))
 
 
 async def unbind(session: AsyncSession, code: str, clock: Clock, actor: str) -> Person:

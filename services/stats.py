@@ -156,7 +156,7 @@ COUNTY = Scope()
 async def scope_for(session: AsyncSession, person: Person) -> Scope:
     """Dispatchers and admins see the county; a unit leader sees every unit they lead
     (all of them, not the first); anyone else is refused."""
-    if access.is_dispatcher(person):
+    if access.may_dispatch(person):
         return COUNTY
     ids = frozenset(m.unit_id for m in person.memberships
                     if m.role == Role.UNIT_LEADER and m.unit_id is not None)

@@ -26,10 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm.exc import StaleDataError
 
-from models import JobRun, Role, Ticket, Unit
+from models import IN_WORK, JobRun, Role, Ticket, Unit
 from models import TicketState as S
 from models.db import skip_locked, upsert_insert
 from services import access, appointments
+from services.access import Audience
 from services.context import ServiceContext
 from services.errors import Conflict
 from services.outbox import NORMAL, enqueue
@@ -39,7 +40,6 @@ from services.tickets import Lifecycle
 
 log = logging.getLogger(__name__)
 BATCH = 100
-OPEN = (S.ASSIGNED, S.ACCEPTED)
 
 
 @dataclass
@@ -78,8 +78,8 @@ async def _accept_late(life: Lifecycle, ticket: Ticket) -> None:
 
 SWEEPS = (
     # A reminder never arrives at night or on a holiday: outside office hours it waits.
-    _Sweep("reminders", Ticket.remind_at, OPEN, _remind, working_hours_only=True),
-    _Sweep("overdue", Ticket.escalate_at, OPEN, _overdue),
+    _Sweep("reminders", Ticket.remind_at, IN_WORK, _remind, working_hours_only=True),
+    _Sweep("overdue", Ticket.escalate_at, IN_WORK, _overdue),
     _Sweep("callbacks", Ticket.callback_at, (S.RESOLVED,), _callback_due),
     _Sweep("accept_late", Ticket.accept_by, (S.ASSIGNED,), _accept_late),
 )
@@ -149,7 +149,7 @@ async def daily_digest(sessionmaker: async_sessionmaker[AsyncSession],
             await session.rollback()
             return 0
         overdue = list(await session.scalars(
-            sa.select(Ticket).where(Ticket.state.in_(OPEN), Ticket.due_at < now)
+            sa.select(Ticket).where(Ticket.state.in_(IN_WORK), Ticket.due_at < now)
             .order_by(Ticket.unit_id, Ticket.due_at)))
         told = 0
         by_unit: dict[int, list[Ticket]] = {}
@@ -158,7 +158,7 @@ async def daily_digest(sessionmaker: async_sessionmaker[AsyncSession],
                 by_unit.setdefault(ticket.unit_id, []).append(ticket)
         for unit_id, tickets in by_unit.items():
             unit = await session.get(Unit, unit_id)
-            chats = await access.chat_ids(session, (Role.UNIT_LEADER, unit_id, None))
+            chats = await access.chat_ids(session, Audience(Role.UNIT_LEADER, unit_id=unit_id))
             if not chats or unit is None:
                 continue
             lines = join(t("ob_digest_line", number=tk.number,
@@ -192,12 +192,12 @@ async def monthly_report(sessionmaker: async_sessionmaker[AsyncSession], ctx: Se
             return 0
         county = await stats.compute(session, start, end, now, ctx.calendar,
                                      response_hours=appraisal.response_hours)
-        admins = await access.chat_ids(session, (Role.ADMIN, None, None))
+        admins = await access.chat_ids(session, Audience(Role.ADMIN))
         text = t("ob_monthly_report", summary=report_files.summary_text(county, appraisal))
         queued += len(enqueue(session, admins, kind="monthly_report", now=now, text=text,
                               priority=NORMAL))
         for unit in await session.scalars(sa.select(Unit).where(Unit.active)):
-            leaders = await access.chat_ids(session, (Role.UNIT_LEADER, unit.id, None))
+            leaders = await access.chat_ids(session, Audience(Role.UNIT_LEADER, unit_id=unit.id))
             if not leaders:
                 continue
             own = county.of_group(unit.name)  # the county's figures, not a second pass

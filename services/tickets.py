@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from models import Person, Rating, Role, Ticket, TicketEvent, TicketSequence, Unit
+from models import IN_WORK, Person, Rating, Role, Ticket, TicketEvent, TicketSequence, Unit
 from models import TicketState as S
 from models.db import upsert_insert
 from services import access, audit, notices
@@ -109,12 +109,6 @@ class Lifecycle:
             raise NotFound()
         return ticket
 
-    async def by_number(self, number: str) -> Ticket:
-        ticket = await self.session.scalar(sa.select(Ticket).where(Ticket.number == number))
-        if ticket is None:
-            raise NotFound()
-        return ticket
-
     # -- transitions ---------------------------------------------------------------------
     async def submit(self, resident: Person, draft: Draft, route: Route | None) -> Ticket:
         """Create the ticket, then assign it (confident route) or send it to triage."""
@@ -172,7 +166,7 @@ class Lifecycle:
         self._check(ticket, "assign", actor, dispatcher=True)
         if actor is None and ticket.state != S.SUBMITTED:
             raise NotAllowed()
-        moving = ticket.state in (S.ASSIGNED, S.ACCEPTED)
+        moving = ticket.state in IN_WORK
         if moving and not reroute:  # e.g. a press on an old 【待分派】 card
             raise IllegalTransition(number=ticket.number, state=t(f"state_{ticket.state}"),
                                     action=t("action_assign"))
@@ -194,7 +188,7 @@ class Lifecycle:
         ticket.unit_id = unit.id
         ticket.assignee_id = assignee_id
         days = self.policy.days_for(unit, ticket.category)
-        if ticket.state not in (S.ASSIGNED, S.ACCEPTED) or previous_unit != unit.id:
+        if ticket.state not in IN_WORK or previous_unit != unit.id:
             ticket.due_at = self.calendar.add_working_days(now, days)
             self._plan(ticket, now)
         if ticket.whistled_at is not None and actor is not None:
@@ -473,18 +467,18 @@ class Lifecycle:
                  owner: bool, callback: bool) -> bool:
         if not (worker or dispatcher or owner or callback):
             return True
-        return ((dispatcher and access.is_dispatcher(actor))
+        return ((dispatcher and access.may_dispatch(actor))
                 or (worker and access.works_on(actor, ticket))
                 or (owner and ticket.resident_id == actor.id)
                 or (callback and (actor.has_role(Role.CALLBACK_STAFF)
-                                  or access.is_dispatcher(actor))))
+                                  or access.may_dispatch(actor))))
 
     async def _move(self, ticket: Ticket, actor: Person | None, action: str, to: S,
                     note: str = "", data: dict[str, Any] | None = None) -> None:
         from_state = ticket.state
         ticket.state = to
         ticket.updated_at = self.clock.now()
-        if to not in (S.ASSIGNED, S.ACCEPTED):  # nothing to remind or escalate any more
+        if to not in IN_WORK:  # nothing to remind or escalate any more
             ticket.remind_at = ticket.escalate_at = ticket.accept_by = None
         if to != S.RESOLVED:
             ticket.callback_at = None

@@ -17,22 +17,15 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Membership, Person, Place, Role, Ticket, TicketEvent, Unit
+from models import IN_WORK, Membership, Person, Place, Role, Ticket, TicketEvent, Unit
 from models import TicketState as S
 from services import access, audit
 from services.clock import Clock, SystemClock
 from services.errors import NotAllowed, NotFound
 
-OPEN = (S.ASSIGNED, S.ACCEPTED)
-WORK_ROLES = (Role.GRID_WORKER, Role.UNIT_STAFF, Role.UNIT_LEADER)
-
-
-def is_staff(person: Person) -> bool:
-    return any(m.role != Role.RESIDENT for m in person.memberships)
-
 
 def may_see(person: Person, ticket: Ticket) -> bool:
-    if access.is_dispatcher(person) or access.works_on(person, ticket):
+    if access.may_dispatch(person) or access.works_on(person, ticket):
         return True
     return person.has_role(Role.CALLBACK_STAFF) and ticket.state in (S.RESOLVED,
                                                                      S.CALLBACK_DUE)
@@ -41,7 +34,7 @@ def may_see(person: Person, ticket: Ticket) -> bool:
 def sees_phone(person: Person, ticket: Ticket) -> bool:
     if ticket.anonymous:
         return False
-    return access.is_dispatcher(person) or ticket.assignee_id == person.id or (
+    return access.may_dispatch(person) or ticket.assignee_id == person.id or (
         person.has_role(Role.CALLBACK_STAFF) and ticket.state == S.CALLBACK_DUE)
 
 
@@ -86,7 +79,7 @@ async def view(session: AsyncSession, person: Person, ticket_id: int,
 
 async def queue(session: AsyncSession, person: Person, limit: int = 30) -> list[Ticket]:
     """Open tickets of the person, their units and grids, soonest deadline first."""
-    if not any(person.has_role(r) for r in WORK_ROLES):
+    if not any(person.has_role(r) for r in access.WORK_ROLES):
         raise NotAllowed()
     units = [m.unit_id for m in person.memberships
              if m.role in (Role.UNIT_STAFF, Role.UNIT_LEADER) and m.unit_id]
@@ -95,12 +88,12 @@ async def queue(session: AsyncSession, person: Person, limit: int = 30) -> list[
     mine = sa.or_(Ticket.assignee_id == person.id, Ticket.unit_id.in_(units),
                   Ticket.place_id.in_(grids))
     return list(await session.scalars(
-        sa.select(Ticket).where(Ticket.state.in_(OPEN), mine)
+        sa.select(Ticket).where(Ticket.state.in_(IN_WORK), mine)
         .order_by(Ticket.due_at.asc().nulls_last(), Ticket.id).limit(limit)))
 
 
 async def triage_queue(session: AsyncSession, person: Person, limit: int = 10) -> list[Ticket]:
-    if not access.is_dispatcher(person):
+    if not access.may_dispatch(person):
         raise NotAllowed()
     return list(await session.scalars(
         sa.select(Ticket).where(Ticket.state == S.TRIAGE)
@@ -110,7 +103,7 @@ async def triage_queue(session: AsyncSession, person: Person, limit: int = 10) -
 async def callback_queue(session: AsyncSession, person: Person, limit: int = 20,
                          clock: Clock | None = None) -> list[Ticket]:
     """Tickets to phone about, with the full phone: each number shown is audited."""
-    if not (person.has_role(Role.CALLBACK_STAFF) or access.is_dispatcher(person)):
+    if not (person.has_role(Role.CALLBACK_STAFF) or access.may_dispatch(person)):
         raise NotAllowed()
     tickets = list(await session.scalars(
         sa.select(Ticket).where(Ticket.state == S.CALLBACK_DUE, ~Ticket.anonymous)

@@ -219,9 +219,6 @@ class Chatter:
         assert self.inbox, "the bot sent nothing to this chat"
         return self.inbox[-1]
 
-    def texts_since(self, mark: int) -> list[str]:
-        return [s.text for s in self.inbox[mark:]]
-
     def last_with_buttons(self) -> Sent:
         for sent in reversed(self.inbox):
             if sent.buttons:
