@@ -54,7 +54,7 @@ from handlers.staff_keyboards import render_keyboard, work_buttons
 from models import OutboxMessage, Ticket, TicketState
 from services import outbox
 from services.clock import Clock
-from services.notices import CARDS
+from services.outbox import CARDS, Keyboard
 from services.texts import t
 
 log = logging.getLogger(__name__)
@@ -279,7 +279,7 @@ class OutboxSender:
         """Photos and text; a retry resumes after the parts already sent. Photos Telegram
         refuses for good do not stop the text and its buttons."""
         spec = row.keyboard or {}
-        if spec.get("kind") == "edit":  # a card already sent: the buttons of now
+        if spec.get("kind") == Keyboard.EDIT:  # a card already sent: the buttons of now
             args = spec.get("args") or {}
             await self.bot.edit_message_reply_markup(
                 chat_id=row.chat_id, message_id=int(args["message_id"]),
@@ -319,8 +319,8 @@ class OutboxSender:
             ticket = await session.get(Ticket, int(ticket_id or 0))
         if ticket is None:
             return None
-        if card == "triage":
-            return (render_keyboard({"kind": "triage", "args": {"ticket_id": ticket.id}})
+        if card == Keyboard.TRIAGE:
+            return (render_keyboard(outbox.keyboard(Keyboard.TRIAGE, ticket_id=ticket.id))
                     if ticket.state == TicketState.TRIAGE else None)
         return work_buttons(ticket)
 

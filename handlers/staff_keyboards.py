@@ -1,13 +1,12 @@
 """Buttons of pushed messages (assignment, triage, rating, callback) and of staff views.
 
-Services describe a keyboard abstractly (`{"kind": "assignment", "args": {"ticket_id": 7}}`)
+Services describe a keyboard abstractly (`outbox.keyboard(Keyboard.ASSIGNMENT, ticket_id=7)`)
 so they never import aiogram; `render_keyboard` turns that into buttons when the outbox
 sender sends the row. Every press is re-checked against the database by the handler.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Collection, Sequence
 from typing import Any, Literal
 
@@ -17,9 +16,9 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.keyboards import Id
 from models import Rating, Ticket, TicketState, Unit
+from services.outbox import Keyboard
 from services.texts import plain, t
 
-log = logging.getLogger(__name__)
 ASSIGNED_ACTIONS = ("accept", "return", "whistle", "detail")
 
 
@@ -163,25 +162,26 @@ def callback_buttons(ticket_id: int, solved: bool | None = None) -> InlineKeyboa
 
 
 def render_keyboard(spec: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
-    """The markup for an outbox row's abstract keyboard; unknown kinds send no buttons."""
+    """The markup for an outbox row's abstract keyboard. A kind `Keyboard` does not name
+    (or one that is not a keyboard) raises ValueError: the sender fails that row loudly
+    rather than sending a message whose buttons silently went missing."""
     if not spec:
         return None
-    kind, args = spec.get("kind"), spec.get("args") or {}
+    kind, args = Keyboard(spec.get("kind")), spec.get("args") or {}
     ticket_id = int(args.get("ticket_id", 0))
     kb = InlineKeyboardBuilder()
-    if kind == "assignment":
+    if kind == Keyboard.ASSIGNMENT:
         for action in ASSIGNED_ACTIONS:
             kb.button(text=t(f"btn_work_{action}"), callback_data=WorkCb(action=action,
                                                                          id=ticket_id))
         kb.adjust(2)
         return kb.as_markup()
-    if kind == "triage":
+    if kind == Keyboard.TRIAGE:
         kb.button(text=t("btn_triage_open"), callback_data=TriageCb(action="open",
                                                                     id=ticket_id))
         return kb.as_markup()
-    if kind == "rating":
+    if kind == Keyboard.RATING:
         return solved_buttons(ticket_id)
-    if kind == "callback":
+    if kind == Keyboard.CALLBACK:
         return callback_buttons(ticket_id)
-    log.warning("outbox keyboard of unknown kind %r sent without buttons", kind)
-    return None
+    raise ValueError(f"outbox keyboard {kind!r} is not rendered as buttons")

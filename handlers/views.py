@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from models import Ticket, TicketEvent, TicketState
+from models import EventAction, Ticket, TicketEvent, TicketState
 from services.my_requests import PUBLIC_NOTES, Page, TicketDetail
 from services.texts import Html, answer_words, esc, fmt_day, fmt_moment, join, t
 
@@ -61,9 +61,9 @@ def ticket_page(page: Page) -> str:
 
 def _event_line(event: TicketEvent, tz: ZoneInfo, unit_names: dict[int, str]) -> Html:
     action = t(f"action_{event.action}")
-    if event.action == "assign" and event.data.get("unit_id") in unit_names:
+    if event.action == EventAction.ASSIGN and event.data.get("unit_id") in unit_names:
         action = t("history_assigned", unit=esc(unit_names[event.data["unit_id"]], 100))
-    elif event.action in ("rate", "callback") and event.data.get("rating"):
+    elif event.action in (EventAction.RATE, EventAction.CALLBACK) and event.data.get("rating"):
         action = t("history_rated", answer=answer_words(event.data.get("solved"),
                                                         event.data["rating"]))
     parts = [fmt_moment(event.at, tz), "  ", action]

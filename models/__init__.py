@@ -7,7 +7,15 @@ from models.fsm import FsmRecord
 from models.org import Place, PlaceKind, Unit, Venue, VenueKind
 from models.outbox import JobRun, OutboxMessage, OutboxState
 from models.people import Invite, Membership, Person, Role
-from models.tickets import IN_WORK, Rating, Ticket, TicketEvent, TicketSequence, TicketState
+from models.tickets import (
+    IN_WORK,
+    EventAction,
+    Rating,
+    Ticket,
+    TicketEvent,
+    TicketSequence,
+    TicketState,
+)
 
 __all__ = [
     "AuditEntry",
@@ -31,6 +39,7 @@ __all__ = [
     "TicketSequence",
     "TicketState",
     "IN_WORK",
+    "EventAction",
     "Unit",
     "Venue",
     "VenueKind",

@@ -22,6 +22,31 @@ class TicketState(enum.StrEnum):
     CLOSED = "closed"
 
 
+class EventAction(enum.StrEnum):
+    """What a `TicketEvent` records (its `action` column), the lifecycle checks, statistics
+    fold and the history shows (text key `action_<value>`). The column stays a string: a
+    StrEnum compares equal to the stored value."""
+
+    SUBMIT = "submit"
+    TRIAGE = "triage"
+    ASSIGN = "assign"
+    ACCEPT = "accept"
+    PROGRESS = "progress"  # 进展
+    TRANSFER = "transfer"  # 转派
+    RETURN = "return"  # 退单
+    ESCALATE = "escalate"  # 督办 (overdue, or a dispatcher's)
+    WHISTLE = "whistle"  # 吹哨
+    RESOLVE = "resolve"
+    RATE = "rate"
+    FOLLOW_UP = "follow_up"  # 补充
+    CALLBACK = "callback"
+    REOPEN = "reopen"
+    CLOSE = "close"
+    # Checked by the lifecycle, never recorded as an event of their own:
+    CALLBACK_DUE = "callback_due"
+    REMIND = "remind"
+
+
 # With a unit and not yet resolved: what is reminded, escalated, transferred, re-routed.
 IN_WORK = frozenset({TicketState.ASSIGNED, TicketState.ACCEPTED})
 

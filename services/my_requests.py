@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Person, Place, Ticket, TicketEvent, Unit
+from models import EventAction, Person, Place, Ticket, TicketEvent, Unit
 from services.errors import NotFound
 from services.tickets import ALLOWED_FROM
 
@@ -33,7 +33,7 @@ class TicketDetail:
 
     @property
     def can_follow_up(self) -> bool:
-        return self.ticket.state in ALLOWED_FROM["follow_up"]
+        return self.ticket.state in ALLOWED_FROM[EventAction.FOLLOW_UP]
 
 
 async def page_of(session: AsyncSession, resident: Person, page: int,

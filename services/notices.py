@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import OutboxMessage, OutboxState, Person, Place, Role, Ticket, TicketState, Unit
 from services import access
 from services.access import Audience
-from services.outbox import NORMAL, URGENT, enqueue, keyboard
+from services.outbox import CARDS, NORMAL, URGENT, Keyboard, enqueue, keyboard
 from services.texts import answer_words, esc, fmt_moment, t
 
 # Each user-written part is clipped on its own, so no message exceeds Telegram's 4,096
@@ -19,7 +19,6 @@ from services.texts import answer_words, esc, fmt_moment, t
 TEXT, REASON = 2400, 1000
 
 DISPATCH = Audience(Role.DISPATCHER)
-CARDS = ("assignment", "triage")  # keyboards whose buttons follow the ticket's state
 
 
 class Notices:
@@ -69,7 +68,7 @@ class Notices:
                  text=esc(ticket.text, TEXT))
         enqueue(self.session, await self._workers(ticket), kind="assignment", text=text,
                 now=now, ticket_id=ticket.id, photos=ticket.photos, priority=URGENT,
-                markup=keyboard("assignment", ticket_id=ticket.id))
+                markup=keyboard(Keyboard.ASSIGNMENT, ticket_id=ticket.id))
         if tell_resident:
             enqueue(self.session, await self._resident_chat(ticket), kind="reassigned",
                     text=t("ob_reassigned_resident", number=ticket.number, unit=unit.name,
@@ -106,14 +105,15 @@ class Notices:
             if card in CARDS:
                 enqueue(self.session, [chat_id], kind="card_edit", text="", now=now,
                         ticket_id=ticket.id, priority=URGENT,
-                        markup=keyboard("edit", card=card, ticket_id=ticket.id,
+                        markup=keyboard(Keyboard.EDIT, card=card, ticket_id=ticket.id,
                                         message_id=message_id))
 
     async def triage(self, ticket: Ticket, reason: str, now: dt.datetime) -> None:
         enqueue(self.session, await self._chat_ids(DISPATCH), kind="triage",
                 text=t("ob_triage", number=ticket.number, reason=esc(reason, REASON),
                        text=esc(ticket.text, TEXT)),
-                now=now, ticket_id=ticket.id, markup=keyboard("triage", ticket_id=ticket.id))
+                now=now, ticket_id=ticket.id,
+                markup=keyboard(Keyboard.TRIAGE, ticket_id=ticket.id))
 
     async def accepted(self, ticket: Ticket, now: dt.datetime) -> None:
         enqueue(self.session, await self._resident_chat(ticket), kind="accepted",
@@ -127,7 +127,8 @@ class Notices:
                 text=t("ob_returned", number=ticket.number,
                        unit=await self._unit_name(unit_id), reason=esc(reason, REASON),
                        text=esc(ticket.text, TEXT)),
-                now=now, ticket_id=ticket.id, markup=keyboard("triage", ticket_id=ticket.id))
+                now=now, ticket_id=ticket.id,
+                markup=keyboard(Keyboard.TRIAGE, ticket_id=ticket.id))
 
     async def escalated(self, ticket: Ticket, reason: str, now: dt.datetime) -> None:
         chats = await self._chat_ids(Audience(Role.UNIT_LEADER, unit_id=ticket.unit_id),
@@ -143,7 +144,7 @@ class Notices:
                 text=t("ob_resolved", number=ticket.number,
                        result=esc(ticket.result_text, 3000)),
                 photos=ticket.result_photos, now=now, ticket_id=ticket.id,
-                markup=keyboard("rating", ticket_id=ticket.id))
+                markup=keyboard(Keyboard.RATING, ticket_id=ticket.id))
 
     async def reopened(self, ticket: Ticket, comment: str, now: dt.datetime) -> None:
         enqueue(self.session, await self._workers(ticket, leaders=True), kind="reopened",
@@ -152,7 +153,7 @@ class Notices:
                        comment=t("ob_reopened_comment", comment=esc(comment, REASON))
                        if comment else "", due=self._due(ticket)),
                 now=now, ticket_id=ticket.id, priority=URGENT,
-                markup=keyboard("assignment", ticket_id=ticket.id))
+                markup=keyboard(Keyboard.ASSIGNMENT, ticket_id=ticket.id))
         enqueue(self.session, await self._resident_chat(ticket), kind="reopened_resident",
                 text=t("ob_reopened_resident", number=ticket.number,
                        unit=await self._unit_name(ticket.unit_id), due=self._due(ticket)),
@@ -176,13 +177,13 @@ class Notices:
         enqueue(self.session, [to.tg_user_id], kind="assignment", now=now,
                 text=t("ob_transferred") + "\n" + text, ticket_id=ticket.id,
                 photos=ticket.photos, priority=URGENT,
-                markup=keyboard("assignment", ticket_id=ticket.id))
+                markup=keyboard(Keyboard.ASSIGNMENT, ticket_id=ticket.id))
 
     async def whistled(self, ticket: Ticket, unit_id: int | None, reason: str,
                        now: dt.datetime) -> None:
         enqueue(self.session, await self._chat_ids(DISPATCH), kind="whistle",
                 priority=URGENT, now=now, ticket_id=ticket.id,
-                markup=keyboard("triage", ticket_id=ticket.id),
+                markup=keyboard(Keyboard.TRIAGE, ticket_id=ticket.id),
                 text=t("ob_whistle", number=ticket.number,
                        unit=await self._unit_name(unit_id), reason=esc(reason, REASON),
                        text=esc(ticket.text, TEXT)))
@@ -195,7 +196,7 @@ class Notices:
             if assignee and assignee.tg_user_id:
                 chats = [assignee.tg_user_id, *chats]
         enqueue(self.session, chats, kind="reminder", priority=NORMAL, now=now,
-                ticket_id=ticket.id, markup=keyboard("assignment", ticket_id=ticket.id)
+                ticket_id=ticket.id, markup=keyboard(Keyboard.ASSIGNMENT, ticket_id=ticket.id)
                 if ticket.state == TicketState.ASSIGNED else None,
                 text=t("ob_reminder", number=ticket.number, due=self._due(ticket),
                        state=t(f"state_{ticket.state}"), text=esc(ticket.text, 200)))
@@ -215,7 +216,8 @@ class Notices:
         enqueue(self.session, chats, kind="callback_due", priority=NORMAL,
                 text=t("ob_callback_due", number=ticket.number,
                        phone=ticket.contact_phone or t("no_phone")),
-                now=now, ticket_id=ticket.id, markup=keyboard("callback", ticket_id=ticket.id))
+                now=now, ticket_id=ticket.id,
+                markup=keyboard(Keyboard.CALLBACK, ticket_id=ticket.id))
 
     async def closed(self, ticket: Ticket, outcome: str, note: str, now: dt.datetime) -> None:
         enqueue(self.session, await self._resident_chat(ticket), kind="closed",

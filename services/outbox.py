@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,9 +23,25 @@ NORMAL = 5
 QUEUED = "outbox_queued"
 
 
-def keyboard(kind: str, **args: Any) -> dict[str, Any]:
+class Keyboard(enum.StrEnum):
+    """The `kind` of an outbox row's keyboard: the contract between the services that
+    enqueue a message and the bot layer that renders its buttons
+    (`handlers.staff_keyboards.render_keyboard`). A kind not listed here is an error."""
+
+    ASSIGNMENT = "assignment"  # a ticket card: a worker's buttons for the ticket's state
+    TRIAGE = "triage"  # a ticket card: 分派 while the ticket is in triage
+    RATING = "rating"  # the resident's 满意/基本满意/不满意
+    CALLBACK = "callback"  # the callback staff's result buttons
+    EDIT = "edit"  # no message: new buttons on a card already sent (args: card, message_id)
+
+
+# Cards: their buttons follow the ticket's state, so every sent copy is edited on a change.
+CARDS = frozenset({Keyboard.ASSIGNMENT, Keyboard.TRIAGE})
+
+
+def keyboard(kind: Keyboard, **args: Any) -> dict[str, Any]:
     """An abstract keyboard the bot layer renders with its CallbackData factories."""
-    return {"kind": kind, "args": args}
+    return {"kind": Keyboard(kind).value, "args": args}
 
 
 def enqueue(

@@ -9,14 +9,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Ticket, TicketEvent, Unit
+from models import EventAction, Ticket, TicketEvent, Unit
 
 
 async def corrected_examples(session: AsyncSession) -> list[tuple[str, str]]:
     """(request text, unit code) for every ticket a dispatcher routed by hand."""
     events = await session.execute(
         sa.select(TicketEvent.ticket_id, TicketEvent.data)
-        .where(TicketEvent.action == "assign"))
+        .where(TicketEvent.action == EventAction.ASSIGN))
     ticket_ids = {ticket_id for ticket_id, data in events if data.get("correction")}
     if not ticket_ids:
         return []

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from models import IN_WORK, Person, Rating, Role, Ticket, TicketEvent, TicketSequence, Unit
+from models import EventAction as A
 from models import TicketState as S
 from models.db import upsert_insert
 from services import access, audit, notices
@@ -27,22 +28,22 @@ from services.errors import Conflict, IllegalTransition, InvalidInput, NotAllowe
 from services.texts import t
 
 # action -> states it may start from. The target state is decided by the method.
-ALLOWED_FROM: dict[str, frozenset[S]] = {
-    "triage": frozenset({S.SUBMITTED}),
-    "assign": frozenset({S.SUBMITTED, S.TRIAGE, S.ASSIGNED, S.ACCEPTED}),
-    "accept": frozenset({S.ASSIGNED}),
-    "return": frozenset({S.ASSIGNED, S.ACCEPTED}),
-    "escalate": frozenset({S.ASSIGNED, S.ACCEPTED}),
-    "resolve": frozenset({S.ACCEPTED}),
-    "rate": frozenset({S.RESOLVED, S.CALLBACK_DUE}),
-    "callback_due": frozenset({S.RESOLVED}),
-    "callback": frozenset({S.CALLBACK_DUE}),
-    "close": frozenset({S.TRIAGE, S.RESOLVED, S.CALLBACK_DUE}),
-    "follow_up": frozenset({S.TRIAGE, S.ASSIGNED, S.ACCEPTED}),
-    "progress": frozenset({S.ACCEPTED}),
-    "transfer": frozenset({S.ASSIGNED, S.ACCEPTED}),
-    "whistle": frozenset({S.ASSIGNED, S.ACCEPTED}),
-    "remind": frozenset({S.ASSIGNED, S.ACCEPTED}),
+ALLOWED_FROM: dict[A, frozenset[S]] = {
+    A.TRIAGE: frozenset({S.SUBMITTED}),
+    A.ASSIGN: frozenset({S.SUBMITTED, S.TRIAGE, S.ASSIGNED, S.ACCEPTED}),
+    A.ACCEPT: frozenset({S.ASSIGNED}),
+    A.RETURN: frozenset({S.ASSIGNED, S.ACCEPTED}),
+    A.ESCALATE: frozenset({S.ASSIGNED, S.ACCEPTED}),
+    A.RESOLVE: frozenset({S.ACCEPTED}),
+    A.RATE: frozenset({S.RESOLVED, S.CALLBACK_DUE}),
+    A.CALLBACK_DUE: frozenset({S.RESOLVED}),
+    A.CALLBACK: frozenset({S.CALLBACK_DUE}),
+    A.CLOSE: frozenset({S.TRIAGE, S.RESOLVED, S.CALLBACK_DUE}),
+    A.FOLLOW_UP: frozenset({S.TRIAGE, S.ASSIGNED, S.ACCEPTED}),
+    A.PROGRESS: frozenset({S.ACCEPTED}),
+    A.TRANSFER: frozenset({S.ASSIGNED, S.ACCEPTED}),
+    A.WHISTLE: frozenset({S.ASSIGNED, S.ACCEPTED}),
+    A.REMIND: frozenset({S.ASSIGNED, S.ACCEPTED}),
 }
 CLOSE_OUTCOMES = frozenset({"rated", "no_callback", "invalid", "withdrawn"})
 MAX_TEXT = 4000
@@ -139,7 +140,7 @@ class Lifecycle:
         )
         self.session.add(ticket)
         await self.session.flush()
-        self._event(ticket, resident, "submit", None, S.SUBMITTED)
+        self._event(ticket, resident, A.SUBMIT, None, S.SUBMITTED)
         if route is not None and route.unit_id is not None:
             await self.assign(ticket, None, route.unit_id)
         else:
@@ -147,8 +148,8 @@ class Lifecycle:
         return ticket
 
     async def triage(self, ticket: Ticket, actor: Person | None, note: str = "") -> None:
-        self._check(ticket, "triage", actor, dispatcher=True)
-        await self._move(ticket, actor, "triage", S.TRIAGE, note)
+        self._check(ticket, A.TRIAGE, actor, dispatcher=True)
+        await self._move(ticket, actor, A.TRIAGE, S.TRIAGE, note)
         await self.notices.triage(ticket, note, self.clock.now())
 
     async def assign(self, ticket: Ticket, actor: Person | None, unit_id: int,
@@ -163,7 +164,7 @@ class Lifecycle:
         worker of the grid) is refused to a dispatcher, and sends the router's choice to
         the dispatchers at once.
         """
-        self._check(ticket, "assign", actor, dispatcher=True)
+        self._check(ticket, A.ASSIGN, actor, dispatcher=True)
         if actor is None and ticket.state != S.SUBMITTED:
             raise NotAllowed()
         moving = ticket.state in IN_WORK
@@ -203,77 +204,77 @@ class Lifecycle:
             # A dispatcher's choice differs from (or settles) the router's: learnable.
             data |= {"correction": True, "previous_unit_id": previous_unit,
                      "suggested_category": ticket.category}
-        await self._move(ticket, actor, "assign", S.ASSIGNED, note, data)
+        await self._move(ticket, actor, A.ASSIGN, S.ASSIGNED, note, data)
         await self.notices.assigned(ticket, unit, now, tell_resident=actor is not None)
         if moving and previous_unit not in (None, unit.id):
             await self.notices.rerouted_away(ticket, previous_unit, previous_assignee,
                                              unit, now)
 
     async def accept(self, ticket: Ticket, actor: Person) -> None:
-        self._check(ticket, "accept", actor, worker=True)
+        self._check(ticket, A.ACCEPT, actor, worker=True)
         if ticket.assignee_id is None:
             ticket.assignee_id = actor.id
         ticket.accept_by = ticket.whistled_at = None
-        await self._move(ticket, actor, "accept", S.ACCEPTED)
+        await self._move(ticket, actor, A.ACCEPT, S.ACCEPTED)
         await self.notices.accepted(ticket, self.clock.now())
 
     async def progress(self, ticket: Ticket, actor: Person, note: str,
                        photos: list[str] | None = None) -> None:
         """进展: a note (and photos) on the way; the resident is told."""
-        self._check(ticket, "progress", actor, worker=True)
+        self._check(ticket, A.PROGRESS, actor, worker=True)
         note, photos = (note or "").strip()[:MAX_TEXT], list(photos or [])
         if not note and not photos:
             raise InvalidInput("err_progress_required")
-        await self._move(ticket, actor, "progress", ticket.state, note, {"photos": photos})
+        await self._move(ticket, actor, A.PROGRESS, ticket.state, note, {"photos": photos})
         await self.notices.progress(ticket, note, photos, self.clock.now())
 
     async def transfer(self, ticket: Ticket, actor: Person, to: Person) -> None:
         """转派: hand to another worker of the same unit or grid; they must accept again."""
-        self._check(ticket, "transfer", actor, worker=True)
+        self._check(ticket, A.TRANSFER, actor, worker=True)
         if to.id == ticket.assignee_id or not access.works_on(to, ticket):
             raise InvalidInput("err_transfer_target")
         previous = ticket.assignee_id
         ticket.assignee_id = to.id
         unit = await self.session.get(Unit, ticket.unit_id) if ticket.unit_id else None
-        await self._move(ticket, actor, "transfer", S.ASSIGNED, "",
+        await self._move(ticket, actor, A.TRANSFER, S.ASSIGNED, "",
                          {"from": previous, "to": to.id})
         await self.notices.transferred(ticket, unit, to, self.clock.now())
 
     async def return_to_triage(self, ticket: Ticket, actor: Person, reason: str) -> None:
         """退单: the unit says "not ours"; the dispatcher decides again."""
-        self._check(ticket, "return", actor, worker=True)
+        self._check(ticket, A.RETURN, actor, worker=True)
         reason = _required(reason, "err_reason_required")
         unit_id = ticket.unit_id
         ticket.assignee_id = None
-        await self._move(ticket, actor, "return", S.TRIAGE, reason, {"unit_id": unit_id})
+        await self._move(ticket, actor, A.RETURN, S.TRIAGE, reason, {"unit_id": unit_id})
         await self.notices.returned(ticket, unit_id, reason, self.clock.now())
 
     async def escalate(self, ticket: Ticket, actor: Person | None, reason: str) -> None:
         """吹哨 / overdue: the state stays, the unit's leader and the intake centre are told."""
-        self._check(ticket, "escalate", actor, worker=True, dispatcher=True)
+        self._check(ticket, A.ESCALATE, actor, worker=True, dispatcher=True)
         reason = _required(reason, "err_reason_required")
         now = self.clock.now()
         ticket.escalated_at = now
         ticket.escalation_count += 1
-        await self._move(ticket, actor, "escalate", ticket.state, reason,
+        await self._move(ticket, actor, A.ESCALATE, ticket.state, reason,
                          {"count": ticket.escalation_count})
         await self.notices.escalated(ticket, reason, now)
 
     async def whistle(self, ticket: Ticket, actor: Person, reason: str) -> None:
         """吹哨 by hand: the grid/community cannot solve it alone. It goes to the dispatchers
         with priority; the department they choose must accept in time or it escalates."""
-        self._check(ticket, "whistle", actor, worker=True)
+        self._check(ticket, A.WHISTLE, actor, worker=True)
         reason = _required(reason, "err_reason_required")
         now = self.clock.now()
         ticket.whistled_at = now
         ticket.escalation_count += 1
         unit_id = ticket.unit_id
-        await self._move(ticket, actor, "whistle", S.TRIAGE, reason, {"unit_id": unit_id})
+        await self._move(ticket, actor, A.WHISTLE, S.TRIAGE, reason, {"unit_id": unit_id})
         await self.notices.whistled(ticket, unit_id, reason, now)
 
     async def remind(self, ticket: Ticket, point: dt.datetime) -> None:
         """A reminder before the deadline (a sweep calls this); no state change."""
-        self._check(ticket, "remind", None)
+        self._check(ticket, A.REMIND, None)
         now = self.clock.now()
         ahead = [p for p in self.reminder_points(ticket.due_at) if p > point] if (
             ticket.due_at) else []
@@ -299,14 +300,14 @@ class Lifecycle:
 
     async def resolve(self, ticket: Ticket, actor: Person, result: str,
                       photos: list[str] | None = None) -> None:
-        self._check(ticket, "resolve", actor, worker=True)
+        self._check(ticket, A.RESOLVE, actor, worker=True)
         result = _required(result, "err_result_required")
         now = self.clock.now()
         ticket.result_text = result[:MAX_TEXT]
         ticket.result_photos = list(photos or [])
         ticket.resolved_at = now
         ticket.callback_at = self.calendar.add_working_days(now, self.policy.callback_wait_days)
-        await self._move(ticket, actor, "resolve", S.RESOLVED, result,
+        await self._move(ticket, actor, A.RESOLVE, S.RESOLVED, result,
                          {"on_time": ticket.due_at is None or now <= ticket.due_at})
         await self.notices.resolved(ticket, now)
 
@@ -314,30 +315,30 @@ class Lifecycle:
                    comment: str = "", *, solved: bool) -> None:
         """The resident's own answers to the callback questions: 问题是否解决 and 满意度."""
         self.check_rate(ticket, resident)
-        await self._apply_rating(ticket, resident, "rate", Rating(rating), solved, comment)
+        await self._apply_rating(ticket, resident, A.RATE, Rating(rating), solved, comment)
 
     def check_rate(self, ticket: Ticket, resident: Person) -> None:
         """Refuse a rating before asking the second question (a stale or foreign button)."""
-        self._check(ticket, "rate", resident, owner=True)
+        self._check(ticket, A.RATE, resident, owner=True)
 
     async def follow_up(self, ticket: Ticket, resident: Person, text: str,
                         photos: list[str] | None = None) -> None:
         """The resident adds words or photos while the request is being worked on."""
-        self._check(ticket, "follow_up", resident, owner=True)
+        self._check(ticket, A.FOLLOW_UP, resident, owner=True)
         text, photos = (text or "").strip()[:MAX_TEXT], list(photos or [])
         if not text and not photos:
             raise InvalidInput("err_text_required")
-        await self._move(ticket, resident, "follow_up", ticket.state, text, {"photos": photos})
+        await self._move(ticket, resident, A.FOLLOW_UP, ticket.state, text, {"photos": photos})
         await self.notices.follow_up(ticket, text, photos, self.clock.now())
 
     async def mark_callback_due(self, ticket: Ticket) -> None:
         """No answer in time: callback staff must phone the resident. An anonymous request
         is rated in chat only: nobody may phone, so it closes as 未回访."""
-        self._check(ticket, "callback_due", None)
+        self._check(ticket, A.CALLBACK_DUE, None)
         if ticket.anonymous:
             await self.close(ticket, None, "no_callback", t("anonymous_no_callback"))
             return
-        await self._move(ticket, None, "callback_due", S.CALLBACK_DUE)
+        await self._move(ticket, None, A.CALLBACK_DUE, S.CALLBACK_DUE)
         await self.notices.callback_due(ticket, self.clock.now())
         if ticket.contact_phone:  # the message carries the full number
             audit.record(self.session, self.clock, None, "phone.sent", ticket.number,
@@ -351,27 +352,27 @@ class Lifecycle:
         if rating is not None:
             if solved is None:
                 raise InvalidInput("err_solved_required")
-            await self._apply_rating(ticket, staff, "callback", Rating(rating), solved, note)
+            await self._apply_rating(ticket, staff, A.CALLBACK, Rating(rating), solved, note)
             return
         ticket.callback_attempts += 1
         data = {"unreachable": True, "attempt": ticket.callback_attempts}
-        await self._move(ticket, staff, "callback", S.CALLBACK_DUE, note, data)
+        await self._move(ticket, staff, A.CALLBACK, S.CALLBACK_DUE, note, data)
         if ticket.callback_attempts >= self.policy.max_unreachable:
             await self.close(ticket, None, "no_callback", note)
 
     def check_callback(self, ticket: Ticket, staff: Person) -> None:
         """Refuse a callback answer before asking the second question."""
-        self._check(ticket, "callback", staff, callback=True)
+        self._check(ticket, A.CALLBACK, staff, callback=True)
 
     async def close(self, ticket: Ticket, actor: Person | None, outcome: str,
                     note: str = "") -> None:
         """Close without a rating: unreachable (未回访), invalid or withdrawn requests."""
-        self._check(ticket, "close", actor, dispatcher=True)
+        self._check(ticket, A.CLOSE, actor, dispatcher=True)
         if outcome not in CLOSE_OUTCOMES - {"rated"}:
             raise ValueError(f"unknown outcome {outcome!r}")
         if actor is not None and outcome in ("invalid", "withdrawn"):
             note = _required(note, "err_reason_required")
-        await self._finish(ticket, actor, "close", outcome, note)
+        await self._finish(ticket, actor, A.CLOSE, outcome, note)
         await self.notices.closed(ticket, outcome, note, self.clock.now())
 
     async def deadline_days(self, ticket: Ticket) -> int:
@@ -381,12 +382,12 @@ class Lifecycle:
         return (self.policy.days_for(unit, ticket.category) if unit
                 else self.policy.working_days)
 
-    def ensure_allowed(self, ticket: Ticket, action: str, actor: Person) -> None:
+    def ensure_allowed(self, ticket: Ticket, action: A | str, actor: Person) -> None:
         """Refuse a worker's action before asking them for its words (reason, result)."""
-        self._check(ticket, action, actor, worker=True)
+        self._check(ticket, A(action), actor, worker=True)
 
     # -- internals -----------------------------------------------------------------------
-    async def _apply_rating(self, ticket: Ticket, actor: Person, action: str,
+    async def _apply_rating(self, ticket: Ticket, actor: Person, action: A,
                             rating: Rating, solved: bool, comment: str) -> None:
         """未解决 reopens whatever the satisfaction; so does 不满意."""
         ticket.rating, ticket.solved = rating, bool(solved)
@@ -407,11 +408,11 @@ class Lifecycle:
         self._plan(ticket, now)
         ticket.resolved_at = None
         ticket.callback_attempts = 0
-        await self._move(ticket, actor, "reopen", S.ASSIGNED, comment,
+        await self._move(ticket, actor, A.REOPEN, S.ASSIGNED, comment,
                          {**answer, "via": via, "count": ticket.reopen_count})
         await self.notices.reopened(ticket, comment, now)
 
-    async def _finish(self, ticket: Ticket, actor: Person | None, action: str, outcome: str,
+    async def _finish(self, ticket: Ticket, actor: Person | None, action: A, outcome: str,
                       note: str, data: dict[str, Any] | None = None) -> None:
         ticket.outcome = outcome
         ticket.closed_at = self.clock.now()
@@ -443,7 +444,7 @@ class Lifecycle:
         ticket.reminders_sent = 0
         ticket.escalate_at = ticket.due_at
 
-    def _check(self, ticket: Ticket, action: str, actor: Person | None, *,
+    def _check(self, ticket: Ticket, action: A, actor: Person | None, *,
                worker: bool = False, dispatcher: bool = False, owner: bool = False,
                callback: bool = False) -> None:
         """Refuse an action by the wrong person, then from the wrong state.
@@ -473,7 +474,7 @@ class Lifecycle:
                 or (callback and (actor.has_role(Role.CALLBACK_STAFF)
                                   or access.may_dispatch(actor))))
 
-    async def _move(self, ticket: Ticket, actor: Person | None, action: str, to: S,
+    async def _move(self, ticket: Ticket, actor: Person | None, action: A, to: S,
                     note: str = "", data: dict[str, Any] | None = None) -> None:
         from_state = ticket.state
         ticket.state = to
@@ -490,11 +491,11 @@ class Lifecycle:
         if to != from_state:  # the buttons on every copy of its cards change
             await self.notices.refresh_cards(ticket, self.clock.now())
 
-    def _event(self, ticket: Ticket, actor: Person | None, action: str, from_state: S | None,
+    def _event(self, ticket: Ticket, actor: Person | None, action: A, from_state: S | None,
                to: S, note: str = "", data: dict[str, Any] | None = None) -> None:
         self.session.add(TicketEvent(
             ticket_id=ticket.id, actor_id=actor.id if actor else None, at=self.clock.now(),
-            action=action, from_state=from_state, to_state=to, note=note, data=data or {},
+            action=action.value, from_state=from_state, to_state=to, note=note, data=data or {},
         ))
 
     async def _next_number(self, now: dt.datetime) -> str:

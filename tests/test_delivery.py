@@ -208,6 +208,26 @@ async def test_a_refused_photo_still_delivers_the_text_and_buttons(
     assert await states(sm) == Counter({"sent": 2})
 
 
+async def test_an_unknown_keyboard_kind_is_an_error_not_a_message_without_buttons(
+        engine: AsyncEngine, clock: ManualClock, api: Emulator) -> None:
+    with pytest.raises(ValueError, match="grid"):
+        outbox.keyboard("grid", ticket_id=1)  # type: ignore[arg-type]
+    sm = make_sessionmaker(engine)
+    async with sm() as session:  # a row written with a kind nobody renders
+        outbox.enqueue(session, [5], kind="assignment", text="【新派单】MY1", now=clock.now(),
+                       markup={"kind": "grid", "args": {"ticket_id": 1}})
+        await session.commit()
+    bot = make_bot(api)
+    try:
+        await drain_until_done(OutboxSender(bot, sm, clock, FAST), sm, clock)
+    finally:
+        await bot.session.close()
+    assert api.chats.get(5, []) == []  # not sent without its buttons
+    assert await states(sm) == Counter({"failed": 1})
+    async with sm() as session:
+        assert "grid" in (await session.scalar(sa.select(OutboxMessage.last_error)) or "")
+
+
 # -- saved before shown -----------------------------------------------------------------------
 async def draft_lamp(u: Chatter, phone: str = t("btn_no_phone")) -> None:
     """我要反映 up to the summary: the lamp, its place, and the phone step's answer."""
