@@ -43,7 +43,7 @@ from routing.classifier import Decision, Router
 from routing.table import parse_table
 from routing.text import load_dictionary
 from services.clock import Clock, SystemClock
-from services.context import ServiceContext
+from services.context import BookingRules, PrivacyTerms, ServiceContext
 from services.intake import IntakeRules, RequestRouter
 from services.texts import t
 from services.tickets import Policy, Route
@@ -68,6 +68,8 @@ class App:
 
 
 def make_context(config: Config, clock: Clock | None = None) -> ServiceContext:
+    """Every service's rules, built from the config once; handlers and jobs read them from
+    the context, never from the config."""
     return ServiceContext(
         clock=clock or SystemClock(),
         calendar=make_calendar(config),
@@ -78,6 +80,10 @@ def make_context(config: Config, clock: Clock | None = None) -> ServiceContext:
                       whistle_accept_hours=config.deadlines.whistle_accept_hours,
                       unit_days=dict(config.deadlines.unit_days),
                       category_days=dict(config.deadlines.category_days)),
+        intake=IntakeRules(**config.intake.model_dump()),
+        privacy=PrivacyTerms(retention_days=config.privacy.retention_days,
+                             draft_hours=config.privacy.draft_hours),
+        bookings=BookingRules(max_open=config.appointments.max_open),
     )
 
 
@@ -142,13 +148,12 @@ async def make_request_router(config: Config,
 
 def make_dispatcher(config: Config, sessionmaker: async_sessionmaker[AsyncSession],
                     ctx: ServiceContext, request_router: RequestRouter) -> Dispatcher:
-    """Routers, middlewares and what handlers receive by name (ctx, intake_rules, ...)."""
+    """Routers, middlewares and what handlers receive by name (ctx, request_router)."""
     storage, isolation = make_storage(config, sessionmaker, ctx.clock)
     # aiogram's FSM middleware would take the user's lock and read the state before our
     # middlewares run; it is registered below instead, inside the update's session.
     dp = Dispatcher(storage=storage, disable_fsm=True, ctx=ctx, config=config,
-                    request_router=request_router,
-                    intake_rules=IntakeRules(**config.intake.model_dump()))
+                    request_router=request_router)
     dp.update.outer_middleware(PrivateChatsOnly())  # first: groups never reach the rest
     dp.update.outer_middleware(FloodControl(make_flood_counter(config, storage)))
     dp.update.outer_middleware(EventIsolation(dp.fsm, isolation))
@@ -216,7 +221,7 @@ async def build_app(config: Config, clock: Clock | None = None) -> App:
     scheduler.add_default_sweeps(config.deadlines.sweep_seconds,
                                  config.deadlines.digest_time, config.stats.monthly_report,
                                  config.stats.appraisal(),
-                                 (config.privacy.retention_days, config.privacy.draft_hours))
+                                 retention=True)
     dp = make_dispatcher(config, sessionmaker, ctx,
                          await start_request_router(config, sessionmaker))
     sender = OutboxSender(bot, sessionmaker, ctx.clock, sender_limits(config),

@@ -6,12 +6,13 @@ A bad value raises `ConfigError` whose message names the key (``deadlines.workin
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -24,9 +25,21 @@ from pydantic import (
     model_validator,
 )
 
+from services.context import BookingRules, PrivacyTerms
+from services.intake import IntakeRules
 from services.stats import RATES, Appraisal
+from services.tickets import Policy
 
 DEFAULT_PATHS = ("config.toml",)
+
+
+def default(cls: type, name: str) -> Any:
+    """The default of a service's policy dataclass: each default has one source, the
+    service that applies it; the config sections below only bound and document it."""
+    f = {f.name: f for f in dataclasses.fields(cls)}[name]
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
 
 # Environment variable -> dotted config key. Secrets and per-machine values only.
 ENV_OVERRIDES = {
@@ -128,11 +141,11 @@ class RedisConfig(_Section):
 
 
 class DeadlinesConfig(_Section):
-    working_days: int = Field(3, ge=1, le=60)
-    unit_days: dict[str, int] = {}
-    category_days: dict[str, int] = {}
-    reminders: list[str] = ["1d", "4h"]
-    whistle_accept_hours: float = Field(2.0, gt=0, le=72)
+    working_days: int = Field(default(Policy, "working_days"), ge=1, le=60)
+    unit_days: dict[str, int] = default(Policy, "unit_days")
+    category_days: dict[str, int] = default(Policy, "category_days")
+    reminders: list[str] = list(default(Policy, "reminders"))
+    whistle_accept_hours: float = Field(default(Policy, "whistle_accept_hours"), gt=0, le=72)
     digest_time: dt.time = dt.time(9, 0)
     sweep_seconds: int = Field(30, ge=5, le=3600)
 
@@ -163,8 +176,8 @@ class CalendarConfig(_Section):
 
 
 class CallbacksConfig(_Section):
-    max_unreachable: int = Field(3, ge=1, le=20)
-    wait_days: int = Field(2, ge=1, le=30)
+    max_unreachable: int = Field(default(Policy, "max_unreachable"), ge=1, le=20)
+    wait_days: int = Field(default(Policy, "callback_wait_days"), ge=1, le=30)
 
 
 class RoutingConfig(_Section):
@@ -179,11 +192,11 @@ class RoutingConfig(_Section):
 
 
 class IntakeConfig(_Section):
-    max_text: int = Field(2000, ge=50, le=4000)
-    min_text_chars: int = Field(4, ge=1, le=50)
-    max_photos: int = Field(5, ge=0, le=10)
-    max_km: float = Field(10.0, gt=0, le=200)
-    page_size: int = Field(5, ge=1, le=20)
+    max_text: int = Field(default(IntakeRules, "max_text"), ge=50, le=4000)
+    min_text_chars: int = Field(default(IntakeRules, "min_text_chars"), ge=1, le=50)
+    max_photos: int = Field(default(IntakeRules, "max_photos"), ge=0, le=10)
+    max_km: float = Field(default(IntakeRules, "max_km"), gt=0, le=200)
+    page_size: int = Field(default(IntakeRules, "page_size"), ge=1, le=20)
 
 
 class FloodConfig(_Section):
@@ -201,7 +214,7 @@ class OutboxConfig(_Section):
 
 
 class AppointmentsConfig(_Section):
-    max_open: int = Field(2, ge=1, le=20)
+    max_open: int = Field(default(BookingRules, "max_open"), ge=1, le=20)
 
 
 class StatsConfig(_Section):
@@ -238,9 +251,9 @@ class StatsConfig(_Section):
 class PrivacyConfig(_Section):
     # Days after a ticket closes until its personal fields (text, phone, place, photos)
     # and its messages are cleared; the ticket stays, for the statistics.
-    retention_days: int = Field(365, ge=1, le=3650)
+    retention_days: int = Field(default(PrivacyTerms, "retention_days"), ge=1, le=3650)
     # An abandoned conversation draft (我要反映 half done) is deleted after these hours.
-    draft_hours: int = Field(72, ge=1, le=24 * 90)
+    draft_hours: int = Field(default(PrivacyTerms, "draft_hours"), ge=1, le=24 * 90)
 
 
 class LogConfig(_Section):

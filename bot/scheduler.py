@@ -28,8 +28,6 @@ class Scheduler:
                  sessionmaker: async_sessionmaker[AsyncSession] | None = None) -> None:
         self.ctx = ctx
         self.sessionmaker = sessionmaker
-        self.response_hours = 2.0
-        self.retention = (365, 72)
         self._aps = AsyncIOScheduler(timezone=ctx.calendar.tz)
 
     def add_sweep(self, name: str, func: Callable[[], Awaitable[None]],
@@ -42,7 +40,7 @@ class Scheduler:
                            digest_time: dt.time = dt.time(9, 0),
                            monthly_report: bool = True,
                            appraisal: Appraisal | None = None,
-                           retention: tuple[int, int] | None = None) -> None:
+                           retention: bool = False) -> None:
         tz = self.ctx.calendar.tz
         self.add_sweep("calendar-coverage", self.check_calendar,
                        CronTrigger(hour=8, minute=0, timezone=tz))
@@ -51,8 +49,7 @@ class Scheduler:
             self.add_sweep("daily-digest", self.digest,
                            CronTrigger(hour=digest_time.hour, minute=digest_time.minute,
                                        timezone=tz))
-            if retention is not None:  # (privacy.retention_days, privacy.draft_hours)
-                self.retention = retention
+            if retention:  # the terms are the context's (privacy.retention_days, ...)
                 self.add_sweep("privacy-retention", self.apply_retention,
                                CronTrigger(hour=3, minute=15, timezone=tz))
             if monthly_report:
@@ -69,7 +66,9 @@ class Scheduler:
 
     async def apply_retention(self) -> None:
         assert self.sessionmaker is not None
-        done = await privacy.run_retention(self.sessionmaker, self.ctx.clock, *self.retention)
+        done = await privacy.run_retention(self.sessionmaker, self.ctx.clock,
+                                            self.ctx.privacy.retention_days,
+                                            self.ctx.privacy.draft_hours)
         if any(done.values()):
             log.info("privacy retention: %s", done)
 

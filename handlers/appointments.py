@@ -14,7 +14,6 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Config
 from handlers import keyboards as kb
 from handlers.keyboards import Id
 from handlers.views import esc
@@ -22,7 +21,7 @@ from models import Booking, BookingState, Person, Venue
 from services import appointments, places
 from services.context import ServiceContext
 from services.errors import InvalidInput
-from services.intake import IntakeRules, RequestRouter, check_description
+from services.intake import RequestRouter, check_description
 from services.texts import fmt_day, fmt_moment, t
 
 
@@ -79,11 +78,10 @@ async def begin(message: Message, state: FSMContext, session: AsyncSession) -> N
     await message.answer(t("appt_pick_town"), reply_markup=b.as_markup())
 
 
-async def on_location(message: Message, session: AsyncSession,
-                      intake_rules: IntakeRules) -> None:
+async def on_location(message: Message, session: AsyncSession, ctx: ServiceContext) -> None:
     assert message.location is not None
     near = await appointments.venues_near(session, message.location.latitude,
-                                          message.location.longitude, intake_rules.max_km)
+                                          message.location.longitude, ctx.intake.max_km)
     await message.answer(t("appt_pick_venue"), reply_markup=_venue_buttons(
         [v for v, _ in near], 0))
 
@@ -154,8 +152,8 @@ async def on_button(query: CallbackQuery, callback_data: ApptCb, state: FSMConte
 
 
 async def on_topic(message: Message, state: FSMContext, session: AsyncSession,
-                   ctx: ServiceContext, intake_rules: IntakeRules) -> None:
-    topic = check_description(message.text, intake_rules)
+                   ctx: ServiceContext) -> None:
+    topic = check_description(message.text, ctx.intake)
     slot, v = await appointments.slot(session, (await state.get_data())["slot_id"])
     await state.update_data(topic=topic)
     await state.set_state(Book.confirm)
@@ -173,8 +171,7 @@ async def on_topic(message: Message, state: FSMContext, session: AsyncSession,
 
 async def on_confirm(query: CallbackQuery, callback_data: ApptCb, state: FSMContext,
                      session: AsyncSession, ctx: ServiceContext, me: Person,
-                     intake_rules: IntakeRules, request_router: RequestRouter,
-                     config: Config) -> None:
+                     request_router: RequestRouter) -> None:
     assert isinstance(query.message, Message)
     data = await state.get_data()
     if await state.get_state() != Book.confirm.state:
@@ -186,9 +183,9 @@ async def on_confirm(query: CallbackQuery, callback_data: ApptCb, state: FSMCont
         await query.message.answer(t("cancelled"), reply_markup=kb.main_menu(me))
         await query.answer()
         return
-    booking = await appointments.book(session, ctx, request_router, intake_rules, me,
+    booking = await appointments.book(session, ctx, request_router, ctx.intake, me,
                                       data["slot_id"], data["topic"],
-                                      config.appointments.max_open)
+                                      ctx.bookings.max_open)
     await state.clear()
     v, _ = await appointments.venue(session, booking.venue_id)
     await query.answer()

@@ -8,7 +8,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Config
 from handlers import keyboards as kb
 from handlers import menus, privacy
 from models import Person, Role
@@ -18,11 +17,11 @@ from services.texts import t
 
 
 async def start(message: Message, state: FSMContext, session: AsyncSession,
-                ctx: ServiceContext, me: Person, config: Config, bot: Bot) -> None:
+                ctx: ServiceContext, me: Person, bot: Bot) -> None:
     """The menu of this person's role; staff also get their own "/" command list."""
     await state.clear()
     if me.consent_at is None:  # 个人信息保护法: the notice comes first
-        await privacy.show_notice(message, me, config)
+        await privacy.show_notice(message, me, ctx)
     if menus.is_staff(me):
         await menus.set_commands(bot, me)
         await message.answer(menus.help_text(me), reply_markup=kb.main_menu(me))

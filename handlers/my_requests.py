@@ -17,7 +17,6 @@ from models import Person, Unit
 from services import my_requests, places
 from services.context import ServiceContext
 from services.errors import InvalidInput
-from services.intake import IntakeRules
 from services.texts import t
 
 NUMBER = re.compile(r"^\s*(MY\d{8}-\d{4,})\s*$", re.IGNORECASE)
@@ -38,19 +37,19 @@ async def _render_detail(session: AsyncSession, ctx: ServiceContext, resident: P
 
 
 async def show_list(message: Message, state: FSMContext, session: AsyncSession,
-                    me: Person, intake_rules: IntakeRules) -> None:
+                    me: Person, ctx: ServiceContext) -> None:
     await state.clear()
     page = await my_requests.page_of(session, me, 0,
-                                     intake_rules.page_size)
+                                     ctx.intake.page_size)
     await message.answer(views.ticket_page(page),
                          reply_markup=kb.ticket_list(page.tickets, page.page, page.pages))
 
 
 async def on_page(query: CallbackQuery, callback_data: kb.MyListCb, session: AsyncSession,
-                  me: Person, intake_rules: IntakeRules) -> None:
+                  me: Person, ctx: ServiceContext) -> None:
     assert isinstance(query.message, Message)
     page = await my_requests.page_of(session, me,
-                                     callback_data.page, intake_rules.page_size)
+                                     callback_data.page, ctx.intake.page_size)
     await query.message.edit_text(views.ticket_page(page),
                                   reply_markup=kb.ticket_list(page.tickets, page.page,
                                                               page.pages))
@@ -89,12 +88,12 @@ async def on_number(message: Message, session: AsyncSession, ctx: ServiceContext
 
 
 async def on_follow_up(message: Message, state: FSMContext, session: AsyncSession,
-                       ctx: ServiceContext, me: Person, intake_rules: IntakeRules) -> None:
+                       ctx: ServiceContext, me: Person) -> None:
     data = await state.get_data()
     ticket = await my_requests.own(session, me, int(data.get("ticket_id", 0)))
     text = message.text or message.caption or ""
-    if len(text) > intake_rules.max_text:
-        raise InvalidInput("err_text_too_long", length=len(text), limit=intake_rules.max_text)
+    if len(text) > ctx.intake.max_text:
+        raise InvalidInput("err_text_too_long", length=len(text), limit=ctx.intake.max_text)
     photos = [message.photo[-1].file_id] if message.photo else []
     await ctx.lifecycle(session).follow_up(ticket, me, text, photos)
     await state.clear()

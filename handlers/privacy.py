@@ -12,7 +12,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Config
 from handlers import keyboards as kb
 from models import Person
 from services import audit, privacy
@@ -20,14 +19,13 @@ from services.context import ServiceContext
 from services.texts import t
 
 
-def notice_text(config: Config) -> str:
-    return t("privacy_notice", days=config.privacy.retention_days,
-             hours=config.privacy.draft_hours)
+def notice_text(ctx: ServiceContext) -> str:
+    return t("privacy_notice", days=ctx.privacy.retention_days, hours=ctx.privacy.draft_hours)
 
 
-async def show_notice(message: Message, me: Person, config: Config) -> None:
+async def show_notice(message: Message, me: Person, ctx: ServiceContext) -> None:
     """The notice; with 同意 / 不同意 while the resident has not agreed yet."""
-    await message.answer(notice_text(config),
+    await message.answer(notice_text(ctx),
                          reply_markup=kb.consent_buttons() if me.consent_at is None else None)
 
 
@@ -53,8 +51,8 @@ async def my_info(message: Message, state: FSMContext, session: AsyncSession, me
                                   caption=t("myinfo_caption"))
 
 
-async def delete_me(message: Message, config: Config) -> None:
-    await message.answer(t("deleteme_confirm", days=config.privacy.retention_days),
+async def delete_me(message: Message, ctx: ServiceContext) -> None:
+    await message.answer(t("deleteme_confirm", days=ctx.privacy.retention_days),
                          reply_markup=kb.erase_buttons())
 
 

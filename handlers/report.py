@@ -18,7 +18,6 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Config
 from handlers import keyboards as kb
 from handlers import views
 from handlers.privacy import notice_text
@@ -26,7 +25,7 @@ from models import Person, Place, PlaceKind, Unit
 from services import intake, places
 from services.context import ServiceContext
 from services.errors import InvalidInput
-from services.intake import IntakeRules, RequestRouter
+from services.intake import RequestRouter
 from services.texts import t
 from services.tickets import Draft
 
@@ -39,13 +38,13 @@ class Report(StatesGroup):
 
 
 # -- entering the steps --------------------------------------------------------------------
-async def begin(message: Message, state: FSMContext, me: Person, config: Config) -> None:
+async def begin(message: Message, state: FSMContext, me: Person, ctx: ServiceContext) -> None:
     await state.clear()
     await state.set_state(Report.text)
     await state.set_data({"key": uuid.uuid4().hex[:16], "photos": [], "attachments": [],
                           "needs_consent": me.consent_at is None})
     if me.consent_at is None:  # 个人信息保护法: the notice before a first request
-        await message.answer(notice_text(config))
+        await message.answer(notice_text(ctx))
     await message.answer(t("report_ask_text"), reply_markup=kb.cancel_only())
 
 
@@ -97,32 +96,32 @@ async def _next_after(step: State, message: Message, state: FSMContext,
 
 # -- step 1: the description ---------------------------------------------------------------
 async def on_text(message: Message, state: FSMContext, session: AsyncSession,
-                  me: Person, intake_rules: IntakeRules) -> None:
-    text = intake.check_description(message.text, intake_rules)
+                  me: Person, ctx: ServiceContext) -> None:
+    text = intake.check_description(message.text, ctx.intake)
     await state.update_data(text=text)
     await _next_after(Report.text, message, state, session, me)
 
 
 # -- media and shares accepted at any step ----------------------------------------------
 async def on_photo(message: Message, state: FSMContext, session: AsyncSession,
-                   me: Person, intake_rules: IntakeRules) -> None:
+                   me: Person, ctx: ServiceContext) -> None:
     data = await state.get_data()
     photos: list[str] = data.get("photos", [])
     assert message.photo
-    if len(photos) >= intake_rules.max_photos:
-        await message.answer(t("report_photo_limit", limit=intake_rules.max_photos))
+    if len(photos) >= ctx.intake.max_photos:
+        await message.answer(t("report_photo_limit", limit=ctx.intake.max_photos))
         return
     photos.append(message.photo[-1].file_id)  # the largest size
     quiet = message.media_group_id is not None and message.media_group_id == data.get("group")
     await state.update_data(photos=photos, group=message.media_group_id)
     if message.caption and await state.get_state() == Report.text.state:
-        text = intake.check_description(message.caption, intake_rules)
+        text = intake.check_description(message.caption, ctx.intake)
         await state.update_data(text=text)
         await _next_after(Report.text, message, state, session, me)
         return
     if not quiet:
         await message.answer(t("report_photo_saved", count=len(photos),
-                               limit=intake_rules.max_photos) + "\n" +
+                               limit=ctx.intake.max_photos) + "\n" +
                              await _prompt(state))
 
 
@@ -138,10 +137,10 @@ async def on_voice(message: Message, state: FSMContext) -> None:
 
 
 async def on_location(message: Message, state: FSMContext, session: AsyncSession,
-                      me: Person, intake_rules: IntakeRules) -> None:
+                      me: Person, ctx: ServiceContext) -> None:
     loc = message.location
     assert loc is not None
-    found = await places.nearest(session, loc.latitude, loc.longitude, intake_rules.max_km)
+    found = await places.nearest(session, loc.latitude, loc.longitude, ctx.intake.max_km)
     await state.update_data(lat=loc.latitude, lon=loc.longitude, place_id=found.place.id)
     await message.answer(t("report_location_saved",
                            place=views.esc(await places.path(session, found.place), 300)))

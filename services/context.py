@@ -1,21 +1,39 @@
-"""What every use-case needs besides the DB session: clock, calendar and policy."""
+"""What every use-case needs besides the DB session: the clock, the calendar and the rules
+of each service, built once from the config (`bot.app.make_context`) and handed to the
+handlers as `ctx`. Handlers take their figures from here and never read the config; the
+defaults live in these dataclasses (the config's sections reference them)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.clock import Clock
 from services.deadlines import WorkingCalendar
+from services.intake import IntakeRules
 from services.tickets import Lifecycle, Policy
+
+
+@dataclass(frozen=True)
+class PrivacyTerms:
+    retention_days: int = 365  # after closing, a request's personal fields are cleared
+    draft_hours: int = 72  # an abandoned conversation draft is deleted
+
+
+@dataclass(frozen=True)
+class BookingRules:
+    max_open: int = 2  # bookings a resident may hold at once
 
 
 @dataclass(frozen=True)
 class ServiceContext:
     clock: Clock
     calendar: WorkingCalendar
-    policy: Policy
+    policy: Policy = field(default_factory=Policy)
+    intake: IntakeRules = field(default_factory=IntakeRules)
+    privacy: PrivacyTerms = field(default_factory=PrivacyTerms)
+    bookings: BookingRules = field(default_factory=BookingRules)
 
     def lifecycle(self, session: AsyncSession) -> Lifecycle:
         return Lifecycle(session, self.clock, self.calendar, self.policy)

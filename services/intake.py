@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -18,9 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import Person, Ticket, Unit
 from routing.classifier import Decision, Router
 from services import privacy
-from services.context import ServiceContext
 from services.errors import Conflict, InvalidInput
 from services.tickets import Draft, Route
+
+if TYPE_CHECKING:  # services.context builds on IntakeRules
+    from services.context import ServiceContext
 
 MOBILE = re.compile(r"1[3-9]\d{9}")
 LANDLINE = re.compile(r"0\d{2,3}\d{7,8}")  # area code + number, separators removed
