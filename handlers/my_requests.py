@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import keyboards as kb
 from handlers import views
-from models import Person, Unit
-from services import my_requests, places
+from models import Person
+from services import my_requests, places, work
 from services.context import ServiceContext
 from services.errors import InvalidInput
 from services.texts import t
@@ -30,7 +30,7 @@ async def _render_detail(session: AsyncSession, ctx: ServiceContext, resident: P
                          ticket_id: int, page: int) -> tuple[str, kb.InlineKeyboardMarkup]:
     detail = await my_requests.detail(session, resident, ticket_id)
     unit_ids = {e.data.get("unit_id") for e in detail.events} - {None}
-    unit_names = {u.id: u.name for u in [await session.get(Unit, i) for i in unit_ids] if u}
+    unit_names = await work.unit_names(session, unit_ids)
     text = views.ticket_detail(detail, await places.path(session, detail.place),
                                ctx.calendar.tz, unit_names)
     return text, kb.ticket_detail(detail.ticket, page, detail.can_follow_up)

@@ -15,23 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import keyboards as kb
 from handlers.my_requests import FollowUp
 from handlers.staff_keyboards import CallbackCb, RateCb, callback_buttons, satisfaction_buttons
-from models import Person, Ticket, TicketState
+from models import Person, TicketState
 from services.context import ServiceContext
-from services.errors import NotFound
 from services.texts import answer_words, t
-
-
-async def _ticket(session: AsyncSession, ticket_id: int) -> Ticket:
-    ticket = await session.get(Ticket, ticket_id)
-    if ticket is None:
-        raise NotFound()
-    return ticket
 
 
 async def on_solved(query: CallbackQuery, callback_data: RateCb, session: AsyncSession,
                     ctx: ServiceContext, me: Person) -> None:
     """First answer: ask the satisfaction, carrying it."""
-    ticket = await _ticket(session, callback_data.id)
+    ticket = await ctx.lifecycle(session).get(callback_data.id)
     ctx.lifecycle(session).check_rate(ticket, me)
     assert isinstance(query.message, Message)
     await query.message.edit_reply_markup(reply_markup=None)
@@ -44,7 +36,7 @@ async def on_solved(query: CallbackQuery, callback_data: RateCb, session: AsyncS
 
 async def on_rate(query: CallbackQuery, callback_data: RateCb, state: FSMContext,
                   session: AsyncSession, ctx: ServiceContext, me: Person) -> None:
-    ticket = await _ticket(session, callback_data.id)
+    ticket = await ctx.lifecycle(session).get(callback_data.id)
     assert callback_data.rating is not None
     await ctx.lifecycle(session).rate(ticket, me, callback_data.rating,
                                       solved=callback_data.solved)
@@ -66,7 +58,7 @@ async def on_rate(query: CallbackQuery, callback_data: RateCb, state: FSMContext
 async def on_callback_solved(query: CallbackQuery, callback_data: CallbackCb,
                              session: AsyncSession, ctx: ServiceContext, me: Person) -> None:
     """The callback staff's first answer: show the satisfaction buttons for the same call."""
-    ticket = await _ticket(session, callback_data.id)
+    ticket = await ctx.lifecycle(session).get(callback_data.id)
     ctx.lifecycle(session).check_callback(ticket, me)
     assert isinstance(query.message, Message)
     await query.message.edit_reply_markup(
@@ -76,7 +68,7 @@ async def on_callback_solved(query: CallbackQuery, callback_data: CallbackCb,
 
 async def on_callback_result(query: CallbackQuery, callback_data: CallbackCb,
                              session: AsyncSession, ctx: ServiceContext, me: Person) -> None:
-    ticket = await _ticket(session, callback_data.id)
+    ticket = await ctx.lifecycle(session).get(callback_data.id)
     await ctx.lifecycle(session).record_callback(
         ticket, me, callback_data.rating, solved=callback_data.solved)
     await session.commit()  # recorded before it is said to be

@@ -15,10 +15,10 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.staff_keyboards import RerouteCb
-from models import IN_WORK, Person, Ticket, Unit
-from services import access, work
+from models import IN_WORK, Person, Ticket
+from services import work
 from services.context import ServiceContext
-from services.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
+from services.errors import IllegalTransition
 from services.texts import plain, t
 
 
@@ -31,11 +31,7 @@ def reroute_button(ticket: Ticket) -> InlineKeyboardMarkup:
 async def on_reroute(query: CallbackQuery, callback_data: RerouteCb, session: AsyncSession,
                      ctx: ServiceContext, me: Person) -> None:
     assert isinstance(query.message, Message)  # CallbackMessage guarantees one
-    if not access.may_dispatch(me):
-        raise NotAllowed()
-    ticket = await session.get(Ticket, callback_data.id)
-    if ticket is None:
-        raise NotFound()
+    ticket = await work.ticket_to_dispatch(session, me, callback_data.id)
     if ticket.state not in IN_WORK:
         raise IllegalTransition(number=ticket.number, state=t(f"state_{ticket.state}"),
                                 action=t("action_reroute"))
@@ -58,11 +54,9 @@ async def on_reroute(query: CallbackQuery, callback_data: RerouteCb, session: As
         await query.message.edit_reply_markup(reply_markup=kb.as_markup())
         await query.answer()
         return
-    unit = await session.get(Unit, callback_data.arg)
-    if unit is None or not unit.active:
-        raise InvalidInput("err_unknown_unit")
+    unit = await work.active_unit(session, callback_data.arg)
     if callback_data.action == "pick":
-        previous = await session.get(Unit, ticket.unit_id) if ticket.unit_id else None
+        previous = await work.unit(session, ticket.unit_id)
         kb = InlineKeyboardBuilder()
         for wrong in (True, False):
             kb.button(text=t("btn_reroute_wrong" if wrong else "btn_reroute_keep"),

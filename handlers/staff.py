@@ -23,7 +23,7 @@ from handlers.staff_keyboards import WorkCb, callback_buttons, transfer_buttons,
 from models import IN_WORK, Person, Role, Ticket
 from services import access, places, work
 from services.context import ServiceContext
-from services.errors import InvalidInput, NotFound
+from services.errors import NotFound
 from services.texts import t
 
 
@@ -32,13 +32,6 @@ class Work(StatesGroup):
     whistle_reason = State()
     progress = State()
     resolve = State()
-
-
-async def _ticket(session: AsyncSession, ticket_id: int) -> Ticket:
-    ticket = await session.get(Ticket, ticket_id)
-    if ticket is None:
-        raise NotFound()
-    return ticket
 
 
 async def _refresh(query: CallbackQuery, ticket: Ticket) -> None:
@@ -50,7 +43,7 @@ async def _refresh(query: CallbackQuery, ticket: Ticket) -> None:
 async def on_work(query: CallbackQuery, callback_data: WorkCb, state: FSMContext,
                   session: AsyncSession, ctx: ServiceContext, me: Person) -> None:
     assert isinstance(query.message, Message)
-    ticket = await work.visible(session, me, await session.get(Ticket, callback_data.id))
+    ticket = await work.ticket_for(session, me, callback_data.id)
     life = ctx.lifecycle(session)
     action = callback_data.action
     if action == "detail":
@@ -74,9 +67,7 @@ async def on_work(query: CallbackQuery, callback_data: WorkCb, state: FSMContext
                                        ticket, [(p.id, p.name) for p in people]))
         return
     if action == "to":
-        target = await session.get(Person, callback_data.arg)
-        if target is None:
-            raise InvalidInput("err_transfer_target")
+        target = await work.transfer_target(session, callback_data.arg)
         await life.transfer(ticket, me, target)
         await query.message.edit_text(t("transferred_ok", number=ticket.number,
                                         name=target.name))
@@ -99,7 +90,7 @@ async def on_work(query: CallbackQuery, callback_data: WorkCb, state: FSMContext
 async def on_reason(message: Message, state: FSMContext, session: AsyncSession,
                     ctx: ServiceContext, me: Person) -> None:
     """The reason for 退回 or 吹哨 (the step says which); both go back to the dispatchers."""
-    ticket = await _ticket(session, (await state.get_data())["ticket_id"])
+    ticket = await ctx.lifecycle(session).get((await state.get_data())["ticket_id"])
     life = ctx.lifecycle(session)
     if await state.get_state() == Work.whistle_reason.state:
         await life.whistle(ticket, me, message.text or "")
@@ -126,7 +117,7 @@ async def on_callbacks(message: Message, session: AsyncSession, ctx: ServiceCont
 
 async def on_progress(message: Message, state: FSMContext, session: AsyncSession,
                       ctx: ServiceContext, me: Person) -> None:
-    ticket = await _ticket(session, (await state.get_data())["ticket_id"])
+    ticket = await ctx.lifecycle(session).get((await state.get_data())["ticket_id"])
     photos = [message.photo[-1].file_id] if message.photo else []
     await ctx.lifecycle(session).progress(ticket, me, message.text or message.caption or "",
                                           photos)
@@ -149,7 +140,7 @@ async def on_result(message: Message, state: FSMContext, session: AsyncSession,
     photos = list(data.get("photos", []))
     if message.photo and message.photo[-1].file_id not in photos:
         photos.append(message.photo[-1].file_id)
-    ticket = await _ticket(session, data["ticket_id"])
+    ticket = await ctx.lifecycle(session).get(data["ticket_id"])
     await ctx.lifecycle(session).resolve(ticket, me, message.text or message.caption or "",
                                          photos)
     await state.clear()

@@ -15,10 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import staff_views
 from handlers.filters import HasRole
 from handlers.staff_keyboards import TriageCb, triage_buttons
-from models import Person, Ticket, TicketState, Unit
+from models import Person, TicketState
 from services import work
 from services.context import ServiceContext
-from services.errors import InvalidInput, NotAllowed, NotFound
 from services.texts import t
 
 
@@ -40,11 +39,7 @@ async def on_triage(message: Message, session: AsyncSession, ctx: ServiceContext
 async def on_triage_button(query: CallbackQuery, callback_data: TriageCb,
                            session: AsyncSession, ctx: ServiceContext, me: Person) -> None:
     assert isinstance(query.message, Message)
-    if not work.access.may_dispatch(me):
-        raise NotAllowed()
-    ticket = await session.get(Ticket, callback_data.id)
-    if ticket is None:
-        raise NotFound()
+    ticket = await work.ticket_to_dispatch(session, me, callback_data.id)
     if ticket.state != TicketState.TRIAGE:
         # A triage card acts only while the ticket waits in triage: an old card must not
         # move a ticket a unit already has (that is a deliberate re-route).
@@ -53,9 +48,7 @@ async def on_triage_button(query: CallbackQuery, callback_data: TriageCb,
                              state=t(f"state_{ticket.state}")), show_alert=True)
         return
     if callback_data.action == "assign":
-        unit = await session.get(Unit, callback_data.arg)
-        if unit is None:
-            raise InvalidInput("err_unknown_unit")
+        unit = await work.active_unit(session, callback_data.arg)
         await ctx.lifecycle(session).assign(ticket, me, unit.id)
         await query.message.edit_text(t("triage_done", number=ticket.number, unit=unit.name))
         await query.answer()

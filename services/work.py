@@ -11,7 +11,7 @@ the resident's name or phone.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -21,7 +21,7 @@ from models import IN_WORK, Membership, Person, Place, Role, Ticket, TicketEvent
 from models import TicketState as S
 from services import access, audit
 from services.clock import Clock, SystemClock
-from services.errors import NotAllowed, NotFound
+from services.errors import InvalidInput, NotAllowed, NotFound
 
 
 def may_see(person: Person, ticket: Ticket) -> bool:
@@ -53,6 +53,49 @@ async def visible(session: AsyncSession, person: Person, ticket: Ticket | None) 
     if ticket is None or not may_see(person, ticket):
         raise NotFound()
     return ticket
+
+
+async def ticket_for(session: AsyncSession, person: Person, ticket_id: int) -> Ticket:
+    """A ticket this person may see; NotFound otherwise (as for one that does not exist)."""
+    return await visible(session, person, await session.get(Ticket, ticket_id))
+
+
+async def ticket_to_dispatch(session: AsyncSession, person: Person, ticket_id: int) -> Ticket:
+    """A ticket for a dispatcher's button (分派, 改派): NotAllowed for anyone else."""
+    if not access.may_dispatch(person):
+        raise NotAllowed()
+    ticket = await session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound()
+    return ticket
+
+
+async def unit(session: AsyncSession, unit_id: int | None) -> Unit | None:
+    return await session.get(Unit, unit_id) if unit_id else None
+
+
+async def active_unit(session: AsyncSession, unit_id: int) -> Unit:
+    """A unit a ticket may be sent to; "未知单位" otherwise."""
+    found = await session.get(Unit, unit_id)
+    if found is None or not found.active:
+        raise InvalidInput("err_unknown_unit")
+    return found
+
+
+async def unit_names(session: AsyncSession, unit_ids: Iterable[int]) -> dict[int, str]:
+    ids = set(unit_ids)
+    if not ids:
+        return {}
+    return dict((await session.execute(sa.select(Unit.id, Unit.name).where(
+        Unit.id.in_(ids)))).tuples().all())
+
+
+async def transfer_target(session: AsyncSession, person_id: int) -> Person:
+    """The person a 转派 names; whether they may take it is the lifecycle's check."""
+    target = await session.get(Person, person_id)
+    if target is None:
+        raise InvalidInput("err_transfer_target")
+    return target
 
 
 async def by_number(session: AsyncSession, person: Person, number: str) -> Ticket:
