@@ -19,11 +19,16 @@ from handlers import keyboards as kb
 from handlers import staff_views
 from handlers.filters import HasRole
 from handlers.reroute import reroute_button
-from handlers.staff_keyboards import WorkCb, callback_buttons, transfer_buttons, work_buttons
-from models import IN_WORK, Person, Role, Ticket
+from handlers.staff_keyboards import (
+    WorkAction,
+    WorkCb,
+    callback_buttons,
+    transfer_buttons,
+    work_buttons,
+)
+from models import IN_WORK, EventAction, Person, Role, Ticket
 from services import access, places, work
 from services.context import ServiceContext
-from services.errors import NotFound
 from services.texts import t
 
 
@@ -40,47 +45,62 @@ async def _refresh(query: CallbackQuery, ticket: Ticket) -> None:
         await query.message.edit_reply_markup(reply_markup=work_buttons(ticket))
 
 
-async def on_work(query: CallbackQuery, callback_data: WorkCb, state: FSMContext,
+# -- the card's buttons: one handler per WorkAction --------------------------------------
+async def on_detail(query: CallbackQuery, callback_data: WorkCb, session: AsyncSession,
+                    ctx: ServiceContext, me: Person) -> None:
+    assert isinstance(query.message, Message)
+    ticket = await work.ticket_for(session, me, callback_data.id)
+    await query.answer()
+    await _send_view(query.message, session, ctx, me, ticket)
+
+
+async def on_accept(query: CallbackQuery, callback_data: WorkCb, session: AsyncSession,
+                    ctx: ServiceContext, me: Person) -> None:
+    ticket = await work.ticket_for(session, me, callback_data.id)
+    await ctx.lifecycle(session).accept(ticket, me)
+    await _refresh(query, ticket)
+    await query.answer(t("accepted_ok", number=ticket.number))
+
+
+async def on_transfer(query: CallbackQuery, callback_data: WorkCb, session: AsyncSession,
+                      ctx: ServiceContext, me: Person) -> None:
+    """转派: the workers who could take it."""
+    assert isinstance(query.message, Message)
+    ticket = await work.ticket_for(session, me, callback_data.id)
+    ctx.lifecycle(session).ensure_allowed(ticket, EventAction.TRANSFER, me)  # before the list
+    people = await work.transfer_candidates(session, me, ticket)
+    if not people:
+        await query.answer(t("transfer_nobody"), show_alert=True)
+        return
+    await query.answer()
+    await query.message.answer(t("transfer_pick", number=ticket.number),
+                               reply_markup=transfer_buttons(
+                                   ticket, [(p.id, p.name) for p in people]))
+
+
+async def on_transfer_to(query: CallbackQuery, callback_data: WorkCb, session: AsyncSession,
+                         ctx: ServiceContext, me: Person) -> None:
+    assert isinstance(query.message, Message)
+    ticket = await work.ticket_for(session, me, callback_data.id)
+    target = await work.transfer_target(session, callback_data.arg)
+    await ctx.lifecycle(session).transfer(ticket, me, target)
+    await query.message.edit_text(t("transferred_ok", number=ticket.number, name=target.name))
+    await query.answer()
+
+
+# The buttons that ask for words first: (the step, the lifecycle action, the question).
+STEPS = {WorkAction.RETURN: (Work.return_reason, EventAction.RETURN, "ask_return_reason"),
+         WorkAction.WHISTLE: (Work.whistle_reason, EventAction.WHISTLE, "ask_whistle_reason"),
+         WorkAction.PROGRESS: (Work.progress, EventAction.PROGRESS, "ask_progress"),
+         WorkAction.RESOLVE: (Work.resolve, EventAction.RESOLVE, "ask_result")}
+
+
+async def on_step(query: CallbackQuery, callback_data: WorkCb, state: FSMContext,
                   session: AsyncSession, ctx: ServiceContext, me: Person) -> None:
     assert isinstance(query.message, Message)
     ticket = await work.ticket_for(session, me, callback_data.id)
-    life = ctx.lifecycle(session)
-    action = callback_data.action
-    if action == "detail":
-        await query.answer()
-        await _send_view(query.message, session, ctx, me, ticket)
-        return
-    if action == "accept":
-        await life.accept(ticket, me)
-        await _refresh(query, ticket)
-        await query.answer(t("accepted_ok", number=ticket.number))
-        return
-    if action == "transfer":
-        life.ensure_allowed(ticket, "transfer", me)  # refuse early, before the list
-        people = await work.transfer_candidates(session, me, ticket)
-        if not people:
-            await query.answer(t("transfer_nobody"), show_alert=True)
-            return
-        await query.answer()
-        await query.message.answer(t("transfer_pick", number=ticket.number),
-                                   reply_markup=transfer_buttons(
-                                       ticket, [(p.id, p.name) for p in people]))
-        return
-    if action == "to":
-        target = await work.transfer_target(session, callback_data.arg)
-        await life.transfer(ticket, me, target)
-        await query.message.edit_text(t("transferred_ok", number=ticket.number,
-                                        name=target.name))
-        await query.answer()
-        return
-    steps = {"return": (Work.return_reason, "return", "ask_return_reason"),
-             "whistle": (Work.whistle_reason, "whistle", "ask_whistle_reason"),
-             "progress": (Work.progress, "progress", "ask_progress"),
-             "resolve": (Work.resolve, "resolve", "ask_result")}
-    if action not in steps:
-        raise NotFound()
-    step, check, prompt = steps[action]
-    life.ensure_allowed(ticket, check, me)  # a stale button is refused right away
+    step, check, prompt = STEPS[callback_data.action]
+    ctx.lifecycle(session).ensure_allowed(ticket, check, me)  # a stale button: refused now
     await state.set_state(step)
     await state.set_data({"ticket_id": ticket.id, "photos": []})
     await query.answer()
@@ -184,7 +204,12 @@ def make_router() -> Router:
     workers = HasRole.for_command("queue")
     staff = HasRole.for_command("ticket")
     words = F.text & ~F.text.in_(kb.menu_texts())
-    router.callback_query.register(on_work, WorkCb.filter())
+    router.callback_query.register(on_detail, WorkCb.filter(F.action == WorkAction.DETAIL))
+    router.callback_query.register(on_accept, WorkCb.filter(F.action == WorkAction.ACCEPT))
+    router.callback_query.register(on_transfer,
+                                   WorkCb.filter(F.action == WorkAction.TRANSFER))
+    router.callback_query.register(on_transfer_to, WorkCb.filter(F.action == WorkAction.TO))
+    router.callback_query.register(on_step, WorkCb.filter(F.action.in_(set(STEPS))))
     router.message.register(on_reason, StateFilter(Work.return_reason, Work.whistle_reason),
                             words)
     router.message.register(on_progress, Work.progress, words | F.photo)

@@ -7,6 +7,7 @@ sender sends the row. Every press is re-checked against the database by the hand
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Collection, Sequence
 from typing import Any, Literal
 
@@ -19,14 +20,31 @@ from models import Rating, Ticket, TicketState, Unit
 from services.outbox import Keyboard
 from services.texts import plain, t
 
-ASSIGNED_ACTIONS = ("accept", "return", "whistle", "detail")
+
+class WorkAction(enum.StrEnum):
+    """A worker's button on a ticket card (one handler each in handlers/staff.py)."""
+
+    ACCEPT = "accept"
+    RETURN = "return"  # 退单: asks the reason
+    WHISTLE = "whistle"  # 吹哨: asks the reason
+    PROGRESS = "progress"  # 进展: asks the note
+    RESOLVE = "resolve"  # 办结: asks the result
+    TRANSFER = "transfer"  # 转派: shows the workers to pick
+    TO = "to"  # 转派 to the picked worker (arg)
+    DETAIL = "detail"
+
+
+# The buttons each state's card offers (every one is re-checked by the lifecycle).
+ASSIGNED_ACTIONS = (WorkAction.ACCEPT, WorkAction.RETURN, WorkAction.WHISTLE,
+                    WorkAction.DETAIL)
+ACCEPTED_ACTIONS = (WorkAction.PROGRESS, WorkAction.RESOLVE, WorkAction.TRANSFER,
+                    WorkAction.WHISTLE, WorkAction.DETAIL)
 
 
 class WorkCb(CallbackData, prefix="wk"):
     """A grid worker's / unit's action on a ticket."""
 
-    action: Literal["accept", "return", "whistle", "detail", "progress", "resolve",
-                    "transfer", "to"]
+    action: WorkAction
     id: Id
     arg: Id = 0  # transfer: the chosen person's id
 
@@ -70,7 +88,7 @@ def work_buttons(ticket: Ticket) -> InlineKeyboardMarkup | None:
     if ticket.state == TicketState.ASSIGNED:
         actions = ASSIGNED_ACTIONS
     elif ticket.state == TicketState.ACCEPTED:
-        actions = ("progress", "resolve", "transfer", "whistle", "detail")
+        actions = ACCEPTED_ACTIONS
     else:
         return None
     for action in actions:
@@ -84,7 +102,8 @@ def transfer_buttons(ticket: Ticket, people: Sequence[tuple[int, str]]
                      ) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for person_id, name in people:
-        kb.button(text=name, callback_data=WorkCb(action="to", id=ticket.id, arg=person_id))
+        kb.button(text=name, callback_data=WorkCb(action=WorkAction.TO, id=ticket.id,
+                                                       arg=person_id))
     kb.adjust(2)
     return kb.as_markup()
 
