@@ -49,8 +49,14 @@ class WorkCb(CallbackData, prefix="wk"):
     arg: Id = 0  # transfer: the chosen person's id
 
 
+class TriageAction(enum.StrEnum):
+    OPEN = "open"  # a pushed 【待分派】 message: show the card
+    ASSIGN = "assign"  # arg: the unit
+    UNITS = "units"  # arg: the page of every active unit
+
+
 class TriageCb(CallbackData, prefix="tr"):
-    action: Literal["open", "assign", "units"]
+    action: TriageAction
     id: Id
     arg: Id = 0  # unit id (assign) or page (units)
 

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import staff_views
 from handlers.filters import HasRole
-from handlers.staff_keyboards import TriageCb, triage_buttons
-from models import Person, TicketState
+from handlers.staff_keyboards import TriageAction, TriageCb, triage_buttons
+from models import Person, Ticket, TicketState
 from services import work
 from services.context import ServiceContext
 from services.texts import t
@@ -36,37 +36,57 @@ async def on_triage(message: Message, session: AsyncSession, ctx: ServiceContext
                                  nobody=await work.nobody_receives(session, ticket, suggested)))
 
 
-async def on_triage_button(query: CallbackQuery, callback_data: TriageCb,
-                           session: AsyncSession, ctx: ServiceContext, me: Person) -> None:
+async def _waiting(query: CallbackQuery, callback_data: TriageCb, session: AsyncSession,
+                   me: Person) -> Ticket | None:
+    """The ticket of a triage card, for a dispatcher, while it waits in triage. An old card
+    must not move a ticket a unit already has (that is a deliberate re-route): its
+    buttons go, and the dispatcher is told the ticket's state."""
     assert isinstance(query.message, Message)
     ticket = await work.ticket_to_dispatch(session, me, callback_data.id)
-    if ticket.state != TicketState.TRIAGE:
-        # A triage card acts only while the ticket waits in triage: an old card must not
-        # move a ticket a unit already has (that is a deliberate re-route).
-        await query.message.edit_reply_markup(reply_markup=None)
-        await query.answer(t("triage_card_stale", number=ticket.number,
-                             state=t(f"state_{ticket.state}")), show_alert=True)
+    if ticket.state == TicketState.TRIAGE:
+        return ticket
+    await query.message.edit_reply_markup(reply_markup=None)
+    await query.answer(t("triage_card_stale", number=ticket.number,
+                         state=t(f"state_{ticket.state}")), show_alert=True)
+    return None
+
+
+async def on_assign(query: CallbackQuery, callback_data: TriageCb, session: AsyncSession,
+                    ctx: ServiceContext, me: Person) -> None:
+    assert isinstance(query.message, Message)
+    if (ticket := await _waiting(query, callback_data, session, me)) is None:
         return
-    if callback_data.action == "assign":
-        unit = await work.active_unit(session, callback_data.arg)
-        await ctx.lifecycle(session).assign(ticket, me, unit.id)
-        await query.message.edit_text(t("triage_done", number=ticket.number, unit=unit.name))
-        await query.answer()
+    unit = await work.active_unit(session, callback_data.arg)
+    await ctx.lifecycle(session).assign(ticket, me, unit.id)
+    await query.message.edit_text(t("triage_done", number=ticket.number, unit=unit.name))
+    await query.answer()
+
+
+async def on_units(query: CallbackQuery, callback_data: TriageCb, session: AsyncSession,
+                   me: Person) -> None:
+    """其他单位…: a page of every active unit on the same card."""
+    assert isinstance(query.message, Message)
+    if (ticket := await _waiting(query, callback_data, session, me)) is None:
         return
-    text = staff_views.triage_text(ticket, ctx.calendar.tz)
-    if callback_data.action == "units":
-        units, pages = await work.units_page(session, callback_data.arg)
-        markup = triage_buttons(ticket, [], units_page=callback_data.arg, units=units,
-                                pages=pages,
-                                nobody=await work.nobody_receives(session, ticket, units))
-    else:  # open: from the pushed 【待分派】 message
-        suggested = await work.suggested_units(session, ticket)
-        markup = triage_buttons(ticket, suggested,
-                                nobody=await work.nobody_receives(session, ticket, suggested))
-    if callback_data.action == "open":
-        await query.message.answer(text, reply_markup=markup)
-    else:
-        await query.message.edit_reply_markup(reply_markup=markup)
+    units, pages = await work.units_page(session, callback_data.arg)
+    await query.message.edit_reply_markup(reply_markup=triage_buttons(
+        ticket, [], units_page=callback_data.arg, units=units, pages=pages,
+        nobody=await work.nobody_receives(session, ticket, units)))
+    await query.answer()
+
+
+async def on_open(query: CallbackQuery, callback_data: TriageCb, session: AsyncSession,
+                  ctx: ServiceContext, me: Person) -> None:
+    """打开 on a pushed 【待分派】 message: the card with the router's suggestions."""
+    assert isinstance(query.message, Message)
+    if (ticket := await _waiting(query, callback_data, session, me)) is None:
+        return
+    suggested = await work.suggested_units(session, ticket)
+    await query.message.answer(staff_views.triage_text(ticket, ctx.calendar.tz),
+                               reply_markup=triage_buttons(
+                                   ticket, suggested,
+                                   nobody=await work.nobody_receives(session, ticket,
+                                                                     suggested)))
     await query.answer()
 
 
@@ -75,5 +95,7 @@ def make_router() -> Router:
     dispatchers = HasRole.for_command("triage")
     router.message.register(on_triage, Command("triage"), dispatchers)
     router.message.register(on_triage, F.text == t("btn_menu_triage"), dispatchers)
-    router.callback_query.register(on_triage_button, TriageCb.filter())
+    router.callback_query.register(on_assign, TriageCb.filter(F.action == TriageAction.ASSIGN))
+    router.callback_query.register(on_units, TriageCb.filter(F.action == TriageAction.UNITS))
+    router.callback_query.register(on_open, TriageCb.filter(F.action == TriageAction.OPEN))
     return router
