@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Collection, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
@@ -61,10 +61,16 @@ class TriageCb(CallbackData, prefix="tr"):
     arg: Id = 0  # unit id (assign) or page (units)
 
 
+class RerouteAction(enum.StrEnum):
+    UNITS = "units"  # arg: the page of units
+    PICK = "pick"  # arg: the unit; asks for the confirmation
+    GO = "go"  # arg: the unit; `wrong`: the router was wrong
+
+
 class RerouteCb(CallbackData, prefix="rr"):
     """A dispatcher's deliberate 改派 of a ticket a unit already has."""
 
-    action: Literal["units", "pick", "go"]
+    action: RerouteAction
     id: Id
     arg: Id = 0  # page (units) or the chosen unit's id
     wrong: bool = False  # go: the router was wrong (a routing correction)
