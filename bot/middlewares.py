@@ -196,11 +196,8 @@ class CurrentPerson(BaseMiddleware):
         user: User | None = data.get("event_from_user")
         if user is not None and not user.is_bot:
             ctx: ServiceContext = data["ctx"]
-            me = await people.ensure_resident(data["session"], user.id, user.full_name,
-                                              ctx.clock)
-            if me.unreachable_at is not None:  # they write again: they can be reached
-                me.unreachable_at, me.unreachable_reason = None, ""
-            data["me"] = me
+            data["me"] = await people.seen(data["session"], user.id, user.full_name,
+                                           ctx.clock)
         return await handler(event, data)
 
 

@@ -33,3 +33,12 @@ async def ensure_resident(session: AsyncSession, tg_user_id: int, name: str,
     elif person.code is None and name and person.name != name[:128]:
         person.name = name[:128]
     return person
+
+
+async def seen(session: AsyncSession, tg_user_id: int, name: str, clock: Clock) -> Person:
+    """The person behind an incoming update (`ensure_resident`). Someone a push could not
+    reach (blocked the bot) who writes again can be reached again."""
+    person = await ensure_resident(session, tg_user_id, name, clock)
+    if person.unreachable_at is not None:
+        person.unreachable_at, person.unreachable_reason = None, ""
+    return person
