@@ -12,13 +12,13 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.emulator import Emulator
 from bot.sender import OutboxSender, SenderLimits
 from models import OutboxMessage, OutboxState, Person
 from models.db import make_sessionmaker
-from services import outbox
+from services import outbox, people
 from services.clock import ManualClock
 from services.texts import t
 from tests.conftest import Org
@@ -200,3 +200,13 @@ async def test_started_sender_drains_and_stops_cleanly(engine: AsyncEngine, cloc
         await sender.stop()
         await bot.session.close()
     assert await states(sm) == Counter({"sent": 1})
+
+
+async def test_someone_unreachable_who_writes_again_is_reachable(session: AsyncSession,
+                                                                  clock: ManualClock) -> None:
+    person = await people.seen(session, 4242, "张三", clock)
+    person.unreachable_at, person.unreachable_reason = clock.now(), "bot was blocked"
+    await session.commit()
+    again = await people.seen(session, 4242, "张三", clock)  # what every update does
+    assert again.id == person.id
+    assert again.unreachable_at is None and again.unreachable_reason == ""
