@@ -16,7 +16,6 @@ from handlers import views
 from models import Person
 from services import my_requests, places, work
 from services.context import ServiceContext
-from services.errors import InvalidInput
 from services.texts import t
 
 NUMBER = re.compile(r"^\s*(MY\d{8}-\d{4,})\s*$", re.IGNORECASE)
@@ -90,12 +89,9 @@ async def on_number(message: Message, session: AsyncSession, ctx: ServiceContext
 async def on_follow_up(message: Message, state: FSMContext, session: AsyncSession,
                        ctx: ServiceContext, me: Person) -> None:
     data = await state.get_data()
-    ticket = await my_requests.own(session, me, int(data.get("ticket_id", 0)))
-    text = message.text or message.caption or ""
-    if len(text) > ctx.intake.max_text:
-        raise InvalidInput("err_text_too_long", length=len(text), limit=ctx.intake.max_text)
     photos = [message.photo[-1].file_id] if message.photo else []
-    await ctx.lifecycle(session).follow_up(ticket, me, text, photos)
+    ticket = await my_requests.follow_up(session, ctx, me, int(data.get("ticket_id", 0)),
+                                         message.text or message.caption or "", photos)
     await state.clear()
     await message.answer(t("follow_up_sent", number=ticket.number), reply_markup=kb.main_menu(me))
 

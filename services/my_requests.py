@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import EventAction, Person, Place, Ticket, TicketEvent, Unit
-from services.errors import NotFound
+from services.context import ServiceContext
+from services.errors import InvalidInput, NotFound
 from services.tickets import ALLOWED_FROM
 
 # What a resident's history shows of each event: staff-internal notes (return reasons,
@@ -55,6 +56,17 @@ async def own(session: AsyncSession, resident: Person, ticket_id: int) -> Ticket
     ticket = await session.get(Ticket, ticket_id)
     if ticket is None or ticket.resident_id != resident.id:
         raise NotFound()
+    return ticket
+
+
+async def follow_up(session: AsyncSession, ctx: ServiceContext, resident: Person,
+                    ticket_id: int, text: str, photos: list[str]) -> Ticket:
+    """补充: the resident's own request, words within the intake limit (refused, not
+    clipped: the resident chose every word), then the lifecycle's follow-up."""
+    ticket = await own(session, resident, ticket_id)
+    if len(text) > ctx.intake.max_text:
+        raise InvalidInput("err_text_too_long", length=len(text), limit=ctx.intake.max_text)
+    await ctx.lifecycle(session).follow_up(ticket, resident, text, photos)
     return ticket
 
 
