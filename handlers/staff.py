@@ -26,7 +26,7 @@ from handlers.staff_keyboards import (
     transfer_buttons,
     work_buttons,
 )
-from models import IN_WORK, EventAction, Person, Role, Ticket
+from models import IN_WORK, EventAction, Person, Ticket
 from services import access, places, work
 from services.context import ServiceContext
 from services.texts import t
@@ -173,9 +173,7 @@ async def _send_view(message: Message, session: AsyncSession, ctx: ServiceContex
     text = staff_views.ticket_view(v, await places.path(session, v.place), ctx.calendar.tz,
                                    ctx.clock.now())
     # work.view has already refused anyone who may not see it; buttons for those who work it.
-    doer = (ticket.assignee_id == me.id or me.has_role(Role.UNIT_STAFF, unit_id=ticket.unit_id)
-            or me.has_role(Role.GRID_WORKER, place_id=ticket.place_id))
-    markup = work_buttons(ticket) if doer else None
+    markup = work_buttons(ticket) if access.does_the_work(me, ticket) else None
     if markup is None and access.may_dispatch(me) and ticket.state in IN_WORK:
         markup = reroute_button(ticket)  # 改派: deliberate, with a confirmation
     await message.answer(text, reply_markup=markup)

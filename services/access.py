@@ -42,6 +42,17 @@ def works_on(person: Person, ticket: Ticket) -> bool:
     )
 
 
+def does_the_work(person: Person, ticket: Ticket) -> bool:
+    """Who gets the work buttons on a ticket's card: the assignee, the staff of its unit,
+    the workers of its grid. Narrower than `works_on`, which also lets the unit's leader
+    act (the leader oversees: sees the card, may act by command, gets no buttons)."""
+    return (ticket.assignee_id == person.id
+            or (ticket.unit_id is not None
+                and person.has_role(Role.UNIT_STAFF, unit_id=ticket.unit_id))
+            or (ticket.place_id is not None
+                and person.has_role(Role.GRID_WORKER, place_id=ticket.place_id)))
+
+
 async def people_with_role(
     session: AsyncSession, role: Role, *, unit_id: int | None = None,
     place_id: int | None = None,
