@@ -84,6 +84,7 @@ def make_context(config: Config, clock: Clock | None = None) -> ServiceContext:
         privacy=PrivacyTerms(retention_days=config.privacy.retention_days,
                              draft_hours=config.privacy.draft_hours),
         bookings=BookingRules(max_open=config.appointments.max_open),
+        errands=config.errands.rules(),
     )
 
 

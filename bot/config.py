@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from services.context import BookingRules, PrivacyTerms
+from services.errands import ErrandRules
 from services.intake import IntakeRules
 from services.stats import RATES, Appraisal
 from services.tickets import Policy
@@ -217,6 +218,26 @@ class AppointmentsConfig(_Section):
     max_open: int = Field(default(BookingRules, "max_open"), ge=1, le=20)
 
 
+_ERRANDS = ErrandRules()
+
+
+class ErrandsConfig(_Section):
+    """红色代办 (services/errands.py: ErrandRules holds the defaults)."""
+
+    offer_hours: float = Field(_ERRANDS.offer_hours, gt=0, le=72)
+    elderly_age: int = Field(_ERRANDS.elderly_age, ge=1, le=120)
+    days_ahead: int = Field(_ERRANDS.days_ahead, ge=1, le=30)
+    max_open: int = Field(_ERRANDS.max_open, ge=1, le=50)
+    hours: float = Field(_ERRANDS.hours, ge=0, le=24)
+    points: int = Field(_ERRANDS.points, ge=0, le=1000)
+    item_hours: dict[str, float] = Field(default_factory=dict)
+    item_points: dict[str, int] = Field(default_factory=dict)
+    wish_value_limit: int = Field(_ERRANDS.wish_value_limit, ge=1, le=100_000)
+
+    def rules(self) -> ErrandRules:
+        return ErrandRules(**self.model_dump())
+
+
 class StatsConfig(_Section):
     response_hours: float = Field(2.0, gt=0, le=72)
     monthly_report: bool = True
@@ -273,6 +294,7 @@ class Config(_Section):
     flood: FloodConfig = FloodConfig()
     outbox: OutboxConfig = OutboxConfig()
     appointments: AppointmentsConfig = AppointmentsConfig()
+    errands: ErrandsConfig = ErrandsConfig()
     stats: StatsConfig = StatsConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     log: LogConfig = LogConfig()

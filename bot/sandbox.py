@@ -59,6 +59,8 @@ PERSONAS = (
     Persona("dispatcher", "县受理中心分派员", "staff-dispatch-1", 10005),
     Persona("callback", "回访员", "staff-callback-1", 10006),
     Persona("representative", "人大代表", "rep-1", 10007),
+    Persona("organiser", "红帆驿站组织员", "org-shjd-01", 10008),
+    Persona("volunteer", "红色代办志愿者", "vol-1", 10009),
 )
 
 

@@ -11,6 +11,8 @@ from aiogram import Router
 from handlers import (
     appointments,
     common,
+    errand_actions,
+    errands,
     errors,
     my_requests,
     privacy,
@@ -20,6 +22,7 @@ from handlers import (
     staff,
     stats,
     triage,
+    wishes,
 )
 
 
@@ -31,5 +34,7 @@ def get_routers() -> list[Router]:
             triage.make_router(), reroute.make_router(), stats.make_router(),
             rating.make_router(),
             appointments.make_router(),
+            errands.make_router(), errand_actions.make_router(),
+            wishes.make_router(),
             report.make_router(),
             my_requests.make_router(), common.make_fallback_router()]

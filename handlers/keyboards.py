@@ -56,8 +56,8 @@ class TicketCb(CallbackData, prefix="tk"):
 
 def menu_texts() -> frozenset[str]:
     """Menu buttons win over a conversation's free-text step (they are not descriptions)."""
-    return frozenset(t(k) for k in ("btn_report", "btn_my", "btn_appointment", "btn_help",
-                                     "btn_cancel")) | menus.button_texts()
+    return frozenset(t(k) for k in ("btn_report", "btn_my", "btn_appointment", "btn_errand",
+                                     "btn_help", "btn_cancel")) | menus.button_texts()
 
 
 def main_menu(me: Person | None = None) -> ReplyKeyboardMarkup:
@@ -67,7 +67,9 @@ def main_menu(me: Person | None = None) -> ReplyKeyboardMarkup:
         return menus.staff_menu(me)
     return ReplyKeyboardMarkup(
         keyboard=[[KeyboardButton(text=t("btn_report")), KeyboardButton(text=t("btn_my"))],
-                  [KeyboardButton(text=t("btn_appointment")), KeyboardButton(text=t("btn_help"))]],
+                  [KeyboardButton(text=t("btn_appointment")),
+                   KeyboardButton(text=t("btn_errand"))],
+                  [KeyboardButton(text=t("btn_help"))]],
         resize_keyboard=True, is_persistent=True)
 
 

@@ -22,9 +22,10 @@ log = logging.getLogger(__name__)
 
 WORKERS = access.WORK_ROLES
 DISPATCH = access.DISPATCH_ROLES
-# Any role but resident: who sees the staff menu (`is_staff`). Not to be confused with
+# Any role but resident and 三长 (who order errands for neighbours as residents do):
+# who sees the staff menu (`is_staff`). Not to be confused with
 # DISPATCH, the roles that may dispatch (`access.may_dispatch`).
-STAFF_ROLES = tuple(r for r in Role if r != Role.RESIDENT)
+STAFF_ROLES = tuple(r for r in Role if r not in (Role.RESIDENT, Role.BLOCK_HEAD))
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ STAFF_COMMANDS = (
     StaffCommand("callbacks", (Role.CALLBACK_STAFF, *DISPATCH), "btn_menu_callbacks"),
     StaffCommand("stats", (Role.UNIT_LEADER, *DISPATCH), "btn_menu_stats"),
     StaffCommand("roster", (Role.REPRESENTATIVE, *DISPATCH), "btn_menu_roster"),
+    StaffCommand("orders", (Role.ORGANISER,), "btn_menu_orders"),
+    StaffCommand("errandstats", (Role.ORGANISER, *DISPATCH), "btn_menu_errandstats"),
+    StaffCommand("volunteer", (Role.VOLUNTEER,), "btn_menu_volunteer"),
     StaffCommand("ticket", STAFF_ROLES, None),
 )
 BY_NAME = {c.name: c for c in STAFF_COMMANDS}

@@ -215,4 +215,9 @@ def render_keyboard(spec: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
         return solved_buttons(ticket_id)
     if kind == Keyboard.CALLBACK:
         return callback_buttons(ticket_id)
+    if kind in (Keyboard.ERRAND, Keyboard.WISH):
+        from handlers import errand_keyboards
+
+        return (errand_keyboards.render(args) if kind == Keyboard.ERRAND
+                else errand_keyboards.render_wish(args))
     raise ValueError(f"outbox keyboard {kind!r} is not rendered as buttons")

@@ -3,6 +3,7 @@
 from models.appointments import Booking, BookingState, Slot
 from models.audit import AuditEntry
 from models.base import Base
+from models.errands import Errand, ErrandEvent, ErrandState, Wish, WishEvent, WishState
 from models.fsm import FsmRecord
 from models.org import Place, PlaceKind, Unit, Venue, VenueKind
 from models.outbox import JobRun, OutboxMessage, OutboxState
@@ -22,6 +23,9 @@ __all__ = [
     "Base",
     "Booking",
     "BookingState",
+    "Errand",
+    "ErrandEvent",
+    "ErrandState",
     "FsmRecord",
     "Invite",
     "JobRun",
@@ -43,4 +47,7 @@ __all__ = [
     "Unit",
     "Venue",
     "VenueKind",
+    "Wish",
+    "WishEvent",
+    "WishState",
 ]

@@ -65,6 +65,9 @@ class Venue(Base):
     # "slot_minutes": 30, "capacity": 3, "holiday_rule": "next_workday" | "keep",
     # "receivers": [person codes]}; empty: the venue takes no bookings.
     schedule: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # 红色代办 of a 红帆驿站: {"menu": [errand names], "rota": {"mon": [volunteer codes],
+    # ...}}; empty: the venue takes no errands (see services/errands.py).
+    errands: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     place: Mapped[Place] = relationship()
 

@@ -20,6 +20,9 @@ class Role(enum.StrEnum):
     CALLBACK_STAFF = "callback_staff"
     REPRESENTATIVE = "representative"  # 两代表一委员; place optional
     ADMIN = "admin"
+    ORGANISER = "organiser"  # 红色代办: a 红帆驿站's organiser (its 党支部); needs a venue
+    VOLUNTEER = "volunteer"  # 红色代办服务队; needs a venue, unit = their 双报到 unit
+    BLOCK_HEAD = "block_head"  # 三长 (小区长/楼栋长/单元长); place = their community
 
 
 class Person(Base):
@@ -65,6 +68,8 @@ class Membership(Base):
     role: Mapped[Role] = mapped_column(str_enum(Role))
     unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"), index=True)
     place_id: Mapped[int | None] = mapped_column(sa.ForeignKey("places.id"), index=True)
+    # organiser / volunteer: the 红帆驿站 they serve
+    venue_id: Mapped[int | None] = mapped_column(sa.ForeignKey("venues.id"), index=True)
 
     person: Mapped[Person] = relationship(back_populates="memberships")
 

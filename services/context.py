@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.clock import Clock
 from services.deadlines import WorkingCalendar
+from services.errands import ErrandLifecycle, ErrandRules
 from services.intake import IntakeRules
 from services.tickets import Lifecycle, Policy
+from services.wishes import WishLifecycle
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,13 @@ class ServiceContext:
     intake: IntakeRules = field(default_factory=IntakeRules)
     privacy: PrivacyTerms = field(default_factory=PrivacyTerms)
     bookings: BookingRules = field(default_factory=BookingRules)
+    errands: ErrandRules = field(default_factory=ErrandRules)
 
     def lifecycle(self, session: AsyncSession) -> Lifecycle:
         return Lifecycle(session, self.clock, self.calendar, self.policy)
+
+    def wish_lifecycle(self, session: AsyncSession) -> WishLifecycle:
+        return WishLifecycle(session, self.clock, self.errands)
+
+    def errand_lifecycle(self, session: AsyncSession) -> ErrandLifecycle:
+        return ErrandLifecycle(session, self.clock, self.calendar, self.errands)

@@ -21,6 +21,7 @@ from models import Membership, Person, Place, PlaceKind, Role, Unit, Venue, Venu
 from models.org import PLACE_PARENTS
 from services import staff_admin
 from services.clock import Clock
+from services.errands import WEEKDAY_KEYS
 
 SECTIONS = ("places", "venues", "units", "people")
 UNIT_ROLES = (Role.UNIT_STAFF, Role.UNIT_LEADER)
@@ -117,6 +118,39 @@ def _schedule_errors(raw: object, people: set[str | None]) -> list[str]:
     return errors
 
 
+def _errand_errors(raw: object, venue: dict[str, Any],
+                   people: list[dict[str, Any]]) -> list[str]:
+    """A 红帆驿站's 红色代办: its menu and its rota of volunteers per weekday."""
+    if not isinstance(raw, dict):
+        return ["应为表，如 {menu = [\"代购药品\"], rota = {mon = [\"vol-1\"]}}"]
+    errors = []
+    if venue.get("kind") != VenueKind.RED_SAIL.value:
+        errors.append("只有 red_sail（红帆驿站）开展红色代办")
+    menu = raw.get("menu")
+    if not (isinstance(menu, list) and menu and all(
+            isinstance(m, str) and 1 <= len(m.strip()) <= 32 for m in menu)
+            and len(set(menu)) == len(menu) and len(menu) <= 20):
+        errors.append("menu 应为1-20个不重复的事项名称（每个不超过32字）")
+    rota = raw.get("rota", {})
+    volunteers = {p.get("code") for p in people
+                  if "volunteer" in (p.get("roles") or []) and p.get("venue") == venue.get("code")}
+    if not isinstance(rota, dict):
+        errors.append("rota 应为表，如 {mon = [\"vol-1\"], tue = [...]}")
+        rota = {}
+    for day, codes in rota.items():
+        if day not in WEEKDAY_KEYS:
+            errors.append(f"rota 的键 {day!r} 应为 {list(WEEKDAY_KEYS)} 之一")
+        elif not isinstance(codes, list):
+            errors.append(f"rota.{day} 应为人员 code 列表")
+        else:
+            errors += [f"rota.{day} 中的 {c!r} 不是本驿站的志愿者" for c in codes
+                       if c not in volunteers]
+    unknown = set(raw) - {"menu", "rota"}
+    if unknown:
+        errors.append(f"未知的键 {sorted(unknown)}")
+    return errors
+
+
 def _validate(data: dict[str, Any], chk: _Checker, known: dict[str, set[str]]) -> None:
     codes: dict[str, set[str]] = {s: set() for s in SECTIONS}
     kinds: dict[str, PlaceKind] = {}
@@ -164,13 +198,24 @@ def _validate(data: dict[str, Any], chk: _Checker, known: dict[str, set[str]]) -
             VenueKind(row.get("kind", "other"))
         except ValueError:
             chk.error("venues", i, row, f"kind 应为 {[k.value for k in VenueKind]}")
+        if "errands" in row:
+            for msg in _errand_errors(row["errands"], row, data.get("people", [])):
+                chk.error("venues", i, row, f"errands: {msg}")
     for i, row in enumerate(data.get("units", [])):
         if row.get("parent") and row["parent"] not in units:
             chk.error("units", i, row, f"parent {row['parent']!r} 不存在")
         if row.get("place") and row["place"] not in places:
             chk.error("units", i, row, f"place {row['place']!r} 不存在")
+    venues = codes["venues"] | known.get("venues", set())
     for i, row in enumerate(data.get("people", [])):
         _validate_person(row, i, chk, places, units, kinds)
+        roles = row.get("roles") if isinstance(row.get("roles"), list) else []
+        if ({"organiser", "volunteer"} & set(roles)) and row.get("venue") not in venues:
+            chk.error("people", i, row, "organiser/volunteer 需要有效的 venue（红帆驿站 code）")
+        if "volunteer" in roles and row.get("unit") and row["unit"] not in units:
+            chk.error("people", i, row, f"双报到单位 unit {row['unit']!r} 不存在")
+        if "block_head" in roles and row.get("place") not in places:
+            chk.error("people", i, row, "block_head 需要有效的 place（所在社区）")
 
 
 def _validate_person(row: dict[str, Any], i: int, chk: _Checker, places: set[str],
@@ -250,7 +295,9 @@ async def import_org(session: AsyncSession, text: str, clock: Clock,
     units = await _codes(session, Unit)
     chk = _Checker(text)
     people = set(await session.scalars(sa.select(Person.code).where(Person.code.is_not(None))))
-    _validate(data, chk, {"places": set(places), "units": set(units), "people": people})
+    venue_codes = set(await session.scalars(sa.select(Venue.code)))
+    _validate(data, chk, {"places": set(places), "units": set(units), "people": people,
+                          "venues": venue_codes})
     if chk.errors:
         raise OrgImportError(chk.errors)
     report = ImportReport()
@@ -278,7 +325,8 @@ async def _apply(session: AsyncSession, data: dict[str, Any], places: dict[str, 
             "name": row["name"], "kind": VenueKind(row.get("kind", "other")),
             "place_id": place_id(row["place"]), "address": row.get("address", ""),
             "latitude": row.get("latitude"), "longitude": row.get("longitude"),
-            "schedule": dict(row.get("schedule", {}))},
+            "schedule": dict(row.get("schedule", {})),
+            "errands": dict(row.get("errands", {}))},
             session, report, "venues")
     for row in _tree_order(data.get("units", [])):
         _upsert(units, Unit, row["code"], {
@@ -305,7 +353,7 @@ async def _apply(session: AsyncSession, data: dict[str, Any], places: dict[str, 
                 report.deactivated.append(row["code"])
             continue
         person.active = True
-        roles_changed = _set_memberships(person, row, place_id, unit_id)
+        roles_changed = _set_memberships(person, row, place_id, unit_id, ids(venues))
         if roles_changed and not is_new and report.updated["people"] == counted:
             report.updated["people"] += 1
     await session.flush()
@@ -318,28 +366,35 @@ async def _apply(session: AsyncSession, data: dict[str, Any], places: dict[str, 
 
 def _set_memberships(person: Person, row: dict[str, Any],
                      place_id: Callable[[str | None], int | None],
-                     unit_id: Callable[[str | None], int | None]) -> bool:
+                     unit_id: Callable[[str | None], int | None],
+                     venue_id: Callable[[str | None], int | None]) -> bool:
     """The file is the truth for staff roles; a resident membership is kept.
 
     Returns whether the person's roles changed.
     """
-    wanted: set[tuple[Role, int | None, int | None]] = set()
+    wanted: set[tuple[Role, int | None, int | None, int | None]] = set()
     for role in map(Role, row["roles"]):
-        if role in UNIT_ROLES:
-            wanted.add((role, unit_id(row["unit"]), None))
+        if role in (Role.ORGANISER, Role.VOLUNTEER):  # unit: a volunteer's 双报到 unit
+            wanted.add((role, unit_id(row.get("unit")) if role == Role.VOLUNTEER else None,
+                        None, venue_id(row["venue"])))
+        elif role == Role.BLOCK_HEAD:
+            wanted.add((role, None, place_id(row["place"]), None))
+        elif role in UNIT_ROLES:
+            wanted.add((role, unit_id(row["unit"]), None, None))
         elif role == Role.GRID_WORKER:
-            wanted.update((role, None, place_id(g)) for g in row["grids"])
+            wanted.update((role, None, place_id(g), None) for g in row["grids"])
         elif role == Role.REPRESENTATIVE:
-            wanted.add((role, None, place_id(row.get("place"))))
+            wanted.add((role, None, place_id(row.get("place")), None))
         else:
-            wanted.add((role, None, None))
+            wanted.add((role, None, None, None))
     keep = []
     for m in person.memberships:
-        key = (m.role, m.unit_id, m.place_id)
+        key = (m.role, m.unit_id, m.place_id, m.venue_id)
         if m.role not in IMPORTED_ROLES or key in wanted:
             keep.append(m)
             wanted.discard(key)
     changed = bool(wanted) or len(keep) != len(person.memberships)
     person.memberships = keep + [
-        Membership(role=r, unit_id=u, place_id=p) for r, u, p in sorted(wanted, key=str)]
+        Membership(role=r, unit_id=u, place_id=p, venue_id=v)
+        for r, u, p, v in sorted(wanted, key=str)]
     return changed

@@ -33,6 +33,8 @@ class Keyboard(enum.StrEnum):
     RATING = "rating"  # the resident's 满意/基本满意/不满意
     CALLBACK = "callback"  # the callback staff's result buttons
     EDIT = "edit"  # no message: new buttons on a card already sent (args: card, message_id)
+    ERRAND = "errand"  # 红色代办: a party's buttons for the errand's state
+    WISH = "wish"  # 微心愿: a party's buttons for the wish's state
 
 
 # Cards: their buttons follow the ticket's state, so every sent copy is edited on a change.

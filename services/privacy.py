@@ -8,7 +8,9 @@
   longer names anyone, their text kept until the retention rule clears it.
 - Retention (`purge_closed`, `expire_drafts`): personal fields of tickets closed more than
   `privacy.retention_days` ago, and the messages pushed about them; drafts older than
-  `privacy.draft_hours`. A daily scheduler sweep runs both; `minyi doctor` shows what is due.
+  `privacy.draft_hours`; the contact and result of finished 红色代办 errands and the text of
+  finished 微心愿 (`purge_errands`). A daily scheduler sweep runs them; `minyi doctor`
+  shows what is due.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from models import (
     Booking,
     BookingState,
+    Errand,
+    ErrandState,
     FsmRecord,
     OutboxMessage,
     OutboxState,
@@ -30,6 +34,8 @@ from models import (
     Ticket,
     TicketEvent,
     TicketState,
+    Wish,
+    WishState,
 )
 from services import audit
 from services.clock import Clock
@@ -40,6 +46,12 @@ IN_FLIGHT = (OutboxState.PENDING, OutboxState.SENDING)
 # Ticket columns that describe the resident or their place, cleared by erase and retention.
 PLACE_AND_MEDIA = {"contact_phone": None, "latitude": None, "longitude": None, "address": "",
                    "photos": [], "attachments": []}
+
+
+ERRANDS_FINISHED = (ErrandState.CLOSED, ErrandState.CANCELLED)
+WISHES_FINISHED = (WishState.FULFILLED, WishState.REJECTED)
+ERRAND_PERSONAL = {"beneficiary_name": "", "address": "", "phone": "", "result_note": "",
+                   "result_photo": None, "note": ""}
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
@@ -75,6 +87,15 @@ async def export(session: AsyncSession, person: Person,
         } for tk in tickets],
         "bookings": [{"code": b.code, "at": _iso(b.starts_at), "topic": b.topic,
                       "state": b.state.value} for b in bookings],
+        "errands": [{
+            "id": e.id, "item": e.item, "for": e.beneficiary_name, "age": e.beneficiary_age,
+            "address": e.address, "phone": e.phone, "day": e.wanted_day.isoformat(),
+            "state": e.state.value, "rating": e.rating, "ordered": _iso(e.created_at),
+        } for e in await session.scalars(
+            sa.select(Errand).where(Errand.orderer_id == person.id).order_by(Errand.id))],
+        "wishes": [{"id": w.id, "text": w.text, "value": w.value, "state": w.state.value}
+                   for w in await session.scalars(sa.select(Wish).where(
+                       Wish.resident_id == person.id).order_by(Wish.id))],
         "draft": draft or {},
     }
 
@@ -100,6 +121,13 @@ async def erase(session: AsyncSession, person: Person, clock: Clock) -> int:
     await session.execute(sa.update(Booking).where(Booking.resident_id == person.id,
                                                    Booking.state != BookingState.BOOKED)
                           .values(topic="", notes=""))
+    # 红色代办 and 微心愿 that are finished (an open errand keeps its contact until done)
+    await session.execute(sa.update(Errand).where(Errand.orderer_id == person.id,
+                                                  Errand.state.in_(ERRANDS_FINISHED))
+                          .values(**ERRAND_PERSONAL))
+    await session.execute(sa.update(Wish).where(Wish.resident_id == person.id,
+                                                Wish.state.in_(WISHES_FINISHED))
+                          .values(text="", photo=None))
     person.name, person.phone, person.tg_user_id = "", None, None
     person.consent_at, person.unreachable_at, person.unreachable_reason = None, None, ""
     person.active = False
@@ -171,6 +199,19 @@ async def purge_bookings(session: AsyncSession, now: dt.datetime, retention_days
     return int(result.rowcount or 0)
 
 
+async def purge_errands(session: AsyncSession, now: dt.datetime, retention_days: int) -> int:
+    """The beneficiary's contact and the result of errands finished before the limit, and
+    the text and photo of finished wishes."""
+    limit = now - dt.timedelta(days=retention_days)
+    result = await session.execute(sa.update(Errand).where(
+        Errand.state.in_(ERRANDS_FINISHED), Errand.updated_at <= limit, Errand.phone != "")
+        .values(**ERRAND_PERSONAL))
+    wishes = await session.execute(sa.update(Wish).where(
+        Wish.state.in_(WISHES_FINISHED), Wish.updated_at <= limit, Wish.text != "")
+        .values(text="", photo=None))
+    return int(result.rowcount or 0) + int(wishes.rowcount or 0)
+
+
 async def expire_drafts(session: AsyncSession, now: dt.datetime, draft_hours: int) -> int:
     result = await session.execute(sa.delete(FsmRecord).where(
         FsmRecord.updated_at <= now - dt.timedelta(hours=draft_hours)))
@@ -180,7 +221,7 @@ async def expire_drafts(session: AsyncSession, now: dt.datetime, draft_hours: in
 async def run_retention(sessionmaker: async_sessionmaker[AsyncSession], clock: Clock,
                         retention_days: int, draft_hours: int) -> dict[str, int]:
     """The daily sweep: every batch in its own transaction, until nothing is due."""
-    done = {"tickets": 0, "bookings": 0, "drafts": 0}
+    done = {"tickets": 0, "bookings": 0, "errands": 0, "drafts": 0}
     while True:
         async with sessionmaker() as session:
             n = await purge_closed(session, clock.now(), retention_days)
@@ -190,6 +231,7 @@ async def run_retention(sessionmaker: async_sessionmaker[AsyncSession], clock: C
             break
     async with sessionmaker() as session:
         done["bookings"] = await purge_bookings(session, clock.now(), retention_days)
+        done["errands"] = await purge_errands(session, clock.now(), retention_days)
         done["drafts"] = await expire_drafts(session, clock.now(), draft_hours)
         if done["tickets"]:
             audit.record(session, clock, None, "retention.purge", "",

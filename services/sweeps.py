@@ -29,7 +29,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from models import IN_WORK, JobRun, Role, Ticket, Unit
 from models import TicketState as S
 from models.db import skip_locked, upsert_insert
-from services import access, appointments
+from services import access, appointments, errands
 from services.access import Audience
 from services.context import ServiceContext
 from services.errors import Conflict
@@ -125,6 +125,15 @@ async def run_sweeps(sessionmaker: async_sessionmaker[AsyncSession], ctx: Servic
                 break
     async with sessionmaker() as session:
         report.add("appointment_reminders", await appointments.remind_due(session, ctx))
+    if working:  # an offer lapses in office hours only (its moment is counted in them)
+        async with sessionmaker() as session:
+            try:
+                report.add("errand_offers", await errands.lapse_due(
+                    session, ctx.clock, ctx.calendar, ctx.errands))
+                await session.commit()
+            except (Conflict, StaleDataError, DBAPIError) as exc:
+                await session.rollback()
+                log.info("sweep errand_offers: left for the next run (%s)", exc)
     return report
 
 

@@ -165,7 +165,7 @@ async def test_retention_sweep_clears_closed_tickets_and_drafts_and_doctor_says_
 
     assert "0 件" in await doctor()
     assert await privacy.run_retention(h.sessionmaker, h.ctx.clock, 365, 72) == {
-        "tickets": 0, "bookings": 0, "drafts": 0}
+        "tickets": 0, "bookings": 0, "errands": 0, "drafts": 0}
     h.ctx.clock.advance(dt.timedelta(days=366))
     assert "1 件已办结诉求" in await doctor() and "2 份" in await doctor()
     done = await privacy.run_retention(h.sessionmaker, h.ctx.clock, 365, 72)

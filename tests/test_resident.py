@@ -57,7 +57,7 @@ async def test_scripted_dialogue_with_restarts(harness: Harness, org: Org,
     await u.say("/start")
     assert u.last.text == t("start", county="泗水县", days=3)
     assert u.last.reply_buttons == [t("btn_report"), t("btn_my"), t("btn_appointment"),
-                                    t("btn_help")]
+                                    t("btn_errand"), t("btn_help")]
     await u.say(t("btn_report"))
     assert u.last.text == t("report_ask_text")
     await u.say(LAMP)

@@ -1,0 +1,311 @@
+"""红色代办 through the real Dispatcher: 点单 → 下单 → 接单 → 已上门 → 已完成 → 评价."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers import menus
+from handlers.errand_keyboards import ErrandCb, OrderCb, Step, WishCb
+from models import (
+    Errand,
+    ErrandEvent,
+    ErrandState,
+    Person,
+    Venue,
+    Wish,
+    WishEvent,
+    WishState,
+)
+from services import errands, privacy, sweeps
+from services.clock import ManualClock
+from services.errands import ErrandAction
+from services.org_import import OrgImportError, import_org
+from services.texts import plain, t
+from services.wishes import WishAction
+from tests.bot_double import Chatter, Harness
+from tests.conftest import EXAMPLE_ORG, TZ, Org
+
+PHONE = "05371234567"
+
+
+async def order_for_grandma(u: Chatter, *, day: str = "11月30日") -> None:
+    await u.say(t("btn_errand"))
+    await u.press("泗河社区红帆驿站")
+    await u.press("代购药品和生活用品")
+    await u.press(plain("btn_errand_other"))
+    await u.say("王奶奶")
+    await u.say("七十八")
+    assert u.last.text == t("err_errand_age")
+    await u.say("78")
+    await u.say("泗河社区3号楼2单元101")
+    await u.say("0537-1234567")
+    await u.press(plain("errand_care_elderly_alone"))
+    await u.press(day)
+    await u.press(plain("errand_window_morning"))
+
+
+async def chat(harness: Harness, org: Org, code: str) -> Chatter:
+    person = await org.person(code)
+    assert person.tg_user_id is not None
+    return harness.user(person.tg_user_id, person.name)
+
+
+async def the_errand(harness: Harness) -> Errand:
+    async with harness.sessionmaker() as s:
+        errand = await s.scalar(sa.select(Errand).order_by(Errand.id))
+    assert errand is not None
+    return errand
+
+
+async def test_order_offer_lapse_accept_complete_rate(harness: Harness, org: Org) -> None:
+    u = harness.user(7101, "王小明")
+    await order_for_grandma(u)
+    confirm = u.last_with_buttons()
+    assert "王奶奶" in confirm.text and "泗河社区3号楼2单元101" in confirm.text
+    data = confirm.buttons[0][1]
+    await u.press(plain("btn_errand_confirm"))
+    assert u.last.text == t("errand_ordered", id=1)
+    await u.press_data(data, confirm)  # a double tap orders nothing more
+    assert u.last_alert() == plain("errand_ordered", id=1)
+    errand = await the_errand(harness)
+    assert errand.priority and errand.for_other and errand.wanted_day == dt.date(2026, 11, 30)
+
+    await harness.deliver()
+    organiser = await chat(harness, org, "org-shjd-01")
+    assert PHONE in organiser.last.text and "【优先】" in organiser.last.text
+    assert [b for b, _ in organiser.last.buttons] == [plain("btn_errand_assign"),
+                                                     plain("btn_errand_auto")]
+    await organiser.press(plain("btn_errand_auto"))
+    vol1, vol2 = await chat(harness, org, "vol-1"), await chat(harness, org, "vol-2")
+    assert organiser.last.text == t("errand_offered_to", id=1, volunteer="颜海涛")
+    await harness.deliver()
+    offer = vol1.last
+    assert PHONE not in offer.text and "泗河社区3号楼" not in offer.text  # no contact yet
+    assert [b for b, _ in offer.buttons] == [plain("btn_errand_accept"),
+                                            plain("btn_errand_decline")]
+
+    # Not accepted within the office hours: the sweep offers it to the next on Monday's rota.
+    harness.ctx.clock.set(dt.datetime(2026, 11, 30, 9, 30, tzinfo=TZ))
+    report = await sweeps.run_sweeps(harness.sessionmaker, harness.ctx)
+    assert report.done["errand_offers"] == 1
+    await harness.deliver()
+    await vol1.press(plain("btn_errand_accept"), offer)  # the lapsed offer is not theirs now
+    assert vol1.last_alert() == plain("err_not_found")
+    await vol2.press(plain("btn_errand_accept"))
+    assert PHONE in vol2.last.text and "泗河社区3号楼2单元101" in vol2.last.text
+    await vol2.press_data(ErrandCb(action=ErrandAction.ACCEPT, id=1).pack())  # double tap
+    assert vol2.last_alert() == plain("err_illegal_transition")
+    await vol2.press(plain("btn_errand_visit"))
+    await vol2.press(plain("btn_errand_complete"))
+    assert vol2.last.text == t("errand_ask_result")
+    await vol2.photo("receipt-1", caption="药已送到，收据在照片里")
+    assert vol2.last.text == t("errand_completed_you", id=1)
+
+    await harness.deliver()
+    texts = [m.text for m in u.inbox]
+    assert t("ob_errand_accepted", id=1, item="代购药品和生活用品", volunteer="曾庆华") in texts
+    assert t("ob_errand_visited", id=1, volunteer="曾庆华") in texts
+    assert "药已送到" in u.last.text
+    done_message = u.last
+    await u.press(plain("btn_errand_satisfied"))
+    assert u.last.text == t("errand_rated", id=1, rating=t("errand_rating_satisfied"))
+    await u.press_data(ErrandCb(action=ErrandAction.SATISFIED, id=1).pack(), done_message)
+    assert u.last_alert() == plain("err_illegal_transition")
+
+    await vol2.say("/start")
+    assert t("btn_menu_volunteer") in vol2.last.reply_buttons
+    await vol2.say(t("btn_menu_volunteer"))
+    assert "累计：代办 1 件，服务 1 小时，积分 10" in vol2.last.text
+    async with harness.sessionmaker() as s:
+        actions = list(await s.scalars(sa.select(ErrandEvent.action).order_by(ErrandEvent.id)))
+        done = await s.get(Errand, 1)
+    assert actions == ["order", "auto", "lapse", "accept", "visit", "complete", "satisfied"]
+
+    await organiser.say("/start")
+    assert {t("btn_menu_orders"), t("btn_menu_errandstats")} <= set(organiser.last.reply_buttons)
+    await organiser.say(t("btn_menu_errandstats"))
+    figures = organiser.last.text
+    assert "点单 1 件（优先对象 1 件），接单 1 件，平均接单用时 71.5 小时" in figures
+    assert "完成率 100.0%；满意率 100.0%；志愿服务 1 小时，积分 10" in figures
+    assert "驿站积分排名：1. 泗河社区红帆驿站 10分" in figures
+    assert "双报到单位积分排名：1. 县住房和城乡建设局 10分" in figures
+    await organiser.say("/errandstats 明年")
+    assert organiser.last.text == t("errand_stats_usage")
+    await u.say("/errandstats")
+    assert u.last.text == menus.staff_only_text("errandstats")
+    assert done is not None and done.state == ErrandState.CLOSED
+    assert done.result_photo == "receipt-1"
+
+
+async def test_unsatisfied_back_to_organiser_and_rota_runs_out(harness: Harness,
+                                                               org: Org) -> None:
+    u = harness.user(7102)
+    await order_for_grandma(u)
+    await u.press(plain("btn_errand_confirm"))
+    await harness.deliver()
+    organiser = await chat(harness, org, "org-shjd-01")
+    await organiser.press(plain("btn_errand_assign"))
+    await organiser.press("颜海涛")
+    await harness.deliver()
+    vol1, vol2 = await chat(harness, org, "vol-1"), await chat(harness, org, "vol-2")
+    await vol1.press(plain("btn_errand_decline"))  # -> vol-2, the next on Monday's rota
+    await harness.deliver()
+    await vol2.press(plain("btn_errand_decline"))  # the rota runs out
+    await harness.deliver()
+    assert organiser.last.text.startswith(plain("ob_errand_exhausted", summary="")[:10])
+    await organiser.press(plain("btn_errand_assign"))
+    await organiser.press("曾庆华")
+    await harness.deliver()
+    await vol2.press(plain("btn_errand_accept"))
+    await vol2.press(plain("btn_errand_complete"))
+    await vol2.say("已代购")
+    await harness.deliver()
+    await u.press(plain("btn_errand_unsatisfied"))
+    assert u.last.text == t("errand_rated_bad", id=1)
+    await harness.deliver()
+    assert organiser.last.text.startswith(plain("ob_errand_unsatisfied", summary="")[:8])
+    errand = await the_errand(harness)
+    assert errand.state == ErrandState.ORDERED and errand.volunteer_id is None
+
+
+async def test_restart_mid_order_forged_and_foreign_buttons(harness: Harness,
+                                                            org: Org) -> None:
+    u = harness.user(7103)
+    await u.say(t("btn_errand"))
+    await u.press("泗河社区红帆驿站")
+    harness.restart()  # a new process: the draft is in the FSM storage
+    await u.press("陪同就医")
+    await u.press(plain("btn_errand_self"))
+    await u.say("72")
+    await u.say("泗河社区5号楼101")
+    await u.say("13800000000")
+    await u.press(plain("errand_care_"))
+    await u.press("11月28日")
+    await u.press(plain("errand_window_any"))
+    await u.press(plain("btn_errand_confirm"))
+    assert u.last.text == t("errand_ordered", id=1)
+
+    other = harness.user(7104)
+    await other.press_data(ErrandCb(action=ErrandAction.CANCEL, id=1).pack(), u.last)
+    assert other.last_alert() == plain("err_not_found")
+    await other.press_data("er:bogus:1:0", u.last)
+    assert other.last_alert() == plain("stale_button")
+    vol1 = await chat(harness, org, "vol-1")  # a volunteer not offered this errand
+    await vol1.press_data(ErrandCb(action=ErrandAction.ACCEPT, id=1).pack(), u.last)
+    assert vol1.last_alert() == plain("err_not_found")
+    await u.say("/errands")
+    await u.press(plain("btn_errand_cancel"))
+    assert u.last.text == t("errand_cancelled", id=1)
+
+
+async def test_org_import_checks_errand_rows(session: AsyncSession, clock: ManualClock,
+                                             org: Org) -> None:
+    text = EXAMPLE_ORG.read_text(encoding="utf-8").replace(
+        'sat = ["vol-3"]', 'sat = ["vol-9"]').replace(
+        'roles = ["organiser"]\nvenue = "RS-SHJD-01"', 'roles = ["organiser"]\nvenue = "NOPE"')
+    with pytest.raises(OrgImportError) as err:
+        await import_org(session, text, clock)
+    assert any("rota.sat 中的 'vol-9' 不是本驿站的志愿者" in e and "RS-SHJD-01" in e
+               for e in err.value.errors)
+    assert any("org-shjd-01" in e and "venue" in e for e in err.value.errors)
+    venue = (await session.scalars(sa.select(Venue).where(Venue.code == "RS-SHJD-01"))).one()
+    assert venue.errands["rota"]["sat"] == ["vol-3"]  # nothing written
+    vol = await org.person("vol-1")
+    assert errands.organises(await org.person("org-shjd-01"), venue.id)
+    cg = await org.unit("CG")  # the volunteer's 双报到 unit
+    assert [(m.role, m.unit_id, m.venue_id) for m in vol.memberships] == [
+        ("volunteer", cg.id, venue.id)]
+
+
+async def test_wish_posted_claimed_fulfilled(harness: Harness, org: Org) -> None:
+    u = harness.user(7201, "赵大妈")
+    await u.say("/wish")
+    await u.press("泗河社区红帆驿站")
+    await u.say("想要一副老花镜，看报纸方便些")
+    await u.say("500")
+    assert u.last.text == t("err_wish_value", limit=200)
+    await u.say("80")
+    assert u.last.text == t("wish_submitted", id=1)
+    await harness.deliver()
+    organiser = await chat(harness, org, "org-shjd-01")
+    new = organiser.last
+    assert "老花镜" in new.text
+    await organiser.press(plain("btn_wish_publish"))
+    await organiser.press_data(WishCb(action=WishAction.PUBLISH, id=1).pack(), new)
+    assert organiser.last_alert() == plain("err_illegal_transition")
+    await harness.deliver()
+    rep, other_town = await chat(harness, org, "rep-1"), await chat(harness, org, "rep-2")
+    vol = await chat(harness, org, "vol-1")
+    assert "老花镜" in rep.last.text and "老花镜" in vol.last.text
+    assert not any("老花镜" in m.text for m in other_town.inbox)  # not their town
+    offer = vol.last
+    await rep.press(plain("btn_wish_claim"))
+    await vol.press(plain("btn_wish_claim"), offer)  # claimed by someone else already
+    assert vol.last_alert() == plain("err_not_found")
+    await rep.press(plain("btn_wish_fulfil"))
+    await rep.say("已经送到了")
+    assert rep.last.text == t("err_wish_photo")
+    await rep.photo("glasses-1")
+    assert rep.last.text == t("wish_fulfilled_you", id=1)
+    await harness.deliver()
+    assert u.last.photo == "glasses-1" and "金国庆" in u.last.text
+    async with harness.sessionmaker() as s:
+        wish = await s.get(Wish, 1)
+        actions = list(await s.scalars(sa.select(WishEvent.action).order_by(WishEvent.id)))
+    assert wish is not None and wish.state == WishState.FULFILLED
+    assert actions == ["submit", "publish", "claim", "fulfil"]
+
+
+async def test_privacy_export_and_retention_of_errands(harness: Harness, org: Org) -> None:
+    u = harness.user(7301)
+    await order_for_grandma(u)
+    await u.press(plain("btn_errand_confirm"))
+    await u.say("/errands")
+    await u.press(plain("btn_errand_cancel"))
+    async with harness.sessionmaker() as s:
+        me = await s.scalar(sa.select(Person).where(Person.tg_user_id == 7301))
+        assert me is not None
+        mine = (await privacy.export(s, me, None))["errands"]
+    assert [(e["for"], e["phone"], e["state"]) for e in mine] == [
+        ("王奶奶", PHONE, "cancelled")]
+    clock = harness.ctx.clock
+    assert (await privacy.run_retention(harness.sessionmaker, clock, 365, 72))["errands"] == 0
+    clock.advance(dt.timedelta(days=366))
+    assert (await privacy.run_retention(harness.sessionmaker, clock, 365, 72))["errands"] == 1
+    errand = await the_errand(harness)
+    assert (errand.beneficiary_name, errand.address, errand.phone) == ("", "", "")
+
+
+async def test_queue_puts_priority_first_and_forged_choices_are_refused(
+        harness: Harness, org: Org) -> None:
+    young = harness.user(7401, "小刘")
+    await young.say(t("btn_errand"))
+    await young.press("泗河社区红帆驿站")
+    await young.press("家电小修")
+    await young.press(plain("btn_errand_self"))
+    await young.say("35")
+    await young.say("泗河社区2号楼101")
+    await young.say("13800000001")
+    care = young.last_with_buttons()
+    key = OrderCb.unpack(care.buttons[0][1]).key
+    await young.press_data(OrderCb(step=Step.CARE, value=9, key=key).pack(), care)
+    assert young.last_alert() == plain("err_errand_incomplete")
+    await young.press_data(OrderCb(step=Step.CARE, value=0, key="0" * 16).pack(), care)
+    assert young.last_alert() == plain("stale_button")
+    await young.press(plain("errand_care_"))
+    await young.press("11月30日")
+    await young.press(plain("errand_window_afternoon"))
+    await young.press(plain("btn_errand_confirm"))
+    await order_for_grandma(harness.user(7402))
+    await harness.user(7402).press(plain("btn_errand_confirm"))
+
+    organiser = await chat(harness, org, "org-shjd-01")
+    await organiser.say("/orders")
+    cards = [m.text for m in organiser.inbox if "代办单 #" in m.text]
+    assert cards[0].startswith("【优先】代办单 #2") and cards[1].startswith("代办单 #1")
+    errand = await the_errand(harness)
+    assert not errand.priority
