@@ -55,6 +55,8 @@ TEXTS: dict[str, str] = {
         "· 我要反映：用文字描述问题，可附照片和位置；\n"
         "· 我的诉求：查看办理进度；\n"
         "· 预约“民意5来听”：每月5日、25日民情日，15日群众接待日；\n"
+        "· 红色代办：老人、重点关爱对象等可请红帆驿站志愿者上门代办（/errands 查看），"
+        "/wish 许一个微心愿；\n"
         "· 随时发送 /cancel 可取消当前操作；\n"
         "· 个人信息：/privacy 查看说明，/myinfo 获取我们保存的您的信息，/deleteme 删除。"
     ),
@@ -415,6 +417,8 @@ TEXTS: dict[str, str] = {
     "btn_menu_orders": "代办单",
     "btn_menu_errandstats": "代办统计",
     "btn_menu_volunteer": "我的志愿服务",
+    "cmd_errands": "我点的红色代办",
+    "cmd_wish": "微心愿",
     "cmd_orders": "本驿站待处理的红色代办单（优先对象在前）",
     "cmd_errandstats": "红色代办统计（/errandstats 上月）",
     "cmd_volunteer": "我的志愿服务时长和积分",
