@@ -20,12 +20,14 @@ from services.texts import t
 
 log = logging.getLogger(__name__)
 
+ERRAND_ROLES = (Role.ORGANISER, Role.VOLUNTEER)  # 红色代办 staff: no 诉求 tickets
 WORKERS = access.WORK_ROLES
 DISPATCH = access.DISPATCH_ROLES
 # Any role but resident and 三长 (who order errands for neighbours as residents do):
 # who sees the staff menu (`is_staff`). Not to be confused with
 # DISPATCH, the roles that may dispatch (`access.may_dispatch`).
 STAFF_ROLES = tuple(r for r in Role if r not in (Role.RESIDENT, Role.BLOCK_HEAD))
+TICKET_ROLES = tuple(r for r in STAFF_ROLES if r not in ERRAND_ROLES)
 
 
 @dataclass(frozen=True)
@@ -42,9 +44,9 @@ STAFF_COMMANDS = (
     StaffCommand("stats", (Role.UNIT_LEADER, *DISPATCH), "btn_menu_stats"),
     StaffCommand("roster", (Role.REPRESENTATIVE, *DISPATCH), "btn_menu_roster"),
     StaffCommand("orders", (Role.ORGANISER,), "btn_menu_orders"),
-    StaffCommand("errandstats", (Role.ORGANISER, *DISPATCH), "btn_menu_errandstats"),
+    StaffCommand("errandstats", (Role.ORGANISER, Role.ADMIN), "btn_menu_errandstats"),
     StaffCommand("volunteer", (Role.VOLUNTEER,), "btn_menu_volunteer"),
-    StaffCommand("ticket", STAFF_ROLES, None),
+    StaffCommand("ticket", TICKET_ROLES, None),
 )
 BY_NAME = {c.name: c for c in STAFF_COMMANDS}
 # Commands whose routers filter by role, so someone without it falls through to the

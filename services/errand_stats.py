@@ -48,8 +48,8 @@ class ErrandFigures:
 
 
 def scope(person: Person) -> list[int] | None:
-    """Dispatchers and admins see every 驿站; an organiser their own; others nothing."""
-    if person.has_role(Role.DISPATCHER) or person.has_role(Role.ADMIN):
+    """Admins see every 驿站; an organiser their own; others nothing."""
+    if person.has_role(Role.ADMIN):
         return None
     venues = [m.venue_id for m in person.memberships
               if m.role == Role.ORGANISER and m.venue_id is not None]

@@ -415,7 +415,7 @@ TEXTS: dict[str, str] = {
     "role_volunteer": "红色代办志愿者",
     "role_block_head": "小区长/楼栋长/单元长",
     "btn_menu_orders": "代办单",
-    "btn_menu_errandstats": "代办统计",
+    "btn_menu_errandstats": "代办情况",
     "btn_menu_volunteer": "我的志愿服务",
     "cmd_errands": "我点的红色代办",
     "cmd_wish": "微心愿",

@@ -75,6 +75,7 @@ async def test_each_role_has_its_menu_and_command_list(harness: Harness, org: Or
     worker, dispatcher = await chat("grid-shjd-1"), await chat("staff-dispatch-1")
     leader, callback = await chat("staff-cg-leader"), await chat("staff-callback-1")
     rep, resident = await chat("rep-1"), h.user(8802)
+    organiser, volunteer = await chat("org-shjd-01"), await chat("vol-1")
     expected = {
         worker: (["我的待办", "帮助"], ["start", "queue", "ticket", "help", "cancel"]),
         dispatcher: (["待分派", "待回访", "统计", "预约名单", "帮助"],
@@ -84,6 +85,9 @@ async def test_each_role_has_its_menu_and_command_list(harness: Harness, org: Or
                  ["start", "queue", "stats", "ticket", "help", "cancel"]),
         callback: (["待回访", "帮助"], ["start", "callbacks", "ticket", "help", "cancel"]),
         rep: (["预约名单", "帮助"], ["start", "roster", "ticket", "help", "cancel"]),
+        organiser: (["代办单", "代办情况", "帮助"],
+                    ["start", "orders", "errandstats", "help", "cancel"]),
+        volunteer: (["我的志愿服务", "帮助"], ["start", "volunteer", "help", "cancel"]),
     }
     for who, (buttons, commands) in expected.items():
         await who.say("/start")
@@ -92,7 +96,7 @@ async def test_each_role_has_its_menu_and_command_list(harness: Harness, org: Or
         assert "/" + commands[1] in who.last.text  # the help lists their commands
     await resident.say("/start")
     assert resident.last.reply_buttons == [t("btn_report"), t("btn_my"), t("btn_appointment"),
-                                           t("btn_help")]
+                                           t("btn_errand"), t("btn_help")]
     assert not [c for c in h.recorder.calls if isinstance(c, SetMyCommands)
                 and getattr(c.scope, "chat_id", None) == resident.user.id]
     # The buttons work; a command of another role names who may use it.
