@@ -33,7 +33,8 @@ TZ = ZoneInfo("Asia/Shanghai")
 START = dt.datetime(2026, 11, 27, 10, 0, tzinfo=TZ)
 
 # Markers by module (registered in pyproject.toml): `make test-fast` leaves these out.
-E2E = {"test_e2e", "test_runners", "test_stop", "test_browser", "test_sandbox", "test_replicas"}
+E2E = {"test_e2e", "test_runners", "test_stop", "test_browser", "test_sandbox", "test_replicas",
+       "test_errands_e2e"}
 SLOW = {"test_lifecycle_properties", "test_migrations"}
 
 

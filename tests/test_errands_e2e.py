@@ -13,7 +13,8 @@ from bot.cli import main as cli
 from bot.emulator import Emulator
 from services.texts import plain, t
 from tests.conftest import EXAMPLE_ORG
-from tests.test_e2e import BotProcess, button, last_text, press_and_wait, say_and_wait, until
+from tests.procs import until
+from tests.test_e2e import BotProcess, button, last_text, press_and_wait, say_and_wait
 
 RESIDENT, ORGANISER = 32001, 32002
 VOLUNTEERS = {32003: "vol-1", 32004: "vol-2", 32005: "vol-3"}
