@@ -209,3 +209,41 @@ async def test_the_bot_answers_while_the_router_is_still_loading(harness: Harnes
     building.set_result(await make_request_router(harness.config, harness.sessionmaker))
     await press
     assert "提交成功" in u.last.text
+
+
+async def test_answer_types_are_built_once_not_per_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """aiogram parses each answer as the pydantic generic `Response[T]`; pydantic caches it
+    weakly and a garbage collection freed it, so every getUpdates built it again (5 % of
+    the bot's CPU in the e2e benchmark). The bot's session keeps the ones it uses."""
+    import gc
+
+    import pydantic.main
+    from aiogram import Bot
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+
+    from bot.emulator import Emulator
+    from bot.retry import session_middlewares
+
+    built: list[Any] = []
+    real = pydantic.main._generics.create_generic_submodel
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        built.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pydantic.main._generics, "create_generic_submodel", counting)
+    emu = Emulator()
+    await emu.start(port=0)
+    session = AiohttpSession(api=TelegramAPIServer.from_base(emu.base))
+    for middleware in session_middlewares():
+        session.middleware(middleware)
+    bot = Bot("123456:TEST-token_abcdefghijklmnopqrstuvwxyz", session=session)
+    try:
+        for _ in range(4):
+            await bot.get_updates(timeout=0)
+            gc.collect()
+    finally:
+        await session.close()
+        await emu.stop()
+    assert len(built) <= 1, built
