@@ -39,7 +39,8 @@ from bot.wakeup import OutboxWakeup
 from handlers import get_routers, menus
 from models import Place, migrate
 from models.db import make_engine, make_sessionmaker
-from routing.classifier import Decision, Router
+from routing.classifier import KeywordClassifier
+from routing.decide import Decision
 from routing.table import parse_table
 from routing.text import load_dictionary
 from services.clock import Clock, SystemClock
@@ -103,10 +104,13 @@ def make_storage(config: Config, sessionmaker: async_sessionmaker[AsyncSession],
 
 
 def _build_request_router(config: Config, names: list[str]) -> RequestRouter:
+    """The learned table under the catalogue (read from the database on first use and
+    re-read when an import changes it); jieba's dictionary loaded here, once."""
     load_dictionary(names)
-    return RequestRouter(Router(parse_table(config.routing.table_path.read_text("utf-8")),
-                                min_confidence=config.routing.min_confidence,
-                                place_names=names))
+    return RequestRouter(
+        KeywordClassifier(parse_table(config.routing.table_path.read_text("utf-8")),
+                          min_confidence=config.routing.min_confidence),
+        min_confidence=config.routing.min_confidence)
 
 
 class DeferredRequestRouter(RequestRouter):
@@ -116,15 +120,19 @@ class DeferredRequestRouter(RequestRouter):
     def __init__(self, building: concurrent.futures.Future[RequestRouter]) -> None:
         self.building = building
 
-    @property
-    def router(self) -> Router:  # type: ignore[override]
-        return self.building.result().router
+    async def _built(self) -> RequestRouter:
+        return await asyncio.wrap_future(self.building)
 
-    async def route(self, session: AsyncSession, text: str) -> Route:
-        return await (await asyncio.wrap_future(self.building)).route(session, text)
+    async def refresh(self, session: AsyncSession) -> None:
+        await (await self._built()).refresh(session)
 
-    def classify(self, text: str) -> Decision:
-        return self.building.result().classify(text)  # blocks only in the first seconds
+    async def decide(self, session: AsyncSession, text: str,
+                     place_id: int | None = None) -> Decision:
+        return await (await self._built()).decide(session, text, place_id)
+
+    async def route(self, session: AsyncSession, text: str, place_id: int | None = None,
+                    chosen: str | None = None) -> Route:
+        return await (await self._built()).route(session, text, place_id, chosen)
 
 
 async def start_request_router(config: Config,
@@ -142,9 +150,12 @@ async def start_request_router(config: Config,
 
 async def make_request_router(config: Config,
                               sessionmaker: async_sessionmaker[AsyncSession]) -> RequestRouter:
-    """The request router, loaded (tests, CLI)."""
+    """The request router, loaded, with the catalogue read (tests, CLI)."""
     deferred = await start_request_router(config, sessionmaker)
-    return await asyncio.wrap_future(deferred.building)
+    router = await asyncio.wrap_future(deferred.building)
+    async with sessionmaker() as session:
+        await router.refresh(session)
+    return router
 
 
 def make_dispatcher(config: Config, sessionmaker: async_sessionmaker[AsyncSession],

@@ -40,8 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="apply all migrations")
     db.add_parser("current", help="print the schema revision")
     org = sub.add_parser("org", help="org data").add_subparsers(dest="org_cmd", required=True)
-    imp = org.add_parser("import", help="import places, venues, units and staff from TOML")
-    imp.add_argument("file", type=Path)
+    imp = org.add_parser("import", help="import places, venues, units, staff and the "
+                         "dispatch catalogue ([[matters]]) from TOML files, in order")
+    imp.add_argument("file", type=Path, nargs="+")
     cal = sub.add_parser("calendar", help="working-day calendar").add_subparsers(
         dest="cal_cmd", required=True)
     due = cal.add_parser("due", help="the due moment N working days after a moment")
@@ -55,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
                                       "--report)")
     st.add_argument("--from", dest="start", required=True, help="first day, 2026-11-01")
     st.add_argument("--to", dest="end", required=True, help="last day (inclusive)")
-    st.add_argument("--group", choices=["unit", "town", "grid", "category"], default="unit")
+    st.add_argument("--group", default="unit",
+                    choices=["unit", "town", "grid", "category", "channel"])
     st.add_argument("--xlsx", type=Path, help="write the workbook here")
     st.add_argument("--png", type=Path, help="write the chart here")
     st.add_argument("--report", type=Path,
@@ -157,27 +159,35 @@ async def _org(config: Config, args: argparse.Namespace) -> int:
     from services.clock import SystemClock
     from services.org_import import OrgImportError, import_org
 
-    if not args.file.is_file():
-        print(f"文件不存在：{args.file}", file=sys.stderr)
-        return 2
+    for path in args.file:
+        if not path.is_file():
+            print(f"文件不存在：{path}", file=sys.stderr)
+            return 2
     async with _db_session(config) as session:
-        try:
-            report = await import_org(session, args.file.read_text(encoding="utf-8"),
-                                      SystemClock(), cli_label())
-        except OrgImportError as exc:
-            print(f"导入失败，未写入任何数据（{len(exc.errors)} 处错误）：", file=sys.stderr)
-            for line in exc.errors:
-                print(f"  {args.file}: {line}", file=sys.stderr)
-            return 1
+        reports = []
+        for path in args.file:  # one transaction: a bad row in any file writes nothing
+            try:
+                reports.append((path, await import_org(
+                    session, path.read_text(encoding="utf-8"), SystemClock(), cli_label())))
+            except OrgImportError as exc:
+                print(f"导入失败，未写入任何数据（{len(exc.errors)} 处错误）：", file=sys.stderr)
+                for line in exc.errors:
+                    print(f"  {path}: {line}", file=sys.stderr)
+                return 1
         await session.commit()
-    for section, created in report.created.items():
-        print(f"{section}: 新增 {created}，更新 {report.updated[section]}")
-    if report.deactivated:
-        print(f"已停用（active = false）：{'、'.join(report.deactivated)}")
-    if report.not_in_file:
-        print(f"! 数据库中有 {len(report.not_in_file)} 名工作人员不在此文件中，仍保留角色："
-              f"{'、'.join(report.not_in_file[:20])}；如需移除，请在文件中写 active = false "
-              "或运行 minyi staff remove CODE", file=sys.stderr)
+    for path, report in reports:
+        if len(reports) > 1:
+            print(f"{path}:")
+        for section, created in report.created.items():
+            gone = report.matters_deactivated if section == "matters" else 0
+            print(f"{section}: 新增 {created}，更新 {report.updated[section]}"
+                  + (f"，停用 {gone}" if gone else ""))
+        if report.deactivated:
+            print(f"已停用（active = false）：{'、'.join(report.deactivated)}")
+        if report.not_in_file:
+            print(f"! 数据库中有 {len(report.not_in_file)} 名工作人员不在此文件中，仍保留角色："
+                  f"{'、'.join(report.not_in_file[:20])}；如需移除，请在文件中写 active = false "
+                  "或运行 minyi staff remove CODE", file=sys.stderr)
     return 0
 
 

@@ -32,6 +32,7 @@ from services.stats import RATES, Appraisal
 from services.tickets import Policy
 
 DEFAULT_PATHS = ("config.toml",)
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def default(cls: type, name: str) -> Any:
@@ -184,12 +185,24 @@ class CallbacksConfig(_Section):
 class RoutingConfig(_Section):
     table: str = ""  # empty: the table shipped in routing/default_table.toml
     min_confidence: float = Field(0.65, ge=0.0, le=1.0)
+    # For `minyi route` and `minyi routing eval` (the bot reads the imported catalogue from
+    # the database): the catalogue file and the org file whose place names are known.
+    catalogue: str = ""  # empty: examples/sishui_catalogue.toml
+    org: str = ""  # empty: examples/sishui.toml
 
     @property
     def table_path(self) -> Path:
         from routing.table import DEFAULT_TABLE
 
         return Path(self.table) if self.table else DEFAULT_TABLE
+
+    @property
+    def catalogue_path(self) -> Path:
+        return Path(self.catalogue) if self.catalogue else EXAMPLES / "sishui_catalogue.toml"
+
+    @property
+    def org_path(self) -> Path:
+        return Path(self.org) if self.org else EXAMPLES / "sishui.toml"
 
 
 class IntakeConfig(_Section):

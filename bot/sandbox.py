@@ -3,9 +3,9 @@
 One aiohttp app on 127.0.0.1:PORT serves the Bot API emulator (the bot is pointed at it
 through `telegram.api_base`), a page where one person plays every role side by side, and
 the page's small JSON API. The real bot (routers, SQLite database seeded from
-examples/sishui.toml, outbox sender, scheduler) runs in the same process with a clock the
-page can move forward ("+1 个工作日", "下一个 09:00"), so reminders, escalations and
-callbacks can be seen without waiting.
+examples/sishui.toml and its catalogue, outbox sender, scheduler) runs in the same process
+with a clock the page can move forward ("+1 个工作日", "下一个 09:00"), so reminders,
+escalations and callbacks can be seen without waiting.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from bot.app import App, build_app, close_app
 from bot.config import Config
 from bot.emulator import ApiError, Emulator
 from handlers import menus
-from models import Person
+from models import Matter, Person
 from services import sweeps
 from services.clock import Clock, SystemClock
 from services.org_import import import_org
@@ -37,6 +37,7 @@ from services.org_import import import_org
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_ORG = ROOT / "examples" / "sishui.toml"
+EXAMPLE_CATALOGUE = ROOT / "examples" / "sishui_catalogue.toml"
 PAGE = Path(__file__).with_name("sandbox_page.html")
 TOKEN = "123456:SANDBOX-not-a-real-token_abcdefghijklmn"
 
@@ -61,6 +62,7 @@ PERSONAS = (
     Persona("representative", "人大代表", "rep-1", 10007),
     Persona("organiser", "红帆驿站组织员", "org-shjd-01", 10008),
     Persona("volunteer", "红色代办志愿者", "vol-1", 10009),
+    Persona("town", "泗河街道工作人员", "staff-shjd-1", 10010),
 )
 
 
@@ -186,6 +188,9 @@ async def seed(app: App) -> None:
     async with app.sessionmaker() as session:
         if await session.scalar(sa.select(sa.func.count()).select_from(Person)) == 0:
             await import_org(session, EXAMPLE_ORG.read_text(encoding="utf-8"), app.ctx.clock)
+        if await session.scalar(sa.select(sa.func.count()).select_from(Matter)) == 0:
+            await import_org(session, EXAMPLE_CATALOGUE.read_text(encoding="utf-8"),
+                             app.ctx.clock)
         for persona in PERSONAS:
             if persona.code is None:
                 continue

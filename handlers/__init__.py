@@ -16,6 +16,7 @@ from handlers import (
     errors,
     my_requests,
     privacy,
+    proxy_intake,
     rating,
     report,
     reroute,
@@ -31,7 +32,8 @@ def get_routers() -> list[Router]:
     # (/start, /cancel) before the conversations; the fallback last.
     return [errors.make_router(), common.make_router(), privacy.make_router(),
             staff.make_router(),
-            triage.make_router(), reroute.make_router(), stats.make_router(),
+            triage.make_router(), reroute.make_router(), proxy_intake.make_router(),
+            stats.make_router(),
             rating.make_router(),
             appointments.make_router(),
             errands.make_router(), errand_actions.make_router(),

@@ -44,6 +44,13 @@ class PlaceCb(CallbackData, prefix="pl"):
     key: str
 
 
+class MatterCb(CallbackData, prefix="mt"):
+    """The resident's answer to "这件事更接近哪一项？": an index into the draft's offers."""
+
+    pick: Annotated[int, Field(ge=-1, le=2)]  # 0..2: an offered matter; -1: 都不是 / 说不清
+    key: str
+
+
 class MyListCb(CallbackData, prefix="my"):
     page: Id
 
@@ -115,6 +122,15 @@ def place_choices(places: Sequence[Place], key: str, *, suggested: Sequence[Plac
     if current is not None:
         widths += [1, 1]
     kb.adjust(*widths)
+    return kb.as_markup()
+
+
+def matter_choices(names: Sequence[str], key: str) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for i, name in enumerate(names):
+        kb.button(text=name, callback_data=MatterCb(pick=i, key=key))
+    kb.button(text=plain("btn_matter_none"), callback_data=MatterCb(pick=-1, key=key))
+    kb.adjust(1)
     return kb.as_markup()
 
 

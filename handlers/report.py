@@ -26,12 +26,13 @@ from services import intake, places
 from services.context import ServiceContext
 from services.errors import InvalidInput
 from services.intake import RequestRouter
-from services.texts import t
+from services.texts import plain, t
 from services.tickets import Draft
 
 
 class Report(StatesGroup):
     text = State()
+    matter = State()  # asked only when the router is unsure which matter it is
     place = State()
     phone = State()
     confirm = State()
@@ -96,15 +97,51 @@ async def _next_after(step: State, message: Message, state: FSMContext,
 
 # -- step 1: the description ---------------------------------------------------------------
 async def on_text(message: Message, state: FSMContext, session: AsyncSession,
-                  me: Person, ctx: ServiceContext) -> None:
+                  me: Person, ctx: ServiceContext, request_router: RequestRouter
+                  ) -> None:
     text = intake.check_description(message.text, ctx.intake)
-    await state.update_data(text=text)
-    await _next_after(Report.text, message, state, session, me)
+    await _take_text(message, state, session, me, request_router, text)
+
+
+async def _take_text(message: Message, state: FSMContext, session: AsyncSession,
+                     me: Person, request_router: RequestRouter, text: str) -> None:
+    """Keep the description; when the router is unsure, ask which matter is closest."""
+    await state.update_data(text=text, matter=None, offers=[])
+    offers = await intake.matters_to_offer(session, request_router, text)
+    if not offers:
+        await _next_after(Report.text, message, state, session, me)
+        return
+    data = await state.get_data()
+    await state.update_data(offers=offers)
+    await state.set_state(Report.matter)
+    await message.answer(t("report_ask_matter"), reply_markup=kb.matter_choices(
+        [name for _, name in offers], data["key"]))
+
+
+async def on_matter_button(query: CallbackQuery, callback_data: kb.MatterCb,
+                           state: FSMContext, session: AsyncSession, me: Person) -> None:
+    data = await state.get_data()
+    offers = data.get("offers") or []
+    if (await state.get_state() != Report.matter.state or callback_data.key != data.get("key")
+            or callback_data.pick >= len(offers)):
+        await query.answer(plain("stale_button"), show_alert=True)
+        return
+    assert isinstance(query.message, Message)
+    if callback_data.pick < 0:
+        await state.update_data(matter=intake.NO_MATTER)
+        await query.message.edit_text(t("report_matter_none"))
+    else:
+        code, name = offers[callback_data.pick]
+        await state.update_data(matter=code)
+        await query.message.edit_text(t("report_matter_chosen", matter=views.esc(name, 60)))
+    await query.answer()
+    await _next_after(Report.text, query.message, state, session, me)
 
 
 # -- media and shares accepted at any step ----------------------------------------------
 async def on_photo(message: Message, state: FSMContext, session: AsyncSession,
-                   me: Person, ctx: ServiceContext) -> None:
+                   me: Person, ctx: ServiceContext, request_router: RequestRouter
+                   ) -> None:
     data = await state.get_data()
     photos: list[str] = data.get("photos", [])
     assert message.photo
@@ -116,8 +153,7 @@ async def on_photo(message: Message, state: FSMContext, session: AsyncSession,
     await state.update_data(photos=photos, group=message.media_group_id)
     if message.caption and await state.get_state() == Report.text.state:
         text = intake.check_description(message.caption, ctx.intake)
-        await state.update_data(text=text)
-        await _next_after(Report.text, message, state, session, me)
+        await _take_text(message, state, session, me, request_router, text)
         return
     if not quiet:
         await message.answer(t("report_photo_saved", count=len(photos),
@@ -161,7 +197,8 @@ async def on_unsupported(message: Message, state: FSMContext) -> None:
 
 async def _prompt(state: FSMContext) -> str:
     current = await state.get_state()
-    return {Report.text.state: t("prompt_text"), Report.place.state: t("prompt_place"),
+    return {Report.text.state: t("prompt_text"), Report.matter.state: t("prompt_matter"),
+            Report.place.state: t("prompt_place"),
             Report.phone.state: t("prompt_phone"),
             Report.confirm.state: t("prompt_confirm")}.get(current or "", "")
 
@@ -288,7 +325,8 @@ async def _submit(query: CallbackQuery, data: dict[str, Any], state: FSMContext,
                   longitude=data.get("lon"), address=data.get("address", ""),
                   contact_phone=data.get("phone"),
                   phone_declined=bool(data.get("phone_declined")), place_id=data.get("place_id"),
-                  submission_key=data["key"], anonymous=bool(data.get("anonymous")))
+                  submission_key=data["key"], anonymous=bool(data.get("anonymous")),
+                  matter=data.get("matter"))
     ticket, created = await intake.submit(session, ctx, request_router, resident, draft)
     if not created:  # submitted before, but the answer never got through: say which
         await state.clear()
@@ -313,6 +351,10 @@ async def on_unexpected_text_at_confirm(message: Message) -> None:
     await message.answer(t("prompt_confirm"))
 
 
+async def on_text_at_matter(message: Message) -> None:
+    await message.answer(t("prompt_matter"))
+
+
 def make_router() -> Router:
     router = Router(name=__name__)
     in_report = StateFilter(Report)
@@ -328,7 +370,9 @@ def make_router() -> Router:
     router.message.register(on_address, Report.place, words)
     router.message.register(on_phone_text, Report.phone, words)
     router.message.register(on_unexpected_text_at_confirm, Report.confirm, words)
+    router.message.register(on_text_at_matter, Report.matter, words)
     router.message.register(on_unsupported, in_report, ~F.text)
     router.callback_query.register(on_place_button, kb.PlaceCb.filter())
+    router.callback_query.register(on_matter_button, kb.MatterCb.filter())
     router.callback_query.register(on_report_button, kb.ReportCb.filter())
     return router

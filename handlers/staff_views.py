@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from models import Ticket
@@ -33,11 +34,12 @@ def ticket_view(v: StaffView, place_path: str, tz: ZoneInfo, now: dt.datetime) -
              assignee=esc(v.assignee.name, 40) if v.assignee else "—",
              photos=len(ticket.photos), text=esc(ticket.text, 1500),
              recent=join(recent))
-    if ticket.routing.get("explanation"):
-        terms = "、".join(str(term) for term, _ in ticket.routing["explanation"][:5])
-        text += "\n" + t("staff_routing", category=esc(ticket.category or "—", 40),
-                         confidence=round(100 * float(ticket.routing.get("confidence", 0))),
-                         terms=esc(terms, 100))
+    routing = ticket.routing or {}
+    if routing.get("rule"):
+        text += "\n" + t("staff_routing", rule=t(f"rule_{routing['rule']}"),
+                         matter=esc(routing.get("matter_name") or ticket.category or "—", 40),
+                         confidence=round(100 * float(routing.get("confidence", 0))),
+                         terms=esc(_terms(routing, 5), 100) or "—")
     return text
 
 
@@ -53,15 +55,22 @@ def queue_text(tickets: list[Ticket], tz: ZoneInfo, now: dt.datetime) -> str:
     return "\n".join(lines)
 
 
-def triage_text(ticket: Ticket, tz: ZoneInfo) -> str:
-    suggestions = ticket.routing.get("suggestions", [])
-    lines = [join([f"{i + 1}. ", esc(str(cat), 40), f"（{round(100 * float(conf))}%）"], "")
-             for i, (cat, _unit, conf) in enumerate(suggestions)]
-    terms = "、".join(str(term) for term, _ in ticket.routing.get("explanation", [])[:6])
+def _terms(routing: dict[str, Any], limit: int) -> str:
+    return "、".join(str(term.get("term")) for term in routing.get("terms", [])[:limit]
+                    if isinstance(term, dict))
+
+
+def triage_text(ticket: Ticket, tz: ZoneInfo, unit_names: dict[str, str]) -> str:
+    """The router's offers in plain words: matter -> unit (share), and the terms behind."""
+    routing = ticket.routing or {}
+    lines = [join([f"{i + 1}. ", esc(str(s.get("name")), 40), " → ",
+                   esc(unit_names.get(str(s.get("unit")), str(s.get("unit") or "—")), 40),
+                   f"（{round(100 * float(s.get('share', 0)))}%）"], "")
+             for i, s in enumerate(routing.get("suggestions", [])) if isinstance(s, dict)]
     return t("triage_item", number=ticket.number, at=fmt_moment(ticket.updated_at, tz),
              text=esc(ticket.text, 1200),
              suggestions=join(lines) or t("triage_no_suggestion"),
-             terms=esc(terms, 200) or "—")
+             terms=esc(_terms(routing, 6), 200) or "—")
 
 
 def callback_text(ticket: Ticket, tz: ZoneInfo) -> str:

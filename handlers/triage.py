@@ -30,7 +30,7 @@ async def on_triage(message: Message, session: AsyncSession, ctx: ServiceContext
     await message.answer(t("triage_header", count=len(tickets)))
     for ticket in tickets:
         suggested = await work.suggested_units(session, ticket)
-        await message.answer(staff_views.triage_text(ticket, ctx.calendar.tz),
+        await message.answer(staff_views.triage_text(ticket, ctx.calendar.tz, _names(suggested)),
                              reply_markup=triage_buttons(
                                  ticket, suggested,
                                  nobody=await work.nobody_receives(session, ticket, suggested)))
@@ -82,12 +82,16 @@ async def on_open(query: CallbackQuery, callback_data: TriageCb, session: AsyncS
     if (ticket := await _waiting(query, callback_data, session, me)) is None:
         return
     suggested = await work.suggested_units(session, ticket)
-    await query.message.answer(staff_views.triage_text(ticket, ctx.calendar.tz),
+    await query.message.answer(staff_views.triage_text(ticket, ctx.calendar.tz, _names(suggested)),
                                reply_markup=triage_buttons(
                                    ticket, suggested,
                                    nobody=await work.nobody_receives(session, ticket,
                                                                      suggested)))
     await query.answer()
+
+
+def _names(units: list[Unit]) -> dict[str, str]:
+    return {u.code: u.name for u in units}
 
 
 def make_router() -> Router:

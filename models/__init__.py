@@ -5,7 +5,7 @@ from models.audit import AuditEntry
 from models.base import Base
 from models.errands import Errand, ErrandEvent, ErrandState, Wish, WishEvent, WishState
 from models.fsm import FsmRecord
-from models.org import Place, PlaceKind, Unit, Venue, VenueKind
+from models.org import Matter, Place, PlaceKind, Unit, Venue, VenueKind
 from models.outbox import JobRun, OutboxMessage, OutboxState
 from models.people import Invite, Membership, Person, Role
 from models.tickets import (
@@ -29,6 +29,7 @@ __all__ = [
     "FsmRecord",
     "Invite",
     "JobRun",
+    "Matter",
     "Membership",
     "OutboxMessage",
     "OutboxState",

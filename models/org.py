@@ -87,3 +87,24 @@ class Unit(Base):
     active: Mapped[bool] = mapped_column(default=True)
 
     parent: Mapped[Unit | None] = relationship(remote_side=[id])
+
+
+class Matter(Base):
+    """A matter (事项) of the dispatch catalogue: routing/catalogue.py documents the fields.
+
+    Imported by `minyi org import`; `revision` is the import that last changed the row, so
+    a running bot sees a new catalogue with one cheap query (max revision, count)."""
+
+    __tablename__ = "matters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(128))
+    unit: Mapped[str] = mapped_column(sa.String(64))  # a unit code, or 属地
+    fallback: Mapped[str | None] = mapped_column(sa.String(64))
+    phrases: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    terms: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    negatives: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    days: Mapped[int | None]
+    active: Mapped[bool] = mapped_column(default=True)
+    revision: Mapped[int] = mapped_column(default=1)

@@ -81,7 +81,11 @@ class Ticket(Base):
     assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id"), index=True)
     state: Mapped[TicketState] = mapped_column(str_enum(TicketState))
     category: Mapped[str | None] = mapped_column(sa.String(64))
-    routing: Mapped[dict[str, Any]] = mapped_column(default=dict)  # scores, explanation
+    routing: Mapped[dict[str, Any]] = mapped_column(default=dict)  # services.intake.RoutingRecord
+    # How the request came in: chat (the resident wrote to the bot), phone or counter
+    # (a dispatcher recorded it on the caller's behalf: 代录).
+    channel: Mapped[str] = mapped_column(sa.String(16), default="chat",
+                                         server_default="chat")
     due_at: Mapped[dt.datetime | None]
     escalated_at: Mapped[dt.datetime | None]
     # When the sweeps must next look at this ticket (NULL: nothing planned). Indexed, so a

@@ -20,7 +20,7 @@ from routing.text import normalise, term_value, tokens
 
 
 @dataclass(frozen=True)
-class Decision:
+class Classification:
     target: str | None  # category/target name; None only when the text had nothing
     unit: str | None
     confidence: float
@@ -39,7 +39,9 @@ class Decision:
                 "places": self.places}
 
 
-class Router:
+class KeywordClassifier:
+    """The learned keyword table as a linear classifier (categories, or units)."""
+
     def __init__(self, table: KeywordTable, *, min_confidence: float = 0.6,
                  min_margin: float = 0.0, place_names: Iterable[str] = ()) -> None:
         self.names = list(table.targets)
@@ -58,10 +60,12 @@ class Router:
         self.min_margin = min_margin
         self.places = frozenset(normalise(p) for p in place_names if p)
 
-    def scores(self, text: str) -> tuple[list[float], list[list[tuple[str, float]]], list[str]]:
+    def scores(self, text: str, toks: list[str] | None = None
+               ) -> tuple[list[float], list[list[tuple[str, float]]], list[str]]:
+        """`toks`: the text's `routing.text.tokens`, when the caller has them already."""
         scores = list(self.bias)
         why: list[list[tuple[str, float]]] = [[] for _ in self.names]
-        counts = Counter(tokens(text))
+        counts = Counter(tokens(text) if toks is None else toks)
         hits = [tok for tok in counts if tok in self.terms]
         # Long texts match many terms: scale by 1/sqrt(matches), as the table was learned.
         scale = 1.0 / math.sqrt(len(hits)) if hits else 0.0
@@ -79,10 +83,10 @@ class Router:
                     why[i].append((phrase, w))
         return scores, why, places
 
-    def classify(self, text: str) -> Decision:
-        scores, why, places = self.scores(text)
+    def classify(self, text: str, toks: list[str] | None = None) -> Classification:
+        scores, why, places = self.scores(text, toks)
         if not any(why):
-            return Decision(None, None, 0.0, None, 0.0, True, [], places)
+            return Classification(None, None, 0.0, None, 0.0, True, [], places)
         top = max(scores)
         exp = [math.exp(s - top) for s in scores]
         total = sum(exp)
@@ -92,6 +96,6 @@ class Router:
         p2 = probs[second] if second is not None else 0.0
         triage = probs[best] < self.min_confidence or probs[best] - p2 < self.min_margin
         explanation = sorted(why[best], key=lambda kv: -abs(kv[1]))[:10]
-        return Decision(self.names[best], self.units[best], probs[best],
+        return Classification(self.names[best], self.units[best], probs[best],
                         self.names[second] if second is not None else None, p2,
                         triage, explanation, places)

@@ -44,6 +44,13 @@ DEFAULT_CATEGORY_UNITS = {
 class Example:
     text: str
     label: str
+    title: str = ""  # the message board's title: a short request, like chat
+
+
+def with_titles(examples: Sequence[Example]) -> list[Example]:
+    """The examples plus each one's title as a short example of the same label: residents
+    in chat write a title's length, not a letter's."""
+    return [*examples, *(Example(e.title, e.label) for e in examples if e.title)]
 
 
 def split(examples: Sequence[Example], holdout: float, seed: int

@@ -21,7 +21,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MAX_TERMS = 300
+# Terms kept per category: 400 scored best on the held-out split (300: 0.9022, 400: 0.9104,
+# 500: 0.9063) while a table stays readable.
+MAX_TERMS = 400
 # The table shipped with the product (package data), learned by `minyi routing learn`.
 DEFAULT_TABLE = Path(__file__).with_name("default_table.toml")
 

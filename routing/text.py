@@ -46,6 +46,19 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text or "").lower()
 
 
+# Spellings residents type for common words (dialect, pinyin-input slips), folded before
+# the catalogue is matched, as NFKC folds full-width letters.
+DIALECT = (("木有", "没有"), ("冇", "没"), ("莫得", "没有"), ("没得", "没有"),
+           ("路等", "路灯"), ("暖器", "暖气"))
+
+
+def fold_dialect(text: str) -> str:
+    for variant, word in DIALECT:
+        if variant in text:
+            text = text.replace(variant, word)
+    return text
+
+
 def term_value(count: int) -> float:
     """A term's feature before scaling: sublinear in its count (1 + log count), as TF-IDF's
     sublinear tf; shared by learning and routing so both compute the same thing."""

@@ -230,13 +230,13 @@ async def book(session: AsyncSession, ctx: ServiceContext, router: RequestRouter
     if len(await open_bookings(session, resident, now)) >= max_open:
         raise InvalidInput("err_booking_limit", limit=max_open)
     slot = await _take(session, slot_id, now)
-    decision = router.classify(topic)
+    decision = await router.decide(session, topic)
     booking = Booking(
         code="YY" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(6)),
         resident_id=resident.id, slot_id=slot.id, venue_id=slot.venue_id,
         starts_at=slot.starts_at, topic=topic,
-        routing={"target": decision.target, "unit": decision.unit,
-                 "confidence": round(decision.confidence, 4)},
+        routing={"target": decision.matter_name or decision.category, "unit": decision.unit,
+                 "rule": decision.rule, "confidence": round(decision.confidence, 4)},
         remind_at=_next_reminder(slot.starts_at, ctx.calendar.tz, now),
         created_at=now, updated_at=now)
     session.add(booking)
@@ -351,7 +351,7 @@ async def mark(session: AsyncSession, ctx: ServiceContext, router: RequestRouter
         resident = await session.get(Person, booking.resident_id)
         assert resident is not None
         text = booking.topic + (f"\n（接待记录）{booking.notes}" if booking.notes else "")
-        route = await router.route(session, text)
+        route = await router.route(session, text, v.place_id)
         ticket = await ctx.lifecycle(session).submit(
             resident, Draft(text=text, place_id=v.place_id, title=t("booking_ticket_title")),
             route)

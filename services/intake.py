@@ -8,17 +8,20 @@ tickets table before the resident confirms. The draft's random key becomes the t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Person, Ticket, Unit
-from routing.classifier import Decision, Router
-from services import privacy
-from services.errors import Conflict, InvalidInput
+from models import Matter, Person, Place, PlaceKind, Ticket, Unit
+from routing.catalogue import Matter as CatalogueMatter
+from routing.classifier import KeywordClassifier
+from routing.decide import Decider, Decision
+from routing.text import load_dictionary
+from services import access, people, privacy
+from services.errors import Conflict, InvalidInput, NotAllowed
 from services.tickets import Draft, Route
 
 if TYPE_CHECKING:  # services.context builds on IntakeRules
@@ -67,39 +70,154 @@ def mask_phone(phone: str | None) -> str:
     return phone[:3] + "*" * max(len(phone) - 7, 0) + phone[-4:] if len(phone) > 7 else phone
 
 
+class Term(TypedDict):
+    term: str
+    weight: float
+
+
+class Suggestion(TypedDict):
+    """A matter the router offers (to the resident, or the dispatcher at triage)."""
+
+    matter: str
+    name: str
+    unit: str | None
+    share: float
+
+
+class RoutingRecord(TypedDict, total=False):
+    """`Ticket.routing`: what decided the unit, kept with the ticket for staff and learning.
+
+    rule: matter | place (a 属地 matter, the town of the place) | learned (the category
+    table) | resident (the resident picked the matter) | dispatcher (代录, confirmed or
+    corrected) | triage (asked and "都不是", or nothing recognised)."""
+
+    rule: str
+    unit: str | None
+    matter: str | None
+    matter_name: str | None
+    category: str | None
+    confidence: float
+    terms: list[Term]
+    suggestions: list[Suggestion]
+    places: list[str]
+    days: int | None
+    resident_choice: str  # the matter code the resident picked, or "none"
+    router_unit: str | None  # 代录: the router's own unit, before the dispatcher chose
+    dispatcher_id: int
+    missing_unit: str
+
+
+def record_of(decision: Decision) -> RoutingRecord:
+    return RoutingRecord(
+        rule=decision.rule if decision.routed or decision.rule == "resident" else "triage",
+        unit=decision.unit, matter=decision.matter, matter_name=decision.matter_name,
+        category=decision.category, confidence=round(decision.confidence, 4),
+        terms=[Term(term=t, weight=round(w, 4)) for t, w in decision.terms[:10]],
+        suggestions=[Suggestion(matter=c.matter, name=c.name, unit=c.unit,
+                                share=round(c.share, 4)) for c in decision.candidates],
+        places=decision.places, days=decision.days)
+
+
+NO_MATTER = "none"  # the resident's "都不是 / 说不清"
+
+
+@dataclass
+class _OrgView:
+    """What the router needs from the org, re-read when an import changed it."""
+
+    key: tuple[Any, ...] = ()
+    parents: dict[int, tuple[int | None, PlaceKind]] = field(default_factory=dict)
+    town_units: dict[int, str] = field(default_factory=dict)  # town place id -> unit code
+
+    def town_unit(self, place_id: int | None) -> str | None:
+        """The unit of the town/street a place lies in (属地), if the org has one."""
+        seen = 0
+        while place_id is not None and place_id in self.parents and seen < 10:
+            parent, kind = self.parents[place_id]
+            if kind == PlaceKind.TOWN:
+                return self.town_units.get(place_id)
+            place_id, seen = parent, seen + 1
+        return None
+
+
 class RequestRouter:
-    """The keyword router plus the org's units: a routing Decision becomes a `Route`."""
+    """The dispatch catalogue (from the database) + the learned table -> a `Route`.
 
-    def __init__(self, router: Router) -> None:
-        self.router = router
+    The catalogue and the places are read from the database and re-read whenever
+    `minyi org import` changed them (one cheap query per request), so a county's edit takes
+    effect in the running bot without a restart."""
 
-    def classify(self, text: str) -> Decision:
-        return self.router.classify(text)
+    def __init__(self, classifier: KeywordClassifier | None, *,
+                 min_confidence: float = 0.65) -> None:
+        self.classifier = classifier
+        self.min_confidence = min_confidence
+        self.decider = Decider([], classifier, min_confidence=min_confidence)
+        self.org = _OrgView()
 
-    def _suggestions(self, decision: Decision) -> list[list[Any]]:
-        units = dict(zip(self.router.names, self.router.units, strict=True))
-        pairs = [(decision.target, decision.confidence),
-                 (decision.runner_up, decision.runner_up_confidence)]
-        return [[name, units.get(name), round(conf, 4)] for name, conf in pairs if name]
+    async def refresh(self, session: AsyncSession) -> None:
+        key = tuple((await session.execute(sa.select(
+            sa.select(sa.func.max(Matter.revision)).scalar_subquery(),
+            sa.select(sa.func.count()).select_from(Matter).scalar_subquery(),
+            sa.select(sa.func.count()).select_from(Place).scalar_subquery(),
+            sa.select(sa.func.count()).select_from(Unit).where(Unit.active)
+            .scalar_subquery()))).one())
+        if key == self.org.key:
+            return
+        rows = (await session.execute(sa.select(Place.id, Place.name, Place.kind,
+                                                Place.parent_id))).all()
+        town_units = dict((await session.execute(
+            sa.select(Unit.place_id, Unit.code).where(Unit.active,
+                                                      Unit.place_id.is_not(None)))).all())
+        org = _OrgView(key, {pid: (parent, kind) for pid, _, kind, parent in rows},
+                       town_units)
+        names = {name: (org.town_unit(pid), kind.value) for pid, name, kind, _ in rows
+                 if kind != PlaceKind.GRID}
+        matters = [CatalogueMatter(m.code, m.name, m.unit, dict(m.phrases), dict(m.terms),
+                           dict(m.negatives), m.fallback, m.days)
+                   for m in await session.scalars(
+                       sa.select(Matter).where(Matter.active).order_by(Matter.code))]
+        load_dictionary(names)
+        self.decider = Decider(matters, self.classifier, min_confidence=self.min_confidence,
+                               places=names)
+        self.org = org
 
-    async def route(self, session: AsyncSession, text: str) -> Route:
-        decision = self.classify(text)
-        details: dict[str, Any] = {
-            "target": decision.target, "runner_up": decision.runner_up,
-            "runner_up_confidence": round(decision.runner_up_confidence, 4),
-            "explanation": [[term, round(w, 4)] for term, w in decision.explanation],
-            "places": decision.places, "triage": decision.triage,
-            # The top two (category, unit code, confidence): the dispatcher's one-tap choices.
-            "suggestions": self._suggestions(decision),
-        }
+    async def decide(self, session: AsyncSession, text: str,
+                     place_id: int | None = None) -> Decision:
+        await self.refresh(session)
+        return self.decider.decide(text, self.org.town_unit(place_id))
+
+    async def route(self, session: AsyncSession, text: str, place_id: int | None = None,
+                    chosen: str | None = None) -> Route:
+        """Route `text` (the request's own words, never its typed address). `chosen`: the
+        matter the resident picked when asked, or NO_MATTER for "都不是/说不清"."""
+        await self.refresh(session)
+        town = self.org.town_unit(place_id)
+        decision = self.decider.decide(text, town)
+        if chosen and chosen in self.decider.by_code:
+            decision = replace(self.decider.choose(chosen, town), terms=decision.terms,
+                               candidates=decision.candidates, places=decision.places)
+        record = record_of(decision)
+        if chosen == NO_MATTER:
+            record |= RoutingRecord(rule="triage", unit=None)
+        if chosen:
+            record["resident_choice"] = chosen
         unit_id = None
-        if decision.unit and not decision.triage:
+        if record["unit"]:
             unit_id = await session.scalar(
-                sa.select(Unit.id).where(Unit.code == decision.unit, Unit.active))
-            if unit_id is None:  # the table names a unit the org file does not have
-                details["missing_unit"] = decision.unit
-        return Route(unit_id=unit_id, category=decision.target,
-                     confidence=decision.confidence, details=details)
+                sa.select(Unit.id).where(Unit.code == record["unit"], Unit.active))
+            if unit_id is None:  # the catalogue names a unit the org does not have
+                record["missing_unit"] = record["unit"]
+        category = decision.matter_name or decision.category
+        return Route(unit_id=unit_id, category=category, confidence=decision.confidence,
+                     details=dict(record), days=decision.days)
+
+
+async def matters_to_offer(session: AsyncSession, router: RequestRouter,
+                           text: str) -> list[tuple[str, str]]:
+    """(code, plain name) of the matters to ask the resident about, or [] when the router
+    is sure (or recognises nothing: then the dispatcher decides, as before)."""
+    decision = await router.decide(session, text)
+    return [(c.matter, c.name) for c in decision.candidates] if decision.ask else []
 
 
 async def by_submission_key(session: AsyncSession, key: str) -> Ticket | None:
@@ -120,10 +238,60 @@ async def submit(session: AsyncSession, ctx: ServiceContext, router: RequestRout
     # The summary the resident confirmed carried the privacy notice: confirming it is the
     # consent, recorded in the transaction that stores the first request.
     privacy.consent(resident, ctx.clock)
-    route = await router.route(session, " ".join(filter(None, [draft.title, draft.text,
-                                                                  draft.address])))
+    # The typed address is not routing evidence: the place (its town) is.
+    route = await router.route(session, "\n".join(filter(None, [draft.title, draft.text])),
+                               draft.place_id, draft.matter)
     try:
         ticket = await ctx.lifecycle(session).submit(resident, draft, route)
     except IntegrityError as exc:  # the same draft confirmed concurrently elsewhere
         raise InvalidInput("err_already_submitted") from exc
     return ticket, True
+
+
+CHANNELS = ("phone", "counter")  # besides "chat": how a 代录 request came in
+
+
+@dataclass(frozen=True)
+class CallerRequest:
+    """A request a dispatcher takes by phone or at the counter on the caller's behalf."""
+
+    channel: str
+    caller_name: str
+    phone: str
+    text: str
+    place_id: int | None = None
+    address: str = ""
+
+
+def check_caller(req: CallerRequest, rules: IntakeRules) -> CallerRequest:
+    if req.channel not in CHANNELS:
+        raise InvalidInput("err_channel")
+    name = (req.caller_name or "").strip()
+    if not name:
+        raise InvalidInput("err_caller_name")
+    return replace(req, caller_name=name[:64], phone=normalise_phone(req.phone),
+                   text=check_description(req.text, rules), address=req.address.strip()[:300])
+
+
+async def record_on_behalf(session: AsyncSession, ctx: ServiceContext, router: RequestRouter,
+                           dispatcher: Person, req: CallerRequest, rules: IntakeRules,
+                           unit_id: int | None) -> Ticket:
+    """代录: the same decision as a chat request, confirmed or corrected by the dispatcher:
+    `unit_id` is the unit they chose (None: leave it in the triage queue). The caller has
+    no chat, so the result and the satisfaction callback go through the callback staff."""
+    if not access.is_dispatcher(dispatcher):
+        raise NotAllowed()
+    req = check_caller(req, rules)
+    if unit_id is not None and await session.get(Unit, unit_id) is None:
+        raise InvalidInput("err_unknown_unit")
+    caller = await people.ensure_caller(session, req.caller_name, req.phone, ctx.clock)
+    route = await router.route(session, req.text, req.place_id)
+    chosen = await session.get(Unit, unit_id) if unit_id is not None else None
+    details = dict(route.details) | {
+        "rule": "dispatcher" if chosen else "triage", "router_unit": route.details["unit"],
+        "unit": chosen.code if chosen else None, "dispatcher_id": dispatcher.id}
+    draft = Draft(text=req.text, address=req.address, contact_phone=req.phone,
+                  place_id=req.place_id, channel=req.channel)
+    return await ctx.lifecycle(session).submit(
+        caller, draft, Route(unit_id, route.category, route.confidence, details, route.days
+                             if chosen and chosen.code == route.details["unit"] else None))

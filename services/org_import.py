@@ -1,4 +1,4 @@
-"""Import org data (places, venues, units, staff) from a TOML file.
+"""Import org data (places, venues, units, staff, dispatch catalogue) from a TOML file.
 
 Idempotent: rows are matched by `code` and updated in place. All rows are validated first;
 any error aborts the whole import (nothing half-imported) and each error names the line
@@ -17,13 +17,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Membership, Person, Place, PlaceKind, Role, Unit, Venue, VenueKind
+from models import Matter, Membership, Person, Place, PlaceKind, Role, Unit, Venue, VenueKind
 from models.org import PLACE_PARENTS
+from routing import catalogue
 from services import staff_admin
 from services.clock import Clock
 from services.errands import WEEKDAY_KEYS
 
 SECTIONS = ("places", "venues", "units", "people")
+REPORTED = (*SECTIONS, "matters")
 UNIT_ROLES = (Role.UNIT_STAFF, Role.UNIT_LEADER)
 IMPORTED_ROLES = frozenset(Role) - {Role.RESIDENT}
 
@@ -36,12 +38,13 @@ class OrgImportError(Exception):
 
 @dataclass
 class ImportReport:
-    created: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SECTIONS, 0))
-    updated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SECTIONS, 0))
+    created: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REPORTED, 0))
+    updated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REPORTED, 0))
     deactivated: list[str] = field(default_factory=list)  # `active = false` applied now
     # Active staff in the database the file does not mention: they keep their roles until
     # `active = false` or `minyi staff remove CODE` (a partial file removes nobody).
     not_in_file: list[str] = field(default_factory=list)
+    matters_deactivated: int = 0  # catalogue matters the file no longer has
 
 
 def _header_lines(text: str) -> dict[str, list[int]]:
@@ -298,11 +301,42 @@ async def import_org(session: AsyncSession, text: str, clock: Clock,
     venue_codes = set(await session.scalars(sa.select(Venue.code)))
     _validate(data, chk, {"places": set(places), "units": set(units), "people": people,
                           "venues": venue_codes})
+    matters: list[catalogue.Matter] = []
+    if "matters" in data:
+        rows = data["matters"] if isinstance(data["matters"], list) else [data["matters"]]
+        known = set(units) | {_text(u, "code") for u in data.get("units", [])
+                              if isinstance(u, dict)} - {None}
+        matters, errors = catalogue.check_rows(rows, catalogue.header_lines(text), known)
+        chk.errors += errors
     if chk.errors:
         raise OrgImportError(chk.errors)
     report = ImportReport()
     await _apply(session, data, places, units, report, clock, actor)
+    if "matters" in data:
+        await _apply_matters(session, matters, report)
     return report
+
+
+async def _apply_matters(session: AsyncSession, matters: list[catalogue.Matter],
+                         report: ImportReport) -> None:
+    """The file is the whole catalogue: its rows are upserted by code, matters missing
+    from it are deactivated, and every changed row gets the next revision."""
+    existing = await _codes(session, Matter)
+    revision = (await session.scalar(sa.select(sa.func.max(Matter.revision))) or 0) + 1
+    for m in matters:
+        values = {"name": m.name, "unit": m.unit, "fallback": m.fallback,
+                  "phrases": m.phrases, "terms": m.terms, "negatives": m.negatives,
+                  "days": m.days, "active": True}
+        row = existing.get(m.code)
+        if row is None or any(getattr(row, k) != v for k, v in values.items()):
+            _upsert(existing, Matter, m.code, values | {"revision": revision}, session,
+                    report, "matters")
+    wanted = {m.code for m in matters}
+    for code, row in existing.items():
+        if code not in wanted and row.active:
+            row.active, row.revision = False, revision
+            report.matters_deactivated += 1
+    await session.flush()
 
 
 async def _apply(session: AsyncSession, data: dict[str, Any], places: dict[str, Place],
@@ -357,6 +391,8 @@ async def _apply(session: AsyncSession, data: dict[str, Any], places: dict[str, 
         if roles_changed and not is_new and report.updated["people"] == counted:
             report.updated["people"] += 1
     await session.flush()
+    if "people" not in data:  # a file without staff (a catalogue) says nothing about them
+        return
     listed = {row["code"] for row in data.get("people", [])}
     report.not_in_file = sorted(
         code for code, p in people.items()

@@ -42,3 +42,19 @@ async def seen(session: AsyncSession, tg_user_id: int, name: str, clock: Clock) 
     if person.unreachable_at is not None:
         person.unreachable_at, person.unreachable_reason = None, ""
     return person
+
+
+async def ensure_caller(session: AsyncSession, name: str, phone: str, clock: Clock) -> Person:
+    """The resident behind a phone call or a counter visit (代录): found by the phone among
+    people without a chat, else created. They have no chat: the bot never writes to them."""
+    person = await session.scalar(
+        sa.select(Person).where(Person.phone == phone, Person.tg_user_id.is_(None),
+                                Person.code.is_(None)).order_by(Person.id).limit(1))
+    if person is None:
+        person = Person(name=name[:128], phone=phone, created_at=clock.now())
+        person.memberships = [Membership(role=Role.RESIDENT)]
+        session.add(person)
+        await session.flush()
+    elif name and person.name != name[:128]:
+        person.name = name[:128]
+    return person

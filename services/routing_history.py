@@ -1,7 +1,10 @@
 """Labelled examples from the tickets themselves, so the router improves with use.
 
-A ticket that a dispatcher assigned or re-routed (an `assign` event marked `correction`)
-is labelled with the unit it finally went to: the dispatcher's choice, not the router's.
+A ticket that a dispatcher assigned or re-routed (an `assign` event marked `correction`),
+or whose resident picked the matter when the bot asked (routing record `rule` =
+"resident"), or that a dispatcher recorded on a caller's behalf and confirmed or corrected
+(`rule` = "dispatcher"), is labelled with the unit it finally went to: a person's choice, not the
+router's.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ from models import EventAction, Ticket, TicketEvent, Unit
 
 
 async def corrected_examples(session: AsyncSession) -> list[tuple[str, str]]:
-    """(request text, unit code) for every ticket a dispatcher routed by hand."""
+    """(request text, unit code) for every ticket a person routed."""
     events = await session.execute(
         sa.select(TicketEvent.ticket_id, TicketEvent.data)
         .where(TicketEvent.action == EventAction.ASSIGN))
     ticket_ids = {ticket_id for ticket_id, data in events if data.get("correction")}
+    ticket_ids |= set(await session.scalars(sa.select(Ticket.id).where(
+        Ticket.routing["rule"].as_string().in_(("resident", "dispatcher")))))
     if not ticket_ids:
         return []
     rows = await session.execute(

@@ -6,8 +6,8 @@ Every figure counts **tickets**, never events: a ticket resolved twice in the pe
 resolved ticket. Every rate's numerator is a part of its denominator, so no rate exceeds
 100 %, and a rate without a denominator is None (shown "—", never 100 %).
 
-For a period [start, end) (the end excluded) and a grouping (unit, town, grid or category
-of the ticket as it is now):
+For a period [start, end) (the end excluded) and a grouping (unit, town, grid, category or
+channel - chat, phone or counter (代录) - of the ticket as it is now):
 
 - received: tickets submitted in the period;
 - auto_routed / triaged: of those, first assigned by the router / first sent to triage;
@@ -63,9 +63,10 @@ from models import TicketState as S
 from services import access
 from services.deadlines import WorkingCalendar
 from services.errors import NotAllowed
+from services.texts import plain
 
 GOOD = frozenset({"satisfied", "basically_satisfied"})
-GROUPS = ("unit", "town", "grid", "category")
+GROUPS = ("unit", "town", "grid", "category", "channel")  # channel: chat | phone | counter
 EVENTS = ("submit", "assign", "triage", "accept", "resolve", "rate", "callback", "close",
           "reopen")
 # The rates, their numerator and denominator: one table for summary, workbook and PDF.
@@ -302,7 +303,7 @@ def _fold(rows: Iterable[Any], group: str, names: Mapping[int | None, str],
 async def _group_names(session: AsyncSession, group: str) -> dict[int | None, str]:
     if group == "unit":
         return {u.id: u.name for u in await session.scalars(sa.select(Unit))}
-    if group == "category":
+    if group in ("category", "channel"):
         return {}
     everything = {p.id: p for p in await session.scalars(sa.select(Place))}
     names: dict[int | None, str] = {}
@@ -321,6 +322,8 @@ def _key(group: str, names: Mapping[int | None, str], unit_id: int | None,
         return names.get(unit_id, "（未分派）")
     if group == "category":
         return category or "（未分类）"
+    if group == "channel":  # `category` carries the ticket's channel then
+        return plain(f"channel_{category or 'chat'}")
     return names.get(place_id, "（无地点）")
 
 
@@ -332,9 +335,10 @@ async def compute(session: AsyncSession, start: dt.datetime, end: dt.datetime,
     if group not in GROUPS:
         raise ValueError(group)
     names = await _group_names(session, group)
+    label = Ticket.channel if group == "channel" else Ticket.category
     stmt = (sa.select(TicketEvent.ticket_id, TicketEvent.action, TicketEvent.at,
                       TicketEvent.actor_id, TicketEvent.data, Ticket.unit_id,
-                      Ticket.place_id, Ticket.category)
+                      Ticket.place_id, label)
             .join(Ticket, Ticket.id == TicketEvent.ticket_id)
             .where(TicketEvent.at >= start, TicketEvent.at < end,
                    TicketEvent.action.in_(EVENTS))
@@ -345,7 +349,7 @@ async def compute(session: AsyncSession, start: dt.datetime, end: dt.datetime,
     result = await conn.execute(stmt)  # fetched; rows are converted in the worker thread
     total, groups = await asyncio.to_thread(
         lambda: _fold(result.all(), group, names, calendar, response_hours))
-    overdue = sa.select(Ticket.unit_id, Ticket.place_id, Ticket.category).where(
+    overdue = sa.select(Ticket.unit_id, Ticket.place_id, label).where(
         Ticket.state.in_((S.ASSIGNED, S.ACCEPTED)), Ticket.due_at < now)
     if scope.unit_ids is not None:
         overdue = overdue.where(Ticket.unit_id.in_(scope.unit_ids))
@@ -363,8 +367,9 @@ async def _appointments(session: AsyncSession, start: dt.datetime, end: dt.datet
     """Bookings of the period by state, each in the group (and scope) of its unit: the
     unit of the request it became, else the unit the router expected from its topic."""
     units = dict((await session.execute(sa.select(Unit.code, Unit.id))).tuples().all())
+    label = Ticket.channel if group == "channel" else Ticket.category
     rows = await session.execute(
-        sa.select(Booking.state, Booking.routing, Ticket.unit_id, Ticket.category,
+        sa.select(Booking.state, Booking.routing, Ticket.unit_id, label,
                   Venue.place_id)
         .join(Venue, Venue.id == Booking.venue_id)
         .outerjoin(Ticket, Ticket.id == Booking.ticket_id)
@@ -373,7 +378,8 @@ async def _appointments(session: AsyncSession, start: dt.datetime, end: dt.datet
         unit_id = t_unit if t_unit is not None else units.get((routing or {}).get("unit"))
         if not scope.allows(unit_id):
             continue
-        category = t_category or (routing or {}).get("target")
+        category = t_category or (None if group == "channel"
+                                  else (routing or {}).get("target"))
         key = _key(group, names, unit_id, place_id, category)
         for f in (total, groups.setdefault(key, Figures())):
             f.appointments[BookingState(state).value] += 1

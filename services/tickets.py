@@ -60,7 +60,12 @@ class Policy:
     unit_days: dict[str, int] = field(default_factory=dict)  # unit code -> working days
     category_days: dict[str, int] = field(default_factory=dict)
 
-    def days_for(self, unit: Unit, category: str | None) -> int:
+    def days_for(self, unit: Unit, category: str | None, matter_days: int | None = None
+                 ) -> int:
+        """The catalogue matter's own days first, then the unit's, the category's, the
+        default."""
+        if matter_days:
+            return matter_days
         if unit.code in self.unit_days:
             return self.unit_days[unit.code]
         return self.category_days.get(category or "", self.working_days)
@@ -82,6 +87,8 @@ class Draft:
     place_id: int | None = None
     submission_key: str | None = None
     anonymous: bool = False  # 匿名反映: no phone kept, staff never see who asked
+    matter: str | None = None  # the catalogue matter the resident picked when asked
+    channel: str = "chat"  # chat | phone | counter (a dispatcher's 代录)
 
 
 @dataclass(frozen=True)
@@ -91,7 +98,8 @@ class Route:
     unit_id: int | None
     category: str | None = None
     confidence: float = 0.0
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)  # services.intake.RoutingRecord
+    days: int | None = None  # the matter's own deadline, if the catalogue gives one
 
 
 class Lifecycle:
@@ -109,6 +117,13 @@ class Lifecycle:
         if ticket is None:
             raise NotFound()
         return ticket
+
+    def _days(self, ticket: Ticket, unit: Unit) -> int:
+        """Working days for the ticket at `unit`: the routed matter's own days count only
+        while the ticket is with the unit the matter named."""
+        routing = ticket.routing or {}
+        matter_days = routing.get("days") if routing.get("unit") == unit.code else None
+        return self.policy.days_for(unit, ticket.category, matter_days)
 
     # -- transitions ---------------------------------------------------------------------
     async def submit(self, resident: Person, draft: Draft, route: Route | None) -> Ticket:
@@ -135,6 +150,7 @@ class Lifecycle:
             state=S.SUBMITTED,
             category=route.category if route else None,
             routing=({"confidence": route.confidence, **route.details} if route else {}),
+            channel=draft.channel,
             created_at=now,
             updated_at=now,
         )
@@ -188,7 +204,7 @@ class Lifecycle:
         corrected = actor is not None and (ticket.state == S.TRIAGE or router_wrong)
         ticket.unit_id = unit.id
         ticket.assignee_id = assignee_id
-        days = self.policy.days_for(unit, ticket.category)
+        days = self._days(ticket, unit)
         if ticket.state not in IN_WORK or previous_unit != unit.id:
             ticket.due_at = self.calendar.add_working_days(now, days)
             self._plan(ticket, now)
@@ -306,7 +322,9 @@ class Lifecycle:
         ticket.result_text = result[:MAX_TEXT]
         ticket.result_photos = list(photos or [])
         ticket.resolved_at = now
-        ticket.callback_at = self.calendar.add_working_days(now, self.policy.callback_wait_days)
+        # A caller without a chat (代录) cannot rate in chat: the callback is due at once.
+        ticket.callback_at = now if ticket.channel != "chat" else self.calendar.add_working_days(
+            now, self.policy.callback_wait_days)
         await self._move(ticket, actor, A.RESOLVE, S.RESOLVED, result,
                          {"on_time": ticket.due_at is None or now <= ticket.due_at})
         await self.notices.resolved(ticket, now)
@@ -379,7 +397,7 @@ class Lifecycle:
         """The working days of the deadline this lifecycle set for the ticket's unit (the
         general policy while no unit has it yet)."""
         unit = await self.session.get(Unit, ticket.unit_id) if ticket.unit_id else None
-        return (self.policy.days_for(unit, ticket.category) if unit
+        return (self._days(ticket, unit) if unit
                 else self.policy.working_days)
 
     def ensure_allowed(self, ticket: Ticket, action: A | str, actor: Person) -> None:
@@ -403,7 +421,7 @@ class Lifecycle:
         now = self.clock.now()
         ticket.reopen_count += 1
         unit = await self.session.get(Unit, ticket.unit_id) if ticket.unit_id else None
-        days = self.policy.days_for(unit, ticket.category) if unit else self.policy.working_days
+        days = self._days(ticket, unit) if unit else self.policy.working_days
         ticket.due_at = self.calendar.add_working_days(now, days)
         self._plan(ticket, now)
         ticket.resolved_at = None

@@ -159,11 +159,19 @@ async def callback_queue(session: AsyncSession, person: Person, limit: int = 20,
 
 
 async def suggested_units(session: AsyncSession, ticket: Ticket) -> list[Unit]:
-    """The router's top two, as units of the org (those it does not have are left out)."""
-    codes = [s[1] for s in ticket.routing.get("suggestions", []) if s[1]]
+    """The router's offers (up to three), as units of the org (those it does not have are
+    left out)."""
+    return await units_by_code(session, [
+        s.get("unit") for s in (ticket.routing or {}).get("suggestions", [])
+        if isinstance(s, dict)])
+
+
+async def units_by_code(session: AsyncSession, codes: list[str | None]) -> list[Unit]:
+    """The active units of `codes`, in that order, each once (unknown codes left out)."""
+    wanted = [c for c in dict.fromkeys(codes) if c]
     units = {u.code: u for u in await session.scalars(
-        sa.select(Unit).where(Unit.code.in_(codes), Unit.active))}
-    return [units[c] for c in dict.fromkeys(codes) if c in units]
+        sa.select(Unit).where(Unit.code.in_(wanted), Unit.active))}
+    return [units[c] for c in wanted if c in units]
 
 
 async def nobody_receives(session: AsyncSession, ticket: Ticket,

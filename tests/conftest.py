@@ -28,6 +28,7 @@ from tests.bot_double import RecordingSession
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_ORG = ROOT / "examples" / "sishui.toml"
+EXAMPLE_CATALOGUE = ROOT / "examples" / "sishui_catalogue.toml"
 TZ = ZoneInfo("Asia/Shanghai")
 # A Friday morning in Sishui.
 START = dt.datetime(2026, 11, 27, 10, 0, tzinfo=TZ)
@@ -156,8 +157,10 @@ class Org:
 
 @pytest.fixture
 async def org(session: AsyncSession, clock: ManualClock) -> Org:
-    """The example county, with Telegram ids bound to every staff member."""
-    await import_org(session, EXAMPLE_ORG.read_text(encoding="utf-8"), clock)
+    """The example county and its dispatch catalogue, with Telegram ids bound to every
+    staff member."""
+    for path in (EXAMPLE_ORG, EXAMPLE_CATALOGUE):
+        await import_org(session, path.read_text(encoding="utf-8"), clock)
     people = (await session.scalars(sa.select(Person).order_by(Person.id))).all()
     for i, person in enumerate(people):
         person.tg_user_id = 900_000 + i

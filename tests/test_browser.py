@@ -208,3 +208,68 @@ async def test_sandbox_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     finally:
         await sandbox.stop()
     assert (ARTIFACTS / "sandbox.png").stat().st_size > 10_000
+
+
+QUARREL = "邻居天天往俺家门口倒脏水，说了也不听"
+
+
+async def test_sandbox_routes_by_the_catalogue(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """路灯 reaches the 城管局 persona (the catalogue's matter); a quarrel between
+    neighbours with the shared location reaches the 泗河街道 persona (属地)."""
+    executable = chromium()
+    from playwright.async_api import async_playwright, expect
+
+    monkeypatch.chdir(tmp_path)
+    sandbox = Sandbox(tmp_path / "sandbox.db")
+    await sandbox.start()
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=executable,
+                                               args=["--no-sandbox"])
+            page = await browser.new_page(viewport={"width": 1500, "height": 900})
+            await page.goto(f"http://127.0.0.1:{sandbox.port}/")
+            panes = page.locator(".pane")
+            await expect(panes).to_have_count(3)
+            resident, unit = panes.nth(0), panes.nth(2)
+            await unit.locator("select").select_option("unit")
+            box = resident.locator("input[type=text]")
+            await resident.locator(".cmds button", has_text="/start").click()
+            number = await submit(resident, box, LAMP, expect)
+            await expect(unit.locator(".log")).to_contain_text(number, timeout=20000)
+            await unit.locator("select").select_option("town")
+            second = await submit(resident, box, QUARREL, expect)
+            await expect(unit.locator(".log")).to_contain_text(second, timeout=20000)
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / "sandbox-routing.png"), full_page=True)
+            await browser.close()
+    finally:
+        await sandbox.stop()
+
+
+async def submit(resident: Any, box: Any, text: str, expect: Any) -> str:
+    """我要反映 → text → shared location → no phone → confirm: the ticket's number."""
+    log = resident.locator(".log")
+    asked = (await log.inner_text()).count("请用文字描述")
+    await resident.locator(".reply button", has_text=t("btn_report")).click()
+    await grown(log, "请用文字描述", asked)
+    asked = (await log.inner_text()).count("也可以选择所在镇街")
+    await box.fill(text)
+    await box.press("Enter")
+    await grown(log, "也可以选择所在镇街", asked)
+    await resident.locator("button[title='发送位置']").click()
+    no_phone = resident.locator(".reply button", has_text=t("btn_no_phone"))
+    await expect(no_phone).to_be_visible(timeout=15000)
+    await no_phone.click()
+    done = (await log.inner_text()).count("提交成功")
+    await resident.locator(".kb button", has_text="确认提交").last.click(timeout=15000)
+    await grown(log, "提交成功", done)
+    return re.findall(r"MY\d{8}-\d{4}", await log.inner_text())[-1]
+
+
+async def grown(log: Any, phrase: str, before: int) -> None:
+    for _ in range(200):
+        if (await log.inner_text()).count(phrase) > before:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{phrase!r} did not appear")

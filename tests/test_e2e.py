@@ -7,6 +7,7 @@ of a conversation and of an outbox drain, then a restart.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import sqlite3
@@ -21,7 +22,7 @@ import pytest
 from bot.cli import main as cli
 from bot.emulator import Emulator
 from services.texts import t
-from tests.conftest import EXAMPLE_ORG, ROOT
+from tests.conftest import EXAMPLE_CATALOGUE, EXAMPLE_ORG, ROOT
 from tests.procs import free_port, until
 
 TOKEN = "123456:E2E-token_abcdefghijklmnopqrstuvwxyz0"
@@ -45,7 +46,7 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "e2e.db"
     monkeypatch.setenv("MINYI_DATABASE_URL", f"sqlite+aiosqlite:///{path}")
     monkeypatch.delenv("MINYI_CONFIG", raising=False)
-    assert cli(["org", "import", str(EXAMPLE_ORG)]) == 0
+    assert cli(["org", "import", str(EXAMPLE_ORG), str(EXAMPLE_CATALOGUE)]) == 0
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE people SET tg_user_id = ? WHERE code = 'grid-shjd-1'", (GRID,))
     return path
@@ -111,6 +112,15 @@ async def press_and_wait(emu: Emulator, user: int, label: str, expect_user: int,
                 or any(expect in x for x in emu.bot_texts(expect_user)), timeout)
 
 
+def routed_to(db: Path) -> tuple[str, str]:
+    """The newest ticket's unit name and the rule that chose it."""
+    with sqlite3.connect(db) as conn:
+        name, routing = conn.execute(
+            "SELECT units.name, tickets.routing FROM tickets JOIN units ON units.id = "
+            "tickets.unit_id ORDER BY tickets.id DESC LIMIT 1").fetchone()
+    return name, json.loads(routing)["rule"]
+
+
 def ticket_row(db: Path) -> tuple[str, str, int, str | None]:
     with sqlite3.connect(db) as conn:
         return conn.execute("SELECT number, state, reopen_count, outcome FROM tickets").fetchone()
@@ -138,6 +148,7 @@ async def test_full_life_in_polling_mode(emu: Emulator, db: Path, tmp_path: Path
         await submit_by_chat(emu)
         number, state, _, _ = ticket_row(db)
         assert state == "assigned"
+        assert routed_to(db) == ("县城市管理局", "matter")  # 路灯 is 城管's, by the catalogue
         await until(lambda: button(emu, GRID, "接单"))  # pushed by the outbox sender
         await press_and_wait(emu, GRID, "接单", RESIDENT, "已由")
         await press_and_wait(emu, GRID, "进展", GRID, "办理进展")
@@ -158,6 +169,28 @@ async def test_full_life_in_polling_mode(emu: Emulator, db: Path, tmp_path: Path
         await press_and_wait(emu, RESIDENT, "满意", RESIDENT, "感谢您的评价")
         await until(lambda: ticket_row(db)[1] == "closed")
         assert ticket_row(db) == (number, "closed", 1, "rated")
+    finally:
+        bot.stop()
+
+
+async def test_place_matter_goes_to_the_town_of_the_shared_location(
+        emu: Emulator, db: Path, tmp_path: Path) -> None:
+    """A 属地 matter (a quarrel between neighbours) goes to the town of the place the
+    resident shares: 泉林村 lies in 泉林镇."""
+    bot = BotProcess(emu, db, tmp_path)
+    bot.start()
+    try:
+        await until(lambda: "getUpdates" in emu.calls, 60)
+        await say_and_wait(emu, RESIDENT, t("btn_report"), "请用文字描述")
+        await say_and_wait(emu, RESIDENT, "俺家跟邻居因为宅基地的事闹矛盾好几年了",
+                           "也可以选择所在镇街")
+        await emu.send_location(RESIDENT, 35.656, 117.496)
+        await until(lambda: "请留一个联系电话" in last_text(emu, RESIDENT), 60)
+        await emu.send_contact(RESIDENT, "+8613805371234")
+        await until(lambda: "请核对" in last_text(emu, RESIDENT))
+        await press_and_wait(emu, RESIDENT, "确认提交", RESIDENT, "提交成功")
+        assert routed_to(db) == ("泉林镇人民政府", "place")
+        assert "泉林镇人民政府" in last_text(emu, RESIDENT)
     finally:
         bot.stop()
 

@@ -60,7 +60,7 @@ unit = "CG"
         'unit = "CG"', 'unit = "ZJ"')
     report = await import_org(session, changed, clock)
     await session.commit()
-    assert report.updated == {"places": 0, "venues": 0, "units": 1, "people": 1}
+    assert report.updated == {"places": 0, "venues": 0, "units": 1, "people": 1, "matters": 0}
     session.expire_all()
     person = (await session.scalars(sa.select(Person).where(Person.code == "p1"))).one()
     zj = (await session.scalars(sa.select(Unit).where(Unit.code == "ZJ"))).one()

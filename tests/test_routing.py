@@ -10,7 +10,7 @@ import pytest
 
 from bot.cli import main
 from bot.routing_cli import SEED
-from routing.classifier import Router
+from routing.classifier import KeywordClassifier
 from routing.evaluate import figures, read_labelled
 from routing.learn import split
 from routing.table import (
@@ -29,10 +29,10 @@ DATA = ROOT.parent / "shared" / "data" / "routing_dev.csv"
 
 
 @pytest.fixture(scope="module")
-def router() -> Router:
+def router() -> KeywordClassifier:
     places = ["泉林镇", "卞桥村"]
     load_dictionary(places)
-    return Router(parse_table(DEFAULT_TABLE.read_text("utf-8")), min_confidence=0.65,
+    return KeywordClassifier(parse_table(DEFAULT_TABLE.read_text("utf-8")), min_confidence=0.65,
                   place_names=places)
 
 
@@ -48,18 +48,18 @@ def labelled() -> Path:
     "", "   ", "😀😀😀", "！！！？？？", "路灯" * 10_000, "The street light 坏了 on Main Rd 😀",
     "社區路燈壞了好幾天，晚上很不安全", "1234567890", "\x00\x01控制字符",
 ])
-def test_bad_input_gives_a_decision_or_triage(router: Router, text: str) -> None:
+def test_bad_input_gives_a_decision_or_triage(router: KeywordClassifier, text: str) -> None:
     decision = router.classify(text)
     assert decision.triage or decision.target in router.names
     assert 0.0 <= decision.confidence <= 1.0
 
 
-def test_nothing_recognised_is_triage(router: Router) -> None:
+def test_nothing_recognised_is_triage(router: KeywordClassifier) -> None:
     decision = router.classify("😀😀😀")
     assert decision.triage and decision.target is None and decision.confidence == 0.0
 
 
-def test_explanation_and_places(router: Router) -> None:
+def test_explanation_and_places(router: KeywordClassifier) -> None:
     d = router.classify("泉林镇卞桥村小学附近道路破损严重，学生上学不安全，希望尽快修路")
     assert d.target is not None and d.explanation
     assert abs(sum(w for _, w in d.explanation)) > 0
@@ -81,7 +81,7 @@ def test_curated_entries_win_and_tables_round_trip() -> None:
     again = parse_table(dump_table(merged, header="test"))
     assert again.targets.keys() == merged.targets.keys()
     assert again.targets["城市管理"].phrases == merged.targets["城市管理"].phrases
-    d = Router(merged).classify("小区路灯坏了好几天")
+    d = KeywordClassifier(merged).classify("小区路灯坏了好几天")
     assert (d.target, d.unit) == ("城市管理", "CG")
 
 
@@ -94,12 +94,12 @@ def test_bad_tables_are_refused() -> None:
             parse_table(text)
 
 
-def test_shipped_table_on_the_held_out_split(router: Router) -> None:
+def test_shipped_table_on_the_held_out_split(router: KeywordClassifier) -> None:
     """Regression floor on what learning never saw (the benchmark reports the figures)."""
     examples = read_labelled(labelled())
     _, test = split(examples, 0.2, SEED)
     result = figures([router.classify(e.text) for e in test], [e.label for e in test])
-    assert result["accuracy"] >= 0.895  # the shipped table: 0.9022; the baseline 0.9014
+    assert result["accuracy"] >= 0.9038  # the shipped table: 0.9104; the baseline 0.9038
     assert result["accuracy_routed"] >= 0.95 and result["triage_rate"] <= 0.18
     table = parse_table(DEFAULT_TABLE.read_text("utf-8"))
     assert all(len(t.keywords) + len(t.negatives) <= MAX_TERMS
@@ -115,9 +115,10 @@ def test_split_is_stable_and_disjoint() -> None:
 
 
 def test_route_command_prints_the_decision(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["route", "孩子所在小学的老师周末组织有偿补课，教育局能否管一管"]) == 0
+    assert main(["route", "小区路灯坏了好几天"]) == 0
     out = capsys.readouterr().out
-    assert '"target": "教育文体"' in out and '"explanation"' in out
+    assert '"rule": "matter"' in out and '"unit": "CG"' in out
+    assert '"matter_name": "路灯不亮或损坏"' in out and '"路灯"' in out
 
 
 async def test_dispatcher_corrections_become_training_examples(
@@ -168,7 +169,7 @@ def test_learning_is_deterministic_and_counts_repeats() -> None:
     a = learn_table(docs, labels, units, min_df=1, steps=50)
     b = learn_table([list(reversed(d)) for d in docs], labels, units, min_df=1, steps=50)
     assert dump_table(a) == dump_table(b)
-    router = Router(a, min_confidence=0.0)
+    router = KeywordClassifier(a, min_confidence=0.0)
     once = dict(router.classify("路灯").explanation)["路灯"]
     twice = dict(router.classify("路灯 路灯").explanation)["路灯"]
     assert twice > once > 0  # (1 + log 2) times the weight of a single mention

@@ -38,7 +38,7 @@ async def test_full_life_across_roles(harness: Harness, org: Org) -> None:
     await resident.press(t("btn_confirm"))
     ticket = await the_ticket(h)
     worker = await staff(h, org, "grid-shjd-1")
-    unit_staff = await staff(h, org, "staff-zj-1")
+    unit_staff = await staff(h, org, "staff-cg-1")
     assert await h.deliver() > 0
     # The grid worker's assignment: photo with the text as caption and three buttons.
     pushed = worker.last
@@ -62,7 +62,7 @@ async def test_full_life_across_roles(harness: Harness, org: Org) -> None:
     assert unit_staff.last_alert() == t("err_illegal_transition", number=ticket.number,
                                         state=t("state_accepted"), action=t("action_accept"))
     await h.deliver()
-    assert t("ob_accepted", number=ticket.number, unit="县住房和城乡建设局",
+    assert t("ob_accepted", number=ticket.number, unit="县城市管理局",
              due="2026年12月2日 10:00") == resident.last.text
     # Progress reaches the resident.
     await worker.press(t("btn_work_progress"), pushed)
