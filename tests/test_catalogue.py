@@ -164,7 +164,8 @@ async def test_import_validates_then_the_running_router_follows_the_file(
     moved = moved.replace('[[matters]]\ncode = "CG06"', '[[ignored]]\ncode = "CG06"')
     report = await import_org(session, moved, clock)
     await session.commit()
-    assert report.updated["matters"] == 1 and report.deactivated["matters"] == 1
+    assert report.updated["matters"] == 1 and report.matters_deactivated == 1
+    assert report.deactivated == [] and report.not_in_file == []  # staff untouched
     route = await router.route(session, lamp)
     assert route.details["unit"] == "ZJ" and route.details["matter"] == "CG01"
     assert (await session.scalar(sa.select(Matter.active).where(Matter.code == "CG06"))) \
