@@ -57,7 +57,7 @@ async def test_user_text_with_markup_reaches_everyone_as_written(harness: Harnes
     ticket = await the_ticket(h)
     assert ticket.state == TicketState.ASSIGNED
     worker = await staff(h, org, "grid-shjd-1")
-    unit_staff = await staff(h, org, "staff-zj-1")
+    unit_staff = await staff(h, org, "staff-cg-1")
     await h.deliver()  # checks delivered == enqueued
     for chatter in (worker, unit_staff):
         pushed = chatter.last
@@ -267,9 +267,9 @@ async def test_the_resident_is_told_the_units_own_deadline(engine: AsyncEngine, 
     from bot.config import DeadlinesConfig, FloodConfig
 
     config = Config(flood=FloodConfig(limit=1000),
-                    deadlines=DeadlinesConfig(unit_days={"ZJ": 5}))
+                    deadlines=DeadlinesConfig(unit_days={"CG": 5}))
     ctx = ServiceContext(clock=ctx.clock, calendar=ctx.calendar,
-                         policy=Policy(unit_days={"ZJ": 5}))
+                         policy=Policy(unit_days={"CG": 5}))
     sm = make_sessionmaker(engine)
     h = Harness(config, sm, ctx, await make_request_router(config, sm))
     u = h.user(6302)
@@ -277,7 +277,7 @@ async def test_the_resident_is_told_the_units_own_deadline(engine: AsyncEngine, 
     assert "泗水县" in u.last.text and "3个工作日" in u.last.text
     await submit_lamp(u)
     [ticket] = await tickets(h)
-    unit = await org.unit("ZJ")
+    unit = await org.unit("CG")
     assert ticket.unit_id == unit.id
     assert "（5个工作日）" in u.last.text and ticket.due_at is not None
 

@@ -188,7 +188,7 @@ async def test_every_full_phone_view_is_audited(harness: Harness, org: Org) -> N
     dispatcher = h.user((await org.person("staff-dispatch-1")).tg_user_id)
     await dispatcher.say(f"/ticket {ticket.number}")
     assert PHONE in dispatcher.inbox[-2].text
-    leader = h.user((await org.person("staff-zj-1")).tg_user_id)  # the unit, not assignee
+    leader = h.user((await org.person("staff-cg-1")).tg_user_id)  # the unit, not assignee
     await leader.say(f"/ticket {ticket.number}")
     assert "139****5678" in leader.inbox[-2].text  # masked for them: nothing to record
     async with h.sessionmaker() as s:
