@@ -178,15 +178,21 @@ async def test_a_matter_with_its_own_days_sets_the_deadline(
     from services.tickets import Draft
     from tests.helpers import new_resident
 
+    from models import Membership, Role
+
     router = harness.dp.workflow_data["request_router"]
+    gas_staff = await new_resident(session, ctx.clock, 7002, "燃气公司值班员")
+    gas_staff.memberships.append(Membership(role=Role.UNIT_STAFF,
+                                            unit_id=(await org.unit("RQ")).id))
     resident = await new_resident(session, ctx.clock, 7001)
     life = ctx.lifecycle(session)
     gas = await life.submit(resident, Draft("家里一股煤气味 是不是漏气了"),
                             await router.route(session, "家里一股煤气味 是不是漏气了"))
-    water = await life.submit(resident, Draft("停水了"), await router.route(session, "停水了"))
+    lamp = await life.submit(resident, Draft("小区路灯坏了"),
+                             await router.route(session, "小区路灯坏了"))
     assert gas.routing["days"] == 1 and gas.category == "燃气泄漏"
     assert ctx.calendar.add_working_days(ctx.clock.now(), 1) == gas.due_at
-    assert ctx.calendar.add_working_days(ctx.clock.now(), 3) == water.due_at
+    assert ctx.calendar.add_working_days(ctx.clock.now(), 3) == lamp.due_at
     events = await session.scalars(sa.select(TicketEvent).where(
         TicketEvent.ticket_id == gas.id, TicketEvent.action == "assign"))
     assert [e.actor_id for e in events] == [None]

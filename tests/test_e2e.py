@@ -177,6 +177,8 @@ async def test_place_matter_goes_to_the_town_of_the_shared_location(
         emu: Emulator, db: Path, tmp_path: Path) -> None:
     """A 属地 matter (a quarrel between neighbours) goes to the town of the place the
     resident shares: 泉林村 lies in 泉林镇."""
+    with sqlite3.connect(db) as conn:  # someone at the town who can receive it
+        conn.execute("UPDATE people SET tg_user_id = 31003 WHERE code = 'staff-ql-1'")
     bot = BotProcess(emu, db, tmp_path)
     bot.start()
     try:

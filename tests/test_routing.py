@@ -178,16 +178,18 @@ def test_learning_is_deterministic_and_counts_repeats() -> None:
 SAMPLE = ROOT / "tests" / "data" / "routing_sample.csv"
 
 
-def test_our_own_sample_runs_on_a_fresh_clone(router: Router,
+def test_our_own_sample_runs_on_a_fresh_clone(router: KeywordClassifier,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     """tests/data/routing_sample.csv: 98 short requests written for this repository, 14 per
     category of the shipped table. The shipped table was learned from long formal
-    letters; on short chat sentences it does worse (0.6735 accuracy, 0.378 triage, 0.820
-    on what it routes): these floors keep it from getting worse."""
+    letters; on short chat sentences it does worse (400 terms per category: 0.6735
+    accuracy, 0.367 triage, 0.790 on what it routes; 300 terms: 0.6735, 0.378, 0.820 - the
+    400-term table is the better one on the message board): these floors keep it from
+    getting worse. Chat requests are routed by the catalogue first (tests/test_catalogue)."""
     examples = read_labelled(SAMPLE)
     assert len(examples) == 98 and {e.label for e in examples} == set(router.names)
     result = figures([router.classify(e.text) for e in examples], [e.label for e in examples])
-    assert result["accuracy"] >= 0.65 and result["accuracy_routed"] >= 0.8
+    assert result["accuracy"] >= 0.65 and result["accuracy_routed"] >= 0.78
     assert main(["routing", "eval", str(SAMPLE), "--json"]) == 0
     assert '"n": 98' in capsys.readouterr().out
 
