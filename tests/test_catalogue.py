@@ -175,10 +175,9 @@ async def test_import_validates_then_the_running_router_follows_the_file(
 
 async def test_a_matter_with_its_own_days_sets_the_deadline(
         session: AsyncSession, ctx, org: Org, harness) -> None:  # type: ignore[no-untyped-def]
+    from models import Membership, Role
     from services.tickets import Draft
     from tests.helpers import new_resident
-
-    from models import Membership, Role
 
     router = harness.dp.workflow_data["request_router"]
     gas_staff = await new_resident(session, ctx.clock, 7002, "燃气公司值班员")
