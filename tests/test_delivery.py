@@ -500,7 +500,7 @@ async def test_cards_follow_the_tickets_state(harness: Harness, org: Org) -> Non
     resident = h.user(6603)
     await submit_lamp(resident)
     worker = await staff(h, org, "grid-shjd-1")
-    unit_staff = await staff(h, org, "staff-zj-1")
+    unit_staff = await staff(h, org, "staff-cg-1")
     await h.deliver()
     pushed, copy = worker.last, unit_staff.last
     await worker.press(t("btn_work_accept"), pushed)
@@ -560,25 +560,26 @@ async def test_a_booking_turned_into_a_request_leaves_the_roster_card(harness: H
 async def test_a_dispatcher_reroutes_on_purpose_in_chat(harness: Harness, org: Org) -> None:
     h = harness
     resident = h.user(6606)
-    await submit_lamp(resident)  # routed to 县住房和城乡建设局
+    await submit_lamp(resident)  # routed to 县城市管理局 (the catalogue)
     ticket = await the_ticket(h)
-    zj = await staff(h, org, "staff-zj-1")
+    cg = await staff(h, org, "staff-cg-1")
     await h.deliver()
     dispatcher = await staff(h, org, "staff-dispatch-1")
     await dispatcher.say(f"/ticket {ticket.number}")
     view = dispatcher.inbox[-2]  # then the map pin
     await dispatcher.press(t("btn_reroute"), view)
-    await dispatcher.press("县城市管理局", view)
+    await dispatcher.press("国网泗水县供电公司", view)
     assert dispatcher.last.text == t("reroute_confirm", number=ticket.number,
-                                     previous="县住房和城乡建设局", unit="县城市管理局")
+                                     previous="县城市管理局", unit="国网泗水县供电公司")
     await dispatcher.press(t("btn_reroute_keep"))
-    assert dispatcher.last.text == t("reroute_done", number=ticket.number, unit="县城市管理局")
+    assert dispatcher.last.text == t("reroute_done", number=ticket.number,
+                                     unit="国网泗水县供电公司")
     moved = await the_ticket(h)
-    assert moved.unit_id == (await org.unit("CG")).id
+    assert moved.unit_id == (await org.unit("GD")).id
     async with h.sessionmaker() as s:
         last = (await events(s, ticket.id))[-1]
     assert "correction" not in last.data  # the dispatcher did not say the router was wrong
     await h.deliver()
-    assert zj.last.text == t("ob_rerouted_away", number=ticket.number, unit="县城市管理局",
-                             previous="县住房和城乡建设局")
-    assert "县城市管理局" in resident.last.text  # told where it went
+    assert cg.last.text == t("ob_rerouted_away", number=ticket.number,
+                             unit="国网泗水县供电公司", previous="县城市管理局")
+    assert "国网泗水县供电公司" in resident.last.text  # told where it went
