@@ -120,6 +120,10 @@ class DeferredRequestRouter(RequestRouter):
     def __init__(self, building: concurrent.futures.Future[RequestRouter]) -> None:
         self.building = building
 
+    @property
+    def ready(self) -> bool:
+        return self.building.done()
+
     async def _built(self) -> RequestRouter:
         return await asyncio.wrap_future(self.building)
 

@@ -154,6 +154,11 @@ class RequestRouter:
         self.decider = Decider([], classifier, min_confidence=min_confidence)
         self.org = _OrgView()
 
+    @property
+    def ready(self) -> bool:
+        """Whether routing answers without waiting (see bot.app.DeferredRequestRouter)."""
+        return True
+
     async def refresh(self, session: AsyncSession) -> None:
         key = tuple((await session.execute(sa.select(
             sa.select(sa.func.max(Matter.revision)).scalar_subquery(),
@@ -216,6 +221,8 @@ async def matters_to_offer(session: AsyncSession, router: RequestRouter,
                            text: str) -> list[tuple[str, str]]:
     """(code, plain name) of the matters to ask the resident about, or [] when the router
     is sure (or recognises nothing: then the dispatcher decides, as before)."""
+    if not router.ready:  # still loading at start-up: do not keep the resident waiting
+        return []
     decision = await router.decide(session, text)
     return [(c.matter, c.name) for c in decision.candidates] if decision.ask else []
 
