@@ -26,7 +26,7 @@ from models import Person, Unit
 from services import intake, places, work
 from services.context import ServiceContext
 from services.errors import InvalidInput
-from services.intake import CallerRequest, IntakeRules, RequestRouter
+from services.intake import CallerRequest, RequestRouter
 from services.texts import esc, join, plain, t
 
 if TYPE_CHECKING:
@@ -120,8 +120,8 @@ async def on_place(message: Message, state: FSMContext, session: AsyncSession) -
 
 
 async def on_text(message: Message, state: FSMContext, session: AsyncSession,
-                  request_router: RequestRouter, intake_rules: IntakeRules) -> None:
-    text = intake.check_description(message.text, intake_rules)
+                  request_router: RequestRouter, ctx: ServiceContext) -> None:
+    text = intake.check_description(message.text, ctx.intake)
     await state.update_data(text=text)
     data = await state.get_data()
     decision = await request_router.decide(session, text, data.get("place_id"))
@@ -145,7 +145,7 @@ def _preview(decision: Decision, units: list[Unit]) -> str:
 
 async def on_button(query: CallbackQuery, callback_data: RecordCb, state: FSMContext,
                     session: AsyncSession, ctx: ServiceContext, me: Person,
-                    request_router: RequestRouter, intake_rules: IntakeRules) -> None:
+                    request_router: RequestRouter) -> None:
     data = await state.get_data()
     assert isinstance(query.message, Message)
     if callback_data.key != data.get("key") or not await state.get_state():
@@ -172,7 +172,7 @@ async def on_button(query: CallbackQuery, callback_data: RecordCb, state: FSMCon
         req = CallerRequest(data["channel"], data["name"], data["phone"], data["text"],
                             data.get("place_id"), data.get("address", ""))
         ticket = await intake.record_on_behalf(
-            session, ctx, request_router, me, req, intake_rules,
+            session, ctx, request_router, me, req, ctx.intake,
             callback_data.arg if action == "unit" else None)
         await session.commit()  # the dispatcher is told the number only once it exists
         await state.clear()

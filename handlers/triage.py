@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import staff_views
 from handlers.filters import HasRole
 from handlers.staff_keyboards import TriageAction, TriageCb, triage_buttons
-from models import Person, Ticket, TicketState
+from models import Person, Ticket, TicketState, Unit
 from services import work
 from services.context import ServiceContext
 from services.texts import t
