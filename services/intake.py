@@ -286,7 +286,7 @@ async def record_on_behalf(session: AsyncSession, ctx: ServiceContext, router: R
     """代录: the same decision as a chat request, confirmed or corrected by the dispatcher:
     `unit_id` is the unit they chose (None: leave it in the triage queue). The caller has
     no chat, so the result and the satisfaction callback go through the callback staff."""
-    if not access.is_dispatcher(dispatcher):
+    if not access.may_dispatch(dispatcher):
         raise NotAllowed()
     req = check_caller(req, rules)
     if unit_id is not None and await session.get(Unit, unit_id) is None:
