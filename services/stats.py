@@ -40,7 +40,7 @@ import datetime as dt
 import statistics
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,22 +53,22 @@ from models import (
     Person,
     Place,
     PlaceKind,
+    Rating,
     Role,
     Ticket,
     TicketEvent,
     Unit,
     Venue,
 )
+from models import EventAction as A
 from models import TicketState as S
 from services import access
 from services.deadlines import WorkingCalendar
 from services.errors import NotAllowed
 from services.texts import plain
 
-GOOD = frozenset({"satisfied", "basically_satisfied"})
+GOOD = frozenset({Rating.SATISFIED, Rating.BASIC})
 GROUPS = ("unit", "town", "grid", "category", "channel")  # channel: chat | phone | counter
-EVENTS = ("submit", "assign", "triage", "accept", "resolve", "rate", "callback", "close",
-          "reopen")
 # The rates, their numerator and denominator: one table for summary, workbook and PDF.
 RATES: dict[str, tuple[str, str]] = {
     "correction_rate": ("corrected", "auto_routed"),
@@ -210,14 +210,125 @@ class _Ticket:
         self.reopens = 0
 
 
+class _Folds:
+    """One small fold per event action: what an event of that action adds to its ticket's
+    figures (the total's and its group's), in `FOLDS` below."""
+
+    def __init__(self, calendar: WorkingCalendar, response_hours: float) -> None:
+        self.calendar = calendar
+        self.tz = calendar.tz
+        self.window = dt.timedelta(hours=response_hours)
+
+    def submit(self, tk: _Ticket, at: dt.datetime, actor: int | None, data: dict) -> None:
+        tk.submitted = True
+        day = at.astimezone(self.tz).date()
+        for f in tk.figures:
+            f.received += 1
+            f.daily_received[day] += 1
+
+    def triage(self, tk: _Ticket, at: dt.datetime, actor: int | None, data: dict) -> None:
+        if tk.submitted and tk.move is None:
+            tk.move = "triage"
+            for f in tk.figures:
+                f.triaged += 1
+
+    def assign(self, tk: _Ticket, at: dt.datetime, actor: int | None, data: dict) -> None:
+        if tk.submitted and tk.move is None:
+            tk.move = "auto" if actor is None else "triage"
+            for f in tk.figures:
+                if actor is None:
+                    f.auto_routed += 1
+                else:
+                    f.triaged += 1
+        elif (tk.move == "auto" and data.get("correction")
+              and data.get("previous_unit_id") not in (None, data.get("unit_id"))):
+            tk.move = "corrected"
+            for f in tk.figures:
+                f.corrected += 1
+        if tk.assigned_at is None and not tk.accepted:
+            for f in tk.figures:
+                f.assigned += 1
+        if not tk.accepted:
+            tk.assigned_at = at  # the clock runs from the unit's latest assignment
+
+    def accept(self, tk: _Ticket, at: dt.datetime, actor: int | None, data: dict) -> None:
+        if tk.assigned_at is None or tk.accepted:
+            return
+        tk.accepted = True
+        waited = at - tk.assigned_at
+        # Working time never runs faster than the clock: within the window of wall time
+        # is within it of working time, without asking the calendar.
+        in_time = waited <= self.window or at <= self.calendar.add_working_time(
+            tk.assigned_at, self.window)
+        minutes = waited.total_seconds() / 60
+        for f in tk.figures:
+            f.accept_minutes.append(minutes)
+            f.responded += in_time
+
+    def resolve(self, tk: _Ticket, at: dt.datetime, actor: int | None, data: dict) -> None:
+        if tk.resolved:
+            return
+        tk.resolved = True
+        day = at.astimezone(self.tz).date()
+        for f in tk.figures:
+            f.resolved += 1
+            f.on_time += bool(data.get("on_time"))
+            f.daily_resolved[day] += 1
+
+    def answer(self, tk: _Ticket, at: dt.datetime, actor: int | None, data: dict) -> None:
+        """The callback questions' answer (the resident's, the callback staff's, or the one
+        that sent it back): the ticket is judged on its last."""
+        if data.get("rating"):
+            solved = data.get("solved")
+            tk.answer = (data["rating"] in GOOD if solved is None else bool(solved),
+                         data["rating"])
+
+    def reopen(self, tk: _Ticket, at: dt.datetime, actor: int | None, data: dict) -> None:
+        self.answer(tk, at, actor, data)
+        tk.reopens += 1
+
+    def outcome(self, tk: _Ticket, at: dt.datetime, actor: int | None, data: dict) -> None:
+        """Closed (rated, called back, or closed without an answer)."""
+        if data.get("outcome"):
+            for f in tk.figures:
+                f.closed += 1
+                f.no_callback += data["outcome"] == "no_callback"
+
+    def rate(self, tk: _Ticket, at: dt.datetime, actor: int | None, data: dict) -> None:
+        self.answer(tk, at, actor, data)
+        self.outcome(tk, at, actor, data)
+
+    @staticmethod
+    def settle(tk: _Ticket) -> None:
+        """After the pass: what a ticket counts for once all its events are seen."""
+        for f in tk.figures:
+            if tk.answer is not None:
+                f.answered += 1
+                f.solved += tk.answer[0]
+                f.satisfied += tk.answer[1] in GOOD
+                f.covered += tk.resolved
+            if tk.resolved and tk.reopens:
+                f.reopened += 1
+                f.reopened_many += tk.reopens >= 2
+
+
+# Each event action's fold. The callback staff record the resident's answer as a rating
+# does; a close without an answer only closes. The actions the fold reads, and so all
+# `compute` reads (进展, 转派, 督办 ... add no figure).
+FOLDS: dict[A, Callable[[_Folds, _Ticket, dt.datetime, int | None, dict], None]] = {
+    A.SUBMIT: _Folds.submit, A.TRIAGE: _Folds.triage, A.ASSIGN: _Folds.assign,
+    A.ACCEPT: _Folds.accept, A.RESOLVE: _Folds.resolve, A.RATE: _Folds.rate,
+    A.CALLBACK: _Folds.rate, A.REOPEN: _Folds.reopen, A.CLOSE: _Folds.outcome}
+EVENTS = tuple(FOLDS)
+
+
 def _fold(rows: Iterable[Any], group: str, names: Mapping[int | None, str],
           calendar: WorkingCalendar, response_hours: float) -> tuple[Figures, dict[str, Figures]]:
-    """One pass over the period's events (ordered by ticket, then time): CPU work, run in
-    a worker thread so the bot keeps answering."""
+    """One pass over the period's events (ordered by ticket, then time), each handed to
+    the fold of its action: CPU work, run in a worker thread so the bot keeps answering."""
     total, groups = Figures(), defaultdict(Figures)
     tickets: dict[int, _Ticket] = {}
-    window = dt.timedelta(hours=response_hours)
-    tz = calendar.tz
+    folds = _Folds(calendar, response_hours)
     share = time.perf_counter()
     for n, (tid, action, at, actor, data, t_unit, t_place, category) in enumerate(rows):
         if n & 255 == 0 and time.perf_counter() - share > 0.002:
@@ -229,74 +340,9 @@ def _fold(rows: Iterable[Any], group: str, names: Mapping[int | None, str],
         if tk is None:
             tk = tickets[tid] = _Ticket((total, groups[_key(group, names, t_unit, t_place,
                                                             category)]))
-        if action == "submit":
-            tk.submitted = True
-            day = at.astimezone(tz).date()
-            for f in tk.figures:
-                f.received += 1
-                f.daily_received[day] += 1
-        elif action == "triage":
-            if tk.submitted and tk.move is None:
-                tk.move = "triage"
-                for f in tk.figures:
-                    f.triaged += 1
-        elif action == "assign":
-            if tk.submitted and tk.move is None:
-                tk.move = "auto" if actor is None else "triage"
-                for f in tk.figures:
-                    if actor is None:
-                        f.auto_routed += 1
-                    else:
-                        f.triaged += 1
-            elif (tk.move == "auto" and data.get("correction")
-                  and data.get("previous_unit_id") not in (None, data.get("unit_id"))):
-                tk.move = "corrected"
-                for f in tk.figures:
-                    f.corrected += 1
-            if tk.assigned_at is None and not tk.accepted:
-                for f in tk.figures:
-                    f.assigned += 1
-            if not tk.accepted:
-                tk.assigned_at = at  # the clock runs from the unit's latest assignment
-        elif action == "accept":
-            if tk.assigned_at is not None and not tk.accepted:
-                tk.accepted = True
-                waited = at - tk.assigned_at
-                # Working time never runs faster than the clock: within the window of
-                # wall time is within it of working time, without asking the calendar.
-                in_time = waited <= window or at <= calendar.add_working_time(
-                    tk.assigned_at, window)
-                minutes = waited.total_seconds() / 60
-                for f in tk.figures:
-                    f.accept_minutes.append(minutes)
-                    f.responded += in_time
-        elif action == "resolve" and not tk.resolved:
-            tk.resolved = True
-            day = at.astimezone(tz).date()
-            for f in tk.figures:
-                f.resolved += 1
-                f.on_time += bool(data.get("on_time"))
-                f.daily_resolved[day] += 1
-        if action in ("rate", "callback", "reopen") and data.get("rating"):
-            solved = data.get("solved")
-            tk.answer = (data["rating"] in GOOD if solved is None else bool(solved),
-                         data["rating"])
-        if action == "reopen":
-            tk.reopens += 1
-        if action in ("rate", "callback", "close") and data.get("outcome"):
-            for f in tk.figures:
-                f.closed += 1
-                f.no_callback += data["outcome"] == "no_callback"
+        FOLDS[action](folds, tk, at, actor, data)
     for tk in tickets.values():
-        for f in tk.figures:
-            if tk.answer is not None:
-                f.answered += 1
-                f.solved += tk.answer[0]
-                f.satisfied += tk.answer[1] in GOOD
-                f.covered += tk.resolved
-            if tk.resolved and tk.reopens:
-                f.reopened += 1
-                f.reopened_many += tk.reopens >= 2
+        _Folds.settle(tk)
     return total, dict(groups)
 
 
