@@ -209,6 +209,7 @@ class IntakeConfig(_Section):
     max_text: int = Field(default(IntakeRules, "max_text"), ge=50, le=4000)
     min_text_chars: int = Field(default(IntakeRules, "min_text_chars"), ge=1, le=50)
     max_photos: int = Field(default(IntakeRules, "max_photos"), ge=0, le=10)
+    max_attachments: int = Field(default(IntakeRules, "max_attachments"), ge=0, le=10)
     max_km: float = Field(default(IntakeRules, "max_km"), gt=0, le=200)
     page_size: int = Field(default(IntakeRules, "page_size"), ge=1, le=20)
 

@@ -7,12 +7,12 @@ forged.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
-from typing import Annotated, Literal
+from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
     ReplyKeyboardMarkup,
@@ -20,8 +20,8 @@ from aiogram.types import (
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
-from handlers import menus, views
-from models import Person, Place, Ticket
+from handlers import menus
+from models import Person, Place
 from services.texts import plain, t
 
 # A database id or page number: forged data out of range (a negative number, one too big
@@ -29,10 +29,20 @@ from services.texts import plain, t
 # fallback answers "this button is out of date".
 Id = Annotated[int, Field(ge=0, lt=2**31)]
 
+class ReportAction(enum.StrEnum):
+    """A button of the 我要反映 summary (one handler each in handlers/report.py)."""
+
+    SUBMIT = "submit"
+    EDIT_TEXT = "edit_text"
+    EDIT_PLACE = "edit_place"
+    EDIT_PHONE = "edit_phone"
+    CANCEL = "cancel"
+
+
 class ReportCb(CallbackData, prefix="rp"):
     """A button of the submit conversation; `key` ties it to one draft."""
 
-    action: Literal["submit", "edit_text", "edit_place", "edit_phone", "cancel"]
+    action: ReportAction
     key: str
 
 
@@ -49,16 +59,6 @@ class MatterCb(CallbackData, prefix="mt"):
 
     pick: Annotated[int, Field(ge=-1, le=2)]  # 0..2: an offered matter; -1: 都不是 / 说不清
     key: str
-
-
-class MyListCb(CallbackData, prefix="my"):
-    page: Id
-
-
-class TicketCb(CallbackData, prefix="tk"):
-    action: Literal["view", "follow"]
-    id: Id
-    page: Id = 0
 
 
 def menu_texts() -> frozenset[str]:
@@ -136,56 +136,11 @@ def matter_choices(names: Sequence[str], key: str) -> InlineKeyboardMarkup:
 
 def confirm(key: str) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=t("btn_confirm"), callback_data=ReportCb(action="submit", key=key))
-    for action in ("edit_text", "edit_place", "edit_phone"):
+    kb.button(text=t("btn_confirm"), callback_data=ReportCb(action=ReportAction.SUBMIT,
+                                                             key=key))
+    for action in (ReportAction.EDIT_TEXT, ReportAction.EDIT_PLACE, ReportAction.EDIT_PHONE):
         kb.button(text=t(f"btn_{action}"), callback_data=ReportCb(action=action, key=key))
-    kb.button(text=t("btn_cancel"), callback_data=ReportCb(action="cancel", key=key))
+    kb.button(text=t("btn_cancel"), callback_data=ReportCb(action=ReportAction.CANCEL,
+                                                            key=key))
     kb.adjust(1, 3, 1)
-    return kb.as_markup()
-
-
-def ticket_list(tickets: list[Ticket], page: int, pages: int) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    for ticket in tickets:
-        kb.button(text=plain("btn_ticket", number=ticket.number,
-                             state=views.state_label(ticket)),
-                  callback_data=TicketCb(action="view", id=ticket.id, page=page))
-    nav = []
-    if page > 0:
-        nav.append(InlineKeyboardButton(text=t("btn_prev"),
-                                        callback_data=MyListCb(page=page - 1).pack()))
-    if page < pages - 1:
-        nav.append(InlineKeyboardButton(text=t("btn_next"),
-                                        callback_data=MyListCb(page=page + 1).pack()))
-    kb.adjust(1)
-    if nav:
-        kb.row(*nav)
-    return kb.as_markup()
-
-
-def ticket_detail(ticket: Ticket, page: int, can_follow_up: bool) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    if can_follow_up:
-        kb.button(text=t("btn_follow_up"),
-                  callback_data=TicketCb(action="follow", id=ticket.id, page=page))
-    kb.button(text=t("btn_back_to_list"), callback_data=MyListCb(page=page))
-    kb.adjust(1)
-    return kb.as_markup()
-
-
-class PrivacyCb(CallbackData, prefix="pv"):
-    action: str  # agree | decline | erase | keep
-
-
-def consent_buttons() -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(text=t("btn_consent"), callback_data=PrivacyCb(action="agree"))
-    kb.button(text=t("btn_consent_decline"), callback_data=PrivacyCb(action="decline"))
-    return kb.as_markup()
-
-
-def erase_buttons() -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(text=t("btn_deleteme_confirm"), callback_data=PrivacyCb(action="erase"))
-    kb.button(text=t("btn_deleteme_keep"), callback_data=PrivacyCb(action="keep"))
     return kb.as_markup()

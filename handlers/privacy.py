@@ -4,19 +4,47 @@
 
 from __future__ import annotations
 
+import enum
 import json
 
 from aiogram import F, Router
 from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers import keyboards as kb
 from models import Person
 from services import audit, privacy
 from services.context import ServiceContext
 from services.texts import t
+
+
+# -- the buttons ---------------------------------------------------------------------------
+class PrivacyAction(enum.StrEnum):
+    AGREE = "agree"  # the notice: 同意
+    DECLINE = "decline"  # 不同意
+    ERASE = "erase"  # 删除我的信息: confirmed
+    KEEP = "keep"  # 删除我的信息: not now
+
+
+class PrivacyCb(CallbackData, prefix="pv"):
+    action: PrivacyAction
+
+
+def consent_buttons() -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t("btn_consent"), callback_data=PrivacyCb(action=PrivacyAction.AGREE))
+    kb.button(text=t("btn_consent_decline"), callback_data=PrivacyCb(action=PrivacyAction.DECLINE))
+    return kb.as_markup()
+
+
+def erase_buttons() -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t("btn_deleteme_confirm"), callback_data=PrivacyCb(action=PrivacyAction.ERASE))
+    kb.button(text=t("btn_deleteme_keep"), callback_data=PrivacyCb(action=PrivacyAction.KEEP))
+    return kb.as_markup()
 
 
 def notice_text(ctx: ServiceContext) -> str:
@@ -26,17 +54,22 @@ def notice_text(ctx: ServiceContext) -> str:
 async def show_notice(message: Message, me: Person, ctx: ServiceContext) -> None:
     """The notice; with 同意 / 不同意 while the resident has not agreed yet."""
     await message.answer(notice_text(ctx),
-                         reply_markup=kb.consent_buttons() if me.consent_at is None else None)
+                         reply_markup=consent_buttons() if me.consent_at is None else None)
 
 
-async def on_consent(query: CallbackQuery, callback_data: kb.PrivacyCb, me: Person,
-                     ctx: ServiceContext) -> None:
+async def _close_notice(query: CallbackQuery) -> None:
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
-    if callback_data.action == "agree":
-        privacy.consent(me, ctx.clock)
-        await query.answer(t("consent_thanks"))
-        return
+
+
+async def on_agree(query: CallbackQuery, me: Person, ctx: ServiceContext) -> None:
+    await _close_notice(query)
+    privacy.consent(me, ctx.clock)
+    await query.answer(t("consent_thanks"))
+
+
+async def on_decline(query: CallbackQuery) -> None:
+    await _close_notice(query)
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.answer(t("consent_declined"))
@@ -53,16 +86,18 @@ async def my_info(message: Message, state: FSMContext, session: AsyncSession, me
 
 async def delete_me(message: Message, ctx: ServiceContext) -> None:
     await message.answer(t("deleteme_confirm", days=ctx.privacy.retention_days),
-                         reply_markup=kb.erase_buttons())
+                         reply_markup=erase_buttons())
 
 
-async def on_erase(query: CallbackQuery, callback_data: kb.PrivacyCb, state: FSMContext,
-                   session: AsyncSession, me: Person, ctx: ServiceContext) -> None:
+async def on_keep(query: CallbackQuery) -> None:
     assert isinstance(query.message, Message)
-    if callback_data.action == "keep":
-        await query.message.edit_text(t("deleteme_kept"))
-        await query.answer()
-        return
+    await query.message.edit_text(t("deleteme_kept"))
+    await query.answer()
+
+
+async def on_erase(query: CallbackQuery, state: FSMContext, session: AsyncSession, me: Person,
+                   ctx: ServiceContext) -> None:
+    assert isinstance(query.message, Message)
     kept = await privacy.erase(session, me, ctx.clock)
     await state.clear()  # the draft, if any
     await query.message.edit_text(t("deleteme_done", tickets=kept))
@@ -76,8 +111,8 @@ def make_router() -> Router:
     router.message.register(my_info, F.text == t("btn_myinfo"))
     router.message.register(delete_me, Command("deleteme"))
     router.message.register(delete_me, F.text == t("btn_deleteme"))
-    router.callback_query.register(on_consent,
-                                   kb.PrivacyCb.filter(F.action.in_({"agree", "decline"})))
-    router.callback_query.register(on_erase, kb.PrivacyCb.filter(F.action.in_({"erase",
-                                                                                "keep"})))
+    for action, handler in ((PrivacyAction.AGREE, on_agree),
+                            (PrivacyAction.DECLINE, on_decline),
+                            (PrivacyAction.ERASE, on_erase), (PrivacyAction.KEEP, on_keep)):
+        router.callback_query.register(handler, PrivacyCb.filter(F.action == action))
     return router

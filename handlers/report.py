@@ -1,15 +1,12 @@
 """我要反映: the guided, forgiving conversation that turns a resident's words into a ticket.
 
 Steps: description → place → phone → summary/confirm. Photos, voice notes, a shared
-location or contact are taken at any step. The draft lives in FSM data (database or
-Redis), so a restart continues where the resident was; nothing is written to the tickets
-table before 确认, and /cancel leaves nothing behind.
+location or contact are taken at any step. The draft (`services.intake.ReportDraft`)
+lives in FSM data (database or Redis), so a restart continues where the resident was;
+nothing is written to the tickets table before 确认, and /cancel leaves nothing behind.
 """
 
 from __future__ import annotations
-
-import uuid
-from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters import Command, StateFilter
@@ -20,14 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import keyboards as kb
 from handlers import views
+from handlers.keyboards import ReportAction, ReportCb
 from handlers.privacy import notice_text
-from models import Person, Place, PlaceKind, Unit
-from services import intake, places
+from models import Person, PlaceKind
+from services import intake, places, work
 from services.context import ServiceContext
-from services.errors import InvalidInput
-from services.intake import RequestRouter
+from services.intake import ReportDraft, RequestRouter
 from services.texts import plain, t
-from services.tickets import Draft
 
 
 class Report(StatesGroup):
@@ -42,20 +38,23 @@ class Report(StatesGroup):
 async def begin(message: Message, state: FSMContext, me: Person, ctx: ServiceContext) -> None:
     await state.clear()
     await state.set_state(Report.text)
-    await state.set_data({"key": uuid.uuid4().hex[:16], "photos": [], "attachments": [],
-                          "needs_consent": me.consent_at is None})
+    await state.set_data(ReportDraft.new(me).to_dict())
     if me.consent_at is None:  # 个人信息保护法: the notice before a first request
         await message.answer(notice_text(ctx))
     await message.answer(t("report_ask_text"), reply_markup=kb.cancel_only())
 
 
+async def _draft(state: FSMContext) -> ReportDraft:
+    return ReportDraft.from_dict(await state.get_data())
+
+
 async def _ask_place(message: Message, state: FSMContext, session: AsyncSession) -> None:
-    data = await state.get_data()
+    draft = await _draft(state)
     await state.set_state(Report.place)
-    suggested = await places.named_in(session, data.get("text", ""))
+    suggested = await places.named_in(session, draft.text)
     await message.answer(t("report_ask_place"), reply_markup=kb.ask_location())
     await message.answer(t("report_pick_town"), reply_markup=kb.place_choices(
-        await places.towns(session), data["key"], suggested=suggested))
+        await places.towns(session), draft.key, suggested=suggested))
 
 
 async def _ask_phone(message: Message, state: FSMContext, resident: Person) -> None:
@@ -70,24 +69,22 @@ async def _show_summary(message: Message, state: FSMContext, session: AsyncSessi
     phone, 取消) is taken away first, unless the phone step's answer already did."""
     if not keyboard_removed:
         await message.answer(t("summary_ready"), reply_markup=ReplyKeyboardRemove())
-    data = await state.get_data()
+    draft = await _draft(state)
     await state.set_state(Report.confirm)
     await state.update_data(editing=False)
-    place = await session.get(Place, data["place_id"]) if data.get("place_id") else None
-    text = views.summary(data, await places.path(session, place),
-                         intake.mask_phone(data.get("phone")))
-    if data.get("needs_consent"):
+    text = views.summary(draft, await places.path(session, await intake.place_of(session, draft)),
+                         intake.mask_phone(draft.phone))
+    if draft.needs_consent:
         text += "\n\n" + t("summary_consent")
-    await message.answer(text, reply_markup=kb.confirm(data["key"]))
+    await message.answer(text, reply_markup=kb.confirm(draft.key))
 
 
 async def _next_after(step: State, message: Message, state: FSMContext,
                       session: AsyncSession, resident: Person) -> None:
     """Go on from `step`, or back to the summary when the resident was editing."""
-    data = await state.get_data()
     if step == Report.phone:  # its answer (saved / declined) took the keyboard away
         await _show_summary(message, state, session, keyboard_removed=True)
-    elif data.get("editing"):
+    elif (await _draft(state)).editing:
         await _show_summary(message, state, session)
     elif step == Report.text:
         await _ask_place(message, state, session)
@@ -111,18 +108,18 @@ async def _take_text(message: Message, state: FSMContext, session: AsyncSession,
     if not offers:
         await _next_after(Report.text, message, state, session, me)
         return
-    data = await state.get_data()
+    draft = await _draft(state)
     await state.update_data(offers=offers)
     await state.set_state(Report.matter)
     await message.answer(t("report_ask_matter"), reply_markup=kb.matter_choices(
-        [name for _, name in offers], data["key"]))
+        [name for _, name in offers], draft.key))
 
 
 async def on_matter_button(query: CallbackQuery, callback_data: kb.MatterCb,
                            state: FSMContext, session: AsyncSession, me: Person) -> None:
-    data = await state.get_data()
-    offers = data.get("offers") or []
-    if (await state.get_state() != Report.matter.state or callback_data.key != data.get("key")
+    draft = await _draft(state)
+    offers = draft.offers
+    if (await state.get_state() != Report.matter.state or callback_data.key != draft.key
             or callback_data.pick >= len(offers)):
         await query.answer(plain("stale_button"), show_alert=True)
         return
@@ -142,33 +139,34 @@ async def on_matter_button(query: CallbackQuery, callback_data: kb.MatterCb,
 async def on_photo(message: Message, state: FSMContext, session: AsyncSession,
                    me: Person, ctx: ServiceContext, request_router: RequestRouter
                    ) -> None:
-    data = await state.get_data()
-    photos: list[str] = data.get("photos", [])
+    draft = await _draft(state)
     assert message.photo
-    if len(photos) >= ctx.intake.max_photos:
+    if not intake.add_photo(draft, message.photo[-1].file_id, ctx.intake):  # the largest
         await message.answer(t("report_photo_limit", limit=ctx.intake.max_photos))
         return
-    photos.append(message.photo[-1].file_id)  # the largest size
-    quiet = message.media_group_id is not None and message.media_group_id == data.get("group")
-    await state.update_data(photos=photos, group=message.media_group_id)
+    quiet = message.media_group_id is not None and message.media_group_id == draft.group
+    await state.update_data(photos=draft.photos, group=message.media_group_id)
     if message.caption and await state.get_state() == Report.text.state:
         text = intake.check_description(message.caption, ctx.intake)
         await _take_text(message, state, session, me, request_router, text)
         return
     if not quiet:
-        await message.answer(t("report_photo_saved", count=len(photos),
+        await message.answer(t("report_photo_saved", count=len(draft.photos),
                                limit=ctx.intake.max_photos) + "\n" +
                              await _prompt(state))
 
 
-async def on_voice(message: Message, state: FSMContext) -> None:
+async def on_voice(message: Message, state: FSMContext, ctx: ServiceContext) -> None:
     media = message.voice or message.video_note or message.video or message.audio
     assert media is not None
     kind = ("voice" if message.voice else "video_note" if message.video_note
             else "video" if message.video else "audio")
-    data = await state.get_data()
-    attachments = [*data.get("attachments", []), {"kind": kind, "file_id": media.file_id}]
-    await state.update_data(attachments=attachments[:5])
+    draft = await _draft(state)
+    if not intake.add_attachment(draft, kind, media.file_id, ctx.intake):
+        await message.answer(t("report_voice_limit", limit=ctx.intake.max_attachments)
+                             + "\n" + await _prompt(state))
+        return
+    await state.update_data(attachments=draft.attachments)
     await message.answer(t("report_voice_saved") + "\n" + await _prompt(state))
 
 
@@ -206,14 +204,14 @@ async def _prompt(state: FSMContext) -> str:
 # -- step 2: the place -------------------------------------------------------------------
 async def on_place_button(query: CallbackQuery, callback_data: kb.PlaceCb, state: FSMContext,
                           session: AsyncSession, me: Person) -> None:
-    data = await state.get_data()
-    if await state.get_state() != Report.place.state or callback_data.key != data.get("key"):
+    draft = await _draft(state)
+    if await state.get_state() != Report.place.state or callback_data.key != draft.key:
         await query.answer(t("stale_button"), show_alert=True)
         return
     assert isinstance(query.message, Message)
     if callback_data.id == 0:
         await query.message.edit_text(t("report_pick_town"), reply_markup=kb.place_choices(
-            await places.towns(session), data["key"]))
+            await places.towns(session), draft.key))
         await query.answer()
         return
     place = await places.get(session, callback_data.id)
@@ -229,21 +227,16 @@ async def on_place_button(query: CallbackQuery, callback_data: kb.PlaceCb, state
     grids_only = all(p.kind == PlaceKind.GRID for p in below)
     prompt = t("report_pick_grid") if grids_only else t("report_pick_community")
     await query.message.edit_text(prompt, reply_markup=kb.place_choices(
-        below, data["key"], current=place, final_children=grids_only))
+        below, draft.key, current=place, final_children=grids_only))
     await query.answer()
 
 
 async def on_address(message: Message, state: FSMContext, session: AsyncSession,
                      me: Person) -> None:
     """A typed address: kept as written; a place name in it settles the place."""
-    address = (message.text or "").strip()
-    if sum(ch.isalnum() for ch in address) < 2:
-        raise InvalidInput("err_address_meaningless")
-    update: dict[str, Any] = {"address": address[:300]}
-    named = await places.named_in(session, address, limit=1)
-    if named:
-        update["place_id"] = (await places.settle(session, named[0])).id
-    await state.update_data(**update)
+    draft = await _draft(state)
+    await intake.take_address(session, draft, message.text)
+    await state.update_data(address=draft.address, place_id=draft.place_id)
     await _next_after(Report.place, message, state, session, me)
 
 
@@ -278,56 +271,75 @@ async def _take_phone(message: Message, state: FSMContext, session: AsyncSession
         await message.answer(t("report_phone_saved") + "\n" + await _prompt(state))
 
 
-# -- step 4: confirm or edit -------------------------------------------------------------
-async def on_report_button(query: CallbackQuery, callback_data: kb.ReportCb,
-                           state: FSMContext, session: AsyncSession, ctx: ServiceContext,
-                           me: Person, request_router: RequestRouter) -> None:
-    data = await state.get_data()
-    assert isinstance(query.message, Message)
-    if await state.get_state() != Report.confirm.state or callback_data.key != data.get("key"):
-        done = await intake.by_submission_key(session, callback_data.key)
-        if done is not None and done.resident_id == me.id:
-            await query.answer(t("already_submitted", number=done.number), show_alert=True)
-        else:
-            await query.answer(t("stale_button"), show_alert=True)
-        return
-    if callback_data.action == "cancel":
-        await state.clear()
-        await query.message.edit_reply_markup(reply_markup=None)
-        await query.message.answer(t("cancelled"), reply_markup=kb.main_menu(me))
-        await query.answer()
-        return
-    if callback_data.action.startswith("edit_"):
-        step = {"edit_text": Report.text, "edit_place": Report.place,
-                "edit_phone": Report.phone}[callback_data.action]
-        await state.update_data(editing=True)
-        if step == Report.place:  # a new place: the old address and pin must not stay
-            await state.update_data(place_id=None, address="", lat=None, lon=None)
-        await query.message.edit_reply_markup(reply_markup=None)
-        await query.answer()
-        if step == Report.text:
-            await state.set_state(Report.text)
-            await query.message.answer(t("report_ask_text"), reply_markup=kb.cancel_only())
-        elif step == Report.place:
-            await _ask_place(query.message, state, session)
-        else:
-            await _ask_phone(query.message, state, me)
-        return
-    await _submit(query, data, state, session, ctx, me, request_router)
+# -- step 4: confirm or edit: one handler per ReportAction --------------------------------
+async def _current(query: CallbackQuery, callback_data: ReportCb, state: FSMContext,
+                   session: AsyncSession, me: Person) -> ReportDraft | None:
+    """The draft the summary's button belongs to; None (answered) when the button is stale:
+    a draft already submitted says its number."""
+    draft = await _draft(state) if await state.get_state() == Report.confirm.state else None
+    if draft is not None and callback_data.key == draft.key:
+        return draft
+    done = await intake.submitted_before(session, me, callback_data.key)
+    if done is not None:
+        await query.answer(t("already_submitted", number=done.number), show_alert=True)
+    else:
+        await query.answer(t("stale_button"), show_alert=True)
+    return None
 
 
-async def _submit(query: CallbackQuery, data: dict[str, Any], state: FSMContext,
-                  session: AsyncSession, ctx: ServiceContext, resident: Person,
-                  request_router: RequestRouter) -> None:
+async def on_cancel(query: CallbackQuery, callback_data: ReportCb, state: FSMContext,
+                    session: AsyncSession, me: Person) -> None:
+    if await _current(query, callback_data, state, session, me) is None:
+        return
     assert isinstance(query.message, Message)
-    draft = Draft(text=data.get("text", ""), photos=data.get("photos", []),
-                  attachments=data.get("attachments", []), latitude=data.get("lat"),
-                  longitude=data.get("lon"), address=data.get("address", ""),
-                  contact_phone=data.get("phone"),
-                  phone_declined=bool(data.get("phone_declined")), place_id=data.get("place_id"),
-                  submission_key=data["key"], anonymous=bool(data.get("anonymous")),
-                  matter=data.get("matter"))
-    ticket, created = await intake.submit(session, ctx, request_router, resident, draft)
+    await state.clear()
+    await query.message.edit_reply_markup(reply_markup=None)
+    await query.message.answer(t("cancelled"), reply_markup=kb.main_menu(me))
+    await query.answer()
+
+
+async def _edit(query: CallbackQuery, callback_data: ReportCb, state: FSMContext,
+                session: AsyncSession, me: Person) -> Message | None:
+    """Leave the summary for a step, coming back to it after."""
+    if await _current(query, callback_data, state, session, me) is None:
+        return None
+    assert isinstance(query.message, Message)
+    await state.update_data(editing=True)
+    await query.message.edit_reply_markup(reply_markup=None)
+    await query.answer()
+    return query.message
+
+
+async def on_edit_text(query: CallbackQuery, callback_data: ReportCb, state: FSMContext,
+                       session: AsyncSession, me: Person) -> None:
+    if (message := await _edit(query, callback_data, state, session, me)) is not None:
+        await state.set_state(Report.text)
+        await message.answer(t("report_ask_text"), reply_markup=kb.cancel_only())
+
+
+async def on_edit_place(query: CallbackQuery, callback_data: ReportCb, state: FSMContext,
+                        session: AsyncSession, me: Person) -> None:
+    if (message := await _edit(query, callback_data, state, session, me)) is not None:
+        # A new place: the old address and pin must not stay.
+        await state.update_data(place_id=None, address="", lat=None, lon=None)
+        await _ask_place(message, state, session)
+
+
+async def on_edit_phone(query: CallbackQuery, callback_data: ReportCb, state: FSMContext,
+                        session: AsyncSession, me: Person) -> None:
+    if (message := await _edit(query, callback_data, state, session, me)) is not None:
+        await _ask_phone(message, state, me)
+
+
+async def on_submit(query: CallbackQuery, callback_data: ReportCb, state: FSMContext,
+                    session: AsyncSession, ctx: ServiceContext, me: Person,
+                    request_router: RequestRouter) -> None:
+    draft = await _current(query, callback_data, state, session, me)
+    if draft is None:
+        return
+    assert isinstance(query.message, Message)
+    ticket, created = await intake.submit(session, ctx, request_router, me,
+                                          draft.ticket_draft())
     if not created:  # submitted before, but the answer never got through: say which
         await state.clear()
         await query.message.edit_reply_markup(reply_markup=None)
@@ -338,13 +350,13 @@ async def _submit(query: CallbackQuery, data: dict[str, Any], state: FSMContext,
     # and a second tap finds the ticket by its submission key.
     await session.commit()
     await state.clear()
-    unit = await session.get(Unit, ticket.unit_id) if ticket.unit_id else None
+    unit = await work.unit(session, ticket.unit_id) if ticket.unit_id else None
     days = await ctx.lifecycle(session).deadline_days(ticket)
     await query.message.edit_reply_markup(reply_markup=None)
     await query.answer(t("submitted_short", number=ticket.number))
     await query.message.answer(
         views.submitted(ticket, unit.name if unit else None, ctx.calendar.tz, days),
-        reply_markup=kb.main_menu(resident))
+        reply_markup=kb.main_menu(me))
 
 
 async def on_unexpected_text_at_confirm(message: Message) -> None:
@@ -374,5 +386,10 @@ def make_router() -> Router:
     router.message.register(on_unsupported, in_report, ~F.text)
     router.callback_query.register(on_place_button, kb.PlaceCb.filter())
     router.callback_query.register(on_matter_button, kb.MatterCb.filter())
-    router.callback_query.register(on_report_button, kb.ReportCb.filter())
+    for action, handler in ((ReportAction.SUBMIT, on_submit),
+                            (ReportAction.EDIT_TEXT, on_edit_text),
+                            (ReportAction.EDIT_PLACE, on_edit_place),
+                            (ReportAction.EDIT_PHONE, on_edit_phone),
+                            (ReportAction.CANCEL, on_cancel)):
+        router.callback_query.register(handler, ReportCb.filter(F.action == action))
     return router

@@ -148,8 +148,10 @@ async def on_progress(message: Message, state: FSMContext, session: AsyncSession
 async def on_result_photo(message: Message, state: FSMContext) -> None:
     """Result photos come first; the result text then resolves the ticket."""
     assert message.photo
-    data = await state.get_data()
-    photos = [*data.get("photos", []), message.photo[-1].file_id][:10]
+    photos = list((await state.get_data()).get("photos", []))
+    if not work.add_result_photo(photos, message.photo[-1].file_id):
+        await message.answer(t("result_photo_limit", limit=work.MAX_RESULT_PHOTOS))
+        return
     await state.update_data(photos=photos)
     await message.answer(t("result_photo_saved", count=len(photos)))
 
@@ -158,13 +160,16 @@ async def on_result(message: Message, state: FSMContext, session: AsyncSession,
                     ctx: ServiceContext, me: Person) -> None:
     data = await state.get_data()
     photos = list(data.get("photos", []))
-    if message.photo and message.photo[-1].file_id not in photos:
-        photos.append(message.photo[-1].file_id)
+    dropped = bool(message.photo) and message.photo[-1].file_id not in photos and (
+        not work.add_result_photo(photos, message.photo[-1].file_id))
     ticket = await ctx.lifecycle(session).get(data["ticket_id"])
     await ctx.lifecycle(session).resolve(ticket, me, message.text or message.caption or "",
                                          photos)
     await state.clear()
-    await message.answer(t("resolved_ok", number=ticket.number), reply_markup=kb.main_menu(me))
+    done = t("resolved_ok", number=ticket.number)
+    if dropped:  # the captioned photo was one too many: said, not silently lost
+        done = t("result_photo_limit", limit=work.MAX_RESULT_PHOTOS) + "\n" + done
+    await message.answer(done, reply_markup=kb.main_menu(me))
 
 
 async def _send_view(message: Message, session: AsyncSession, ctx: ServiceContext,

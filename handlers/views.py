@@ -3,10 +3,10 @@ long parts clipped so every message stays under Telegram's 4,096 characters."""
 
 from __future__ import annotations
 
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from models import EventAction, Ticket, TicketEvent, TicketState
+from services.intake import ReportDraft
 from services.my_requests import PUBLIC_NOTES, Page, TicketDetail
 from services.texts import Html, answer_words, esc, fmt_day, fmt_moment, join, t
 
@@ -16,22 +16,20 @@ HISTORY_LIMIT = 15
 __all__ = ["esc", "summary", "submitted", "ticket_page", "ticket_detail"]
 
 
-def summary(draft: dict[str, Any], place_path: str, phone_masked: str) -> str:
-    photos = len(draft.get("photos", []))
-    voices = len(draft.get("attachments", []))
+def summary(draft: ReportDraft, place_path: str, phone_masked: str) -> str:
     where = esc(place_path, 300) if place_path else t("summary_no_place")
-    address = (draft.get("address") or "").strip()
+    address = draft.address.strip()
     if address and address not in place_path:  # "东关社区" typed: the path already says it
         typed = esc(address, 300)
         where = join([where, "（", typed, "）"], "") if place_path else typed
-    if draft.get("lat") is not None:
+    if draft.lat is not None:
         where = join([where, t("summary_pin")], "")
-    phone = phone_masked or (t("summary_phone_declined") if draft.get("phone_declined")
+    phone = phone_masked or (t("summary_phone_declined") if draft.phone_declined
                              else t("summary_no_phone"))
-    if draft.get("anonymous"):
+    if draft.anonymous:
         phone = t("summary_anonymous")
-    return t("summary", text=esc(draft.get("text", ""), 2500), photos=photos,
-             voices=voices, where=where, phone=phone)
+    return t("summary", text=esc(draft.text, 2500), photos=len(draft.photos),
+             voices=len(draft.attachments), where=where, phone=phone)
 
 
 def state_label(ticket: Ticket) -> str:

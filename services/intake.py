@@ -8,7 +8,9 @@ tickets table before the resident confirms. The draft's random key becomes the t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import sqlalchemy as sa
@@ -20,7 +22,7 @@ from routing.catalogue import Matter as CatalogueMatter
 from routing.classifier import KeywordClassifier
 from routing.decide import Decider, Decision
 from routing.text import load_dictionary
-from services import access, people, privacy
+from services import access, people, places, privacy
 from services.errors import Conflict, InvalidInput, NotAllowed
 from services.tickets import Draft, Route
 
@@ -37,6 +39,7 @@ class IntakeRules:
     max_text: int = 2000
     min_text_chars: int = 4
     max_photos: int = 5
+    max_attachments: int = 5  # voice and video notes
     max_km: float = 10.0  # a shared location farther from every place is outside the county
     page_size: int = 5
 
@@ -50,6 +53,21 @@ def check_description(text: str | None, rules: IntakeRules) -> str:
     if sum(ch.isalnum() for ch in text) < rules.min_text_chars:
         raise InvalidInput("err_text_meaningless", minimum=rules.min_text_chars)
     return text
+
+
+MAX_ADDRESS = 300
+
+
+def clip_address(text: str | None) -> str:
+    return (text or "").strip()[:MAX_ADDRESS]
+
+
+def check_address(text: str | None) -> str:
+    """A typed address as kept (clipped), or InvalidInput when it says nothing."""
+    address = clip_address(text)
+    if sum(ch.isalnum() for ch in address) < 2:
+        raise InvalidInput("err_address_meaningless")
+    return address
 
 
 def normalise_phone(raw: str | None) -> str:
@@ -119,6 +137,84 @@ def record_of(decision: Decision) -> RoutingRecord:
 
 
 NO_MATTER = "none"  # the resident's "都不是 / 说不清"
+
+
+@dataclass
+class ReportDraft:
+    """The 我要反映 conversation's draft, kept in FSM data (`to_dict` / `from_dict`: the
+    stored keys are the field names) until 确认 turns it into a ticket (`ticket_draft`).
+    `key` becomes the ticket's submission key."""
+
+    key: str = ""  # none: no draft (a stale button)
+    text: str = ""
+    matter: str | None = None  # the matter code the resident picked, or NO_MATTER
+    offers: list[tuple[str, str]] = field(default_factory=list)  # (code, name) asked about
+    photos: list[str] = field(default_factory=list)
+    attachments: list[dict[str, str]] = field(default_factory=list)  # {kind, file_id}
+    group: str | None = None  # the media group the last photo came in
+    lat: float | None = None
+    lon: float | None = None
+    place_id: int | None = None
+    address: str = ""
+    phone: str | None = None
+    phone_declined: bool = False
+    anonymous: bool = False
+    needs_consent: bool = False  # no consent yet: the summary carries the notice
+    editing: bool = False  # back to the summary after the step
+
+    @classmethod
+    def new(cls, resident: Person) -> ReportDraft:
+        return cls(key=uuid.uuid4().hex[:16], needs_consent=resident.consent_at is None)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReportDraft:
+        known = {f.name for f in fields(cls)}
+        draft = cls(**{k: v for k, v in data.items() if k in known})
+        draft.offers = [(code, name) for code, name in draft.offers]
+        return draft
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def ticket_draft(self) -> Draft:
+        return Draft(text=self.text, photos=list(self.photos),
+                     attachments=list(self.attachments), latitude=self.lat,
+                     longitude=self.lon, address=self.address, contact_phone=self.phone,
+                     phone_declined=self.phone_declined, place_id=self.place_id,
+                     submission_key=self.key, anonymous=self.anonymous, matter=self.matter)
+
+
+def add_photo(draft: ReportDraft, file_id: str, rules: IntakeRules) -> bool:
+    """Keep a photo; False (not kept) past `rules.max_photos`: the resident is told."""
+    return keep(draft.photos, file_id, rules.max_photos)
+
+
+def add_attachment(draft: ReportDraft, kind: str, file_id: str, rules: IntakeRules) -> bool:
+    """Keep a voice or video note; False (not kept) past `rules.max_attachments`."""
+    return keep(draft.attachments, {"kind": kind, "file_id": file_id}, rules.max_attachments)
+
+
+def keep(items: list[Any], item: Any, limit: int) -> bool:
+    """Append `item` unless `items` already holds `limit`: whether it was kept, so the
+    caller tells the person what was dropped instead of dropping it silently."""
+    if len(items) >= limit:
+        return False
+    items.append(item)
+    return True
+
+
+async def place_of(session: AsyncSession, draft: ReportDraft) -> Place | None:
+    """The draft's place; None without one (or when an org import removed it)."""
+    return await session.get(Place, draft.place_id) if draft.place_id else None
+
+
+async def take_address(session: AsyncSession, draft: ReportDraft, text: str | None) -> None:
+    """A typed address: kept as written (checked, clipped); a place name in it settles the
+    place."""
+    draft.address = check_address(text)
+    named = await places.named_in(session, draft.address, limit=1)
+    if named:
+        draft.place_id = (await places.settle(session, named[0])).id
 
 
 @dataclass
@@ -231,14 +327,22 @@ async def by_submission_key(session: AsyncSession, key: str) -> Ticket | None:
     return await session.scalar(sa.select(Ticket).where(Ticket.submission_key == key))
 
 
+async def submitted_before(session: AsyncSession, resident: Person, key: str
+                           ) -> Ticket | None:
+    """The ticket `resident`'s draft `key` already became, else None. A key that someone
+    else's ticket carries is refused (Conflict): a forged key shows no other ticket."""
+    existing = await by_submission_key(session, key)
+    if existing is not None and existing.resident_id != resident.id:
+        raise Conflict()
+    return existing
+
+
 async def submit(session: AsyncSession, ctx: ServiceContext, router: RequestRouter,
                  resident: Person, draft: Draft) -> tuple[Ticket, bool]:
     """Create the ticket once per draft key; returns (ticket, created)."""
     if draft.submission_key:
-        existing = await by_submission_key(session, draft.submission_key)
+        existing = await submitted_before(session, resident, draft.submission_key)
         if existing is not None:
-            if existing.resident_id != resident.id:
-                raise Conflict()
             return existing, False
     if draft.contact_phone and not resident.phone and not draft.anonymous:
         resident.phone = draft.contact_phone  # offered next time as "use this number"
@@ -277,7 +381,7 @@ def check_caller(req: CallerRequest, rules: IntakeRules) -> CallerRequest:
     if not name:
         raise InvalidInput("err_caller_name")
     return replace(req, caller_name=name[:64], phone=normalise_phone(req.phone),
-                   text=check_description(req.text, rules), address=req.address.strip()[:300])
+                   text=check_description(req.text, rules), address=clip_address(req.address))
 
 
 async def record_on_behalf(session: AsyncSession, ctx: ServiceContext, router: RequestRouter,

@@ -22,6 +22,14 @@ from models import TicketState as S
 from services import access, audit
 from services.clock import Clock, SystemClock
 from services.errors import InvalidInput, NotAllowed, NotFound
+from services.intake import keep
+
+MAX_RESULT_PHOTOS = 10  # photos of one 办结 (the result the resident is shown)
+
+
+def add_result_photo(photos: list[str], file_id: str) -> bool:
+    """Keep a result photo; False (not kept) past MAX_RESULT_PHOTOS: the worker is told."""
+    return keep(photos, file_id, MAX_RESULT_PHOTOS)
 
 
 def may_see(person: Person, ticket: Ticket) -> bool:

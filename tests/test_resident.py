@@ -10,8 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Config
-from handlers.keyboards import PlaceCb, TicketCb
+from handlers.keyboards import PlaceCb
+from handlers.my_requests import TicketCb
 from models import FsmRecord, OutboxMessage, Ticket, TicketState
+from services.intake import IntakeRules
 from services.texts import t
 from tests.bot_double import Chatter, Harness
 from tests.conftest import Org
@@ -193,6 +195,29 @@ async def test_photo_with_caption_is_the_description_and_voice_is_kept(
     [ticket] = await tickets(harness)
     assert ticket.attachments == [{"kind": "voice", "file_id": "VOICE-1"}]
     assert ticket.photos == ["P1"]
+
+
+async def test_voice_notes_past_the_limit_are_told(harness: Harness) -> None:
+    """A voice or video note past intake.max_attachments is not kept, and the resident is
+    told so (the summary counts what was kept), never dropped silently."""
+    from aiogram.types import Voice
+
+    limit = IntakeRules().max_attachments
+    u = harness.user(5014)
+    await u.say(t("btn_report"))
+    for i in range(limit):
+        await u.feed(voice=Voice(file_id=f"V-{i}", file_unique_id=f"uv{i}", duration=3))
+        assert u.last.text.startswith(t("report_voice_saved"))
+    await u.feed(voice=Voice(file_id="V-too-many", file_unique_id="uvx", duration=3))
+    assert u.last.text.startswith(t("report_voice_limit", limit=limit))
+    assert t("prompt_text") in u.last.text
+    await u.say(LAMP)
+    await u.say("泗河社区")
+    await u.say(t("btn_no_phone"))
+    assert f"语音/视频：{limit}个" in u.last.text
+    await u.press(t("btn_confirm"))
+    [ticket] = await tickets(harness)
+    assert [a["file_id"] for a in ticket.attachments] == [f"V-{i}" for i in range(limit)]
 
 
 async def test_location_outside_the_county_and_place_buttons(harness: Harness) -> None:
