@@ -16,9 +16,10 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.keyboards import Id
-from models import Rating, Ticket, TicketState, Unit
+from models import EventAction, Rating, Ticket, TicketState, Unit
 from services.outbox import Keyboard
 from services.texts import plain, t
+from services.tickets import ALLOWED_FROM
 
 
 class WorkAction(enum.StrEnum):
@@ -34,13 +35,34 @@ class WorkAction(enum.StrEnum):
     DETAIL = "detail"
 
 
-# The buttons each state's card offers (every one is re-checked by the lifecycle).
-ASSIGNED_ACTIONS = (WorkAction.ACCEPT, WorkAction.RETURN, WorkAction.WHISTLE,
-                    WorkAction.DETAIL)
-ACCEPTED_ACTIONS = (WorkAction.PROGRESS, WorkAction.RESOLVE, WorkAction.TRANSFER,
-                    WorkAction.WHISTLE, WorkAction.DETAIL)
+# The lifecycle action each card button starts (services/tickets.ALLOWED_FROM says from
+# which states), in the order the card shows them. DETAIL comes last on every card.
+CARD_ACTIONS: dict[WorkAction, EventAction] = {
+    WorkAction.ACCEPT: EventAction.ACCEPT,
+    WorkAction.PROGRESS: EventAction.PROGRESS,
+    WorkAction.RESOLVE: EventAction.RESOLVE,
+    WorkAction.RETURN: EventAction.RETURN,
+    WorkAction.TRANSFER: EventAction.TRANSFER,
+    WorkAction.WHISTLE: EventAction.WHISTLE,
+}
+# Where a card deliberately offers less than the lifecycle allows, and why. A transition
+# added to ALLOWED_FROM shows up on the cards unless it is named here.
+NOT_ON_CARD: dict[tuple[TicketState, WorkAction], str] = {
+    (TicketState.ASSIGNED, WorkAction.TRANSFER):
+        "the assignment reaches the unit's staff and the grid's workers alike: whoever "
+        "can take it accepts; 转派 names one person once it is someone's",
+    (TicketState.ACCEPTED, WorkAction.RETURN):
+        "once accepted, the ticket is the worker's: not theirs after all is 转派 or 吹哨; "
+        "退单 (a wrong unit) is decided before accepting",
+}
 
 
+def card_actions(state: TicketState) -> tuple[WorkAction, ...]:
+    """The buttons a ticket card offers in `state`: the worker actions the lifecycle allows
+    from it, less NOT_ON_CARD, then 详情; () when none is allowed."""
+    actions = tuple(action for action, event in CARD_ACTIONS.items()
+                    if state in ALLOWED_FROM[event] and (state, action) not in NOT_ON_CARD)
+    return (*actions, WorkAction.DETAIL) if actions else ()
 class WorkCb(CallbackData, prefix="wk"):
     """A grid worker's / unit's action on a ticket."""
 
@@ -97,11 +119,8 @@ class CallbackCb(CallbackData, prefix="cb"):
 def work_buttons(ticket: Ticket) -> InlineKeyboardMarkup | None:
     """The buttons an assignment message shows in the ticket's current state."""
     kb = InlineKeyboardBuilder()
-    if ticket.state == TicketState.ASSIGNED:
-        actions = ASSIGNED_ACTIONS
-    elif ticket.state == TicketState.ACCEPTED:
-        actions = ACCEPTED_ACTIONS
-    else:
+    actions = card_actions(TicketState(ticket.state))
+    if not actions:
         return None
     for action in actions:
         kb.button(text=t(f"btn_work_{action}"), callback_data=WorkCb(action=action,
@@ -202,7 +221,7 @@ def render_keyboard(spec: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
     ticket_id = int(args.get("ticket_id", 0))
     kb = InlineKeyboardBuilder()
     if kind == Keyboard.ASSIGNMENT:
-        for action in ASSIGNED_ACTIONS:
+        for action in card_actions(TicketState.ASSIGNED):
             kb.button(text=t(f"btn_work_{action}"), callback_data=WorkCb(action=action,
                                                                          id=ticket_id))
         kb.adjust(2)

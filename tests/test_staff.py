@@ -275,3 +275,49 @@ async def test_whistle_button_and_callback_staff(harness: Harness, org: Org) -> 
     assert closed.state == TicketState.CLOSED and closed.outcome == "no_callback"
     await caller.say("/callbacks")
     assert caller.last.text == t("callbacks_empty")
+
+
+async def test_result_photos_past_the_limit_are_told(harness: Harness, org: Org) -> None:
+    """A result photo past work.MAX_RESULT_PHOTOS is not kept, and the worker is told so
+    (also for the captioned photo that resolves), never dropped silently."""
+    from services.work import MAX_RESULT_PHOTOS
+
+    h = harness
+    await submit_lamp(h.user(6010))
+    ticket = await the_ticket(h)
+    worker = await staff(h, org, "grid-shjd-1")
+    await h.deliver()
+    card = worker.last
+    await worker.press(t("btn_work_accept"), card)
+    await worker.press(t("btn_work_resolve"), card)
+    for i in range(MAX_RESULT_PHOTOS):
+        await worker.photo(f"R-{i}")
+    assert worker.last.text == t("result_photo_saved", count=MAX_RESULT_PHOTOS)
+    await worker.photo("R-too-many")
+    assert worker.last.text == t("result_photo_limit", limit=MAX_RESULT_PHOTOS)
+    await worker.photo("R-captioned", caption="路灯已更换，恢复照明")
+    assert worker.last.text == (t("result_photo_limit", limit=MAX_RESULT_PHOTOS) + "\n"
+                                + t("resolved_ok", number=ticket.number))
+    resolved = await the_ticket(h)
+    assert resolved.result_photos == [f"R-{i}" for i in range(MAX_RESULT_PHOTOS)]
+
+
+def test_card_buttons_follow_the_transition_table() -> None:
+    """The card offers every worker action the lifecycle allows from the ticket's state,
+    except those named (with the reason) in NOT_ON_CARD: a transition added to the table
+    shows up on the cards or is excluded on purpose."""
+    from handlers.staff_keyboards import CARD_ACTIONS, NOT_ON_CARD, WorkAction, card_actions
+    from services.tickets import ALLOWED_FROM
+
+    for state in TicketState:
+        allowed = {a for a, event in CARD_ACTIONS.items() if state in ALLOWED_FROM[event]}
+        shown = set(card_actions(state)) - {WorkAction.DETAIL}
+        assert shown == {a for a in allowed if (state, a) not in NOT_ON_CARD}, state
+        assert (WorkAction.DETAIL in card_actions(state)) == bool(shown)
+    for (state, action), reason in NOT_ON_CARD.items():  # no stale exclusion
+        assert state in ALLOWED_FROM[CARD_ACTIONS[action]] and reason
+    assert card_actions(TicketState.ASSIGNED) == (
+        WorkAction.ACCEPT, WorkAction.RETURN, WorkAction.WHISTLE, WorkAction.DETAIL)
+    assert card_actions(TicketState.ACCEPTED) == (
+        WorkAction.PROGRESS, WorkAction.RESOLVE, WorkAction.TRANSFER, WorkAction.WHISTLE,
+        WorkAction.DETAIL)
