@@ -8,8 +8,9 @@ The draft lives in FSM data like the resident's; the ticket is written on the la
 
 from __future__ import annotations
 
+import enum
 import uuid
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any
 
 from aiogram import F, Router
 from aiogram.filters import Command
@@ -42,8 +43,19 @@ class Record(StatesGroup):
     confirm = State()
 
 
+class RecordAction(enum.StrEnum):
+    """A button of the 代录 conversation (one handler each)."""
+
+    CHANNEL = "channel"  # arg: the index in intake.CHANNELS
+    SKIP_PLACE = "skip_place"
+    UNIT = "unit"  # arg: the unit the dispatcher chose
+    UNITS = "units"  # arg: the page of every active unit
+    TRIAGE = "triage"  # leave it in the triage queue
+    CANCEL = "cancel"
+
+
 class RecordCb(CallbackData, prefix="rc"):
-    action: Literal["channel", "skip_place", "unit", "units", "triage", "cancel"]
+    action: RecordAction
     arg: kb.Id = 0  # channel index, unit id or page
     key: str
 
@@ -52,8 +64,8 @@ def _channels(key: str) -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
     for i, channel in enumerate(intake.CHANNELS):
         b.button(text=plain(f"channel_{channel}"),
-                 callback_data=RecordCb(action="channel", arg=i, key=key))
-    b.button(text=plain("btn_cancel"), callback_data=RecordCb(action="cancel", key=key))
+                 callback_data=RecordCb(action=RecordAction.CHANNEL, arg=i, key=key))
+    b.button(text=plain("btn_cancel"), callback_data=RecordCb(action=RecordAction.CANCEL, key=key))
     b.adjust(2, 1)
     return b.as_markup()
 
@@ -64,20 +76,20 @@ def _choices(key: str, units: list[Unit], page: int | None = None,
     for i, unit in enumerate(units):
         text = (plain("btn_record_confirm", unit=unit.name) if i == 0 and page is None
                 else unit.name)
-        b.button(text=text, callback_data=RecordCb(action="unit", arg=unit.id, key=key))
+        b.button(text=text, callback_data=RecordCb(action=RecordAction.UNIT, arg=unit.id, key=key))
     if page is None:
         b.button(text=plain("btn_triage_other"),
-                 callback_data=RecordCb(action="units", key=key))
+                 callback_data=RecordCb(action=RecordAction.UNITS, key=key))
     else:
         if page > 0:
-            b.button(text=plain("btn_prev"), callback_data=RecordCb(action="units", arg=page - 1,
-                                                                key=key))
+            b.button(text=plain("btn_prev"), callback_data=RecordCb(
+                action=RecordAction.UNITS, arg=page - 1, key=key))
         if page < pages - 1:
-            b.button(text=plain("btn_next"), callback_data=RecordCb(action="units", arg=page + 1,
-                                                                key=key))
+            b.button(text=plain("btn_next"), callback_data=RecordCb(
+                action=RecordAction.UNITS, arg=page + 1, key=key))
     b.button(text=plain("btn_record_triage"),
-             callback_data=RecordCb(action="triage", key=key))
-    b.button(text=plain("btn_cancel"), callback_data=RecordCb(action="cancel", key=key))
+             callback_data=RecordCb(action=RecordAction.TRIAGE, key=key))
+    b.button(text=plain("btn_cancel"), callback_data=RecordCb(action=RecordAction.CANCEL, key=key))
     b.adjust(1)
     return b.as_markup()
 
@@ -106,12 +118,12 @@ async def on_phone(message: Message, state: FSMContext) -> None:
     data = await state.get_data()
     b = InlineKeyboardBuilder()
     b.button(text=plain("btn_record_skip_place"),
-             callback_data=RecordCb(action="skip_place", key=data["key"]))
+             callback_data=RecordCb(action=RecordAction.SKIP_PLACE, key=data["key"]))
     await message.answer(t("record_ask_place"), reply_markup=b.as_markup())
 
 
 async def on_place(message: Message, state: FSMContext, session: AsyncSession) -> None:
-    address = (message.text or "").strip()[:300]
+    address = intake.clip_address(message.text)
     named = await places.named_in(session, address, limit=1)
     place_id = (await places.settle(session, named[0])).id if named else None
     await state.update_data(address=address, place_id=place_id)
@@ -143,45 +155,77 @@ def _preview(decision: Decision, units: list[Unit]) -> str:
     return join([verdict, t("record_router_terms", terms=esc(terms, 100) or "—")])
 
 
-async def on_button(query: CallbackQuery, callback_data: RecordCb, state: FSMContext,
+async def _pressed(query: CallbackQuery, callback_data: RecordCb, state: FSMContext,
+                   step: State | None = None) -> tuple[Message, dict[str, Any]] | None:
+    """The message and data of the conversation the button belongs to, at `step` (any step
+    when None); None (answered) for a stale button."""
+    data = await state.get_data()
+    current = await state.get_state()
+    if (callback_data.key != data.get("key") or not current
+            or (step is not None and current != step.state)):
+        await query.answer(plain("stale_button"), show_alert=True)
+        return None
+    assert isinstance(query.message, Message)
+    return query.message, data
+
+
+async def on_cancel(query: CallbackQuery, callback_data: RecordCb, state: FSMContext) -> None:
+    if (pressed := await _pressed(query, callback_data, state)) is None:
+        return
+    await state.clear()
+    await pressed[0].edit_text(t("record_cancelled"))
+    await query.answer()
+
+
+async def on_channel(query: CallbackQuery, callback_data: RecordCb, state: FSMContext
+                     ) -> None:
+    if (pressed := await _pressed(query, callback_data, state, Record.channel)) is None:
+        return
+    await state.update_data(channel=intake.CHANNELS[callback_data.arg % len(
+        intake.CHANNELS)])
+    await state.set_state(Record.name)
+    await pressed[0].edit_text(t("record_ask_name"))
+    await query.answer()
+
+
+async def on_skip_place(query: CallbackQuery, callback_data: RecordCb, state: FSMContext
+                        ) -> None:
+    if (pressed := await _pressed(query, callback_data, state, Record.place)) is None:
+        return
+    await state.update_data(address="", place_id=None)
+    await state.set_state(Record.text)
+    await pressed[0].edit_text(t("record_ask_text"))
+    await query.answer()
+
+
+async def on_units(query: CallbackQuery, callback_data: RecordCb, state: FSMContext,
+                   session: AsyncSession) -> None:
+    if (pressed := await _pressed(query, callback_data, state, Record.confirm)) is None:
+        return
+    message, data = pressed
+    units, pages = await work.units_page(session, callback_data.arg)
+    await message.edit_reply_markup(reply_markup=_choices(
+        data["key"], units, page=callback_data.arg, pages=pages))
+    await query.answer()
+
+
+async def on_record(query: CallbackQuery, callback_data: RecordCb, state: FSMContext,
                     session: AsyncSession, ctx: ServiceContext, me: Person,
                     request_router: RequestRouter) -> None:
-    data = await state.get_data()
-    assert isinstance(query.message, Message)
-    if callback_data.key != data.get("key") or not await state.get_state():
-        await query.answer(plain("stale_button"), show_alert=True)
+    """The chosen unit (UNIT) or the triage queue (TRIAGE): the request is recorded."""
+    if (pressed := await _pressed(query, callback_data, state, Record.confirm)) is None:
         return
-    action = callback_data.action
-    if action == "cancel":
-        await state.clear()
-        await query.message.edit_text(t("record_cancelled"))
-    elif action == "channel" and await state.get_state() == Record.channel.state:
-        await state.update_data(channel=intake.CHANNELS[callback_data.arg % len(
-            intake.CHANNELS)])
-        await state.set_state(Record.name)
-        await query.message.edit_text(t("record_ask_name"))
-    elif action == "skip_place" and await state.get_state() == Record.place.state:
-        await state.update_data(address="", place_id=None)
-        await state.set_state(Record.text)
-        await query.message.edit_text(t("record_ask_text"))
-    elif action == "units" and await state.get_state() == Record.confirm.state:
-        units, pages = await work.units_page(session, callback_data.arg)
-        await query.message.edit_reply_markup(reply_markup=_choices(
-            data["key"], units, page=callback_data.arg, pages=pages))
-    elif action in ("unit", "triage") and await state.get_state() == Record.confirm.state:
-        req = CallerRequest(data["channel"], data["name"], data["phone"], data["text"],
-                            data.get("place_id"), data.get("address", ""))
-        ticket = await intake.record_on_behalf(
-            session, ctx, request_router, me, req, ctx.intake,
-            callback_data.arg if action == "unit" else None)
-        await session.commit()  # the dispatcher is told the number only once it exists
-        await state.clear()
-        unit = await session.get(Unit, ticket.unit_id) if ticket.unit_id else None
-        await query.message.edit_text(t("record_done", number=ticket.number,
-                                        unit=unit.name if unit else t("record_in_triage")))
-    else:
-        await query.answer(plain("stale_button"), show_alert=True)
-        return
+    message, data = pressed
+    req = CallerRequest(data["channel"], data["name"], data["phone"], data["text"],
+                        data.get("place_id"), data.get("address", ""))
+    ticket = await intake.record_on_behalf(
+        session, ctx, request_router, me, req, ctx.intake,
+        callback_data.arg if callback_data.action == RecordAction.UNIT else None)
+    await session.commit()  # the dispatcher is told the number only once it exists
+    await state.clear()
+    unit = await work.unit(session, ticket.unit_id)
+    await message.edit_text(t("record_done", number=ticket.number,
+                              unit=unit.name if unit else t("record_in_triage")))
     await query.answer()
 
 
@@ -193,5 +237,12 @@ def make_router() -> Router:
     router.message.register(on_phone, Record.phone, words)
     router.message.register(on_place, Record.place, words)
     router.message.register(on_text, Record.text, words)
-    router.callback_query.register(on_button, RecordCb.filter(), HasRole(dispatcher=True))
+    dispatchers = HasRole(dispatcher=True)
+    for actions, handler in (({RecordAction.CANCEL}, on_cancel),
+                             ({RecordAction.CHANNEL}, on_channel),
+                             ({RecordAction.SKIP_PLACE}, on_skip_place),
+                             ({RecordAction.UNITS}, on_units),
+                             ({RecordAction.UNIT, RecordAction.TRIAGE}, on_record)):
+        router.callback_query.register(handler, RecordCb.filter(F.action.in_(actions)),
+                                       dispatchers)
     return router
