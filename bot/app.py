@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -86,6 +87,7 @@ def make_context(config: Config, clock: Clock | None = None) -> ServiceContext:
                              draft_hours=config.privacy.draft_hours),
         bookings=BookingRules(max_open=config.appointments.max_open),
         errands=config.errands.rules(),
+        appraisal=config.stats.appraisal(),
     )
 
 
@@ -164,12 +166,13 @@ async def make_request_router(config: Config,
 
 def make_dispatcher(config: Config, sessionmaker: async_sessionmaker[AsyncSession],
                     ctx: ServiceContext, request_router: RequestRouter) -> Dispatcher:
-    """Routers, middlewares and what handlers receive by name (ctx, request_router)."""
+    """Routers, middlewares and what handlers receive by name: `ctx`, carrying the request
+    router (`ctx.router`)."""
     storage, isolation = make_storage(config, sessionmaker, ctx.clock)
     # aiogram's FSM middleware would take the user's lock and read the state before our
     # middlewares run; it is registered below instead, inside the update's session.
-    dp = Dispatcher(storage=storage, disable_fsm=True, ctx=ctx, config=config,
-                    request_router=request_router)
+    dp = Dispatcher(storage=storage, disable_fsm=True,
+                    ctx=dataclasses.replace(ctx, request_router=request_router))
     dp.update.outer_middleware(PrivateChatsOnly())  # first: groups never reach the rest
     dp.update.outer_middleware(FloodControl(make_flood_counter(config, storage)))
     dp.update.outer_middleware(EventIsolation(dp.fsm, isolation))
@@ -236,7 +239,7 @@ async def build_app(config: Config, clock: Clock | None = None) -> App:
     scheduler = Scheduler(ctx, sessionmaker)
     scheduler.add_default_sweeps(config.deadlines.sweep_seconds,
                                  config.deadlines.digest_time, config.stats.monthly_report,
-                                 config.stats.appraisal(),
+                                 ctx.appraisal,
                                  retention=True)
     dp = make_dispatcher(config, sessionmaker, ctx,
                          await start_request_router(config, sessionmaker))

@@ -370,7 +370,7 @@ async def _stats(config: Config, args: argparse.Namespace) -> int:
     if args.report and args.report.suffix.lower() not in (".pdf", ".png"):
         print("--report 的文件名应以 .pdf 或 .png 结尾", file=sys.stderr)
         return 2
-    appraisal = config.stats.appraisal()
+    appraisal = ctx.appraisal
     async with _db_session(config) as session:
         report = await reports.compute(session, ctx, start, end, appraisal, group=args.group)
         print(report_files.summary_text(report, appraisal, top=50))

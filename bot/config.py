@@ -28,6 +28,7 @@ from pydantic import (
 from services.context import BookingRules, PrivacyTerms
 from services.errands import ErrandRules
 from services.intake import IntakeRules
+from services.outbox import SenderLimits
 from services.stats import RATES, Appraisal
 from services.tickets import Policy
 
@@ -220,12 +221,14 @@ class FloodConfig(_Section):
 
 
 class OutboxConfig(_Section):
-    max_per_second: float = Field(25.0, gt=0, le=1000)
-    per_chat_seconds: float = Field(1.0, ge=0, le=60)
-    max_attempts: int = Field(8, ge=1, le=100)
-    backoff_cap_seconds: float = Field(300.0, ge=1, le=86400)
-    lease_seconds: float = Field(600.0, ge=10, le=86400)
-    idle_poll_seconds: float = Field(5.0, ge=0.1, le=300)
+    max_per_second: float = Field(default(SenderLimits, "max_per_second"), gt=0, le=1000)
+    per_chat_seconds: float = Field(default(SenderLimits, "per_chat_seconds"), ge=0, le=60)
+    max_attempts: int = Field(default(SenderLimits, "max_attempts"), ge=1, le=100)
+    backoff_cap_seconds: float = Field(default(SenderLimits, "backoff_cap_seconds"), ge=1,
+                                       le=86400)
+    lease_seconds: float = Field(default(SenderLimits, "lease_seconds"), ge=10, le=86400)
+    idle_poll_seconds: float = Field(default(SenderLimits, "idle_poll_seconds"), ge=0.1,
+                                     le=300)
 
 
 class AppointmentsConfig(_Section):
@@ -253,14 +256,12 @@ class ErrandsConfig(_Section):
 
 
 class StatsConfig(_Section):
-    response_hours: float = Field(2.0, gt=0, le=72)
+    response_hours: float = Field(default(Appraisal, "response_hours"), gt=0, le=72)
     monthly_report: bool = True
     # The 通报's score: rate name -> weight (they need not add up to 1; they are scaled).
-    weights: dict[str, float] = {"response_rate": 0.10, "resolution_rate": 0.45,
-                                 "satisfaction_rate": 0.45}
+    weights: dict[str, float] = Field(default_factory=lambda: default(Appraisal, "weights"))
     # Target lines on the charts: rate name -> fraction.
-    targets: dict[str, float] = {"response_rate": 0.95, "on_time_rate": 0.95,
-                                 "resolution_rate": 0.95, "satisfaction_rate": 0.95}
+    targets: dict[str, float] = Field(default_factory=lambda: default(Appraisal, "targets"))
 
     @field_validator("weights", "targets")
     @classmethod

@@ -32,7 +32,6 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from aiogram import Bot
@@ -54,7 +53,7 @@ from handlers.staff_keyboards import render_keyboard, work_buttons
 from models import OutboxMessage, Ticket, TicketState
 from services import outbox
 from services.clock import Clock
-from services.outbox import CARDS, Keyboard
+from services.outbox import CARDS, Keyboard, SenderLimits
 from services.texts import t
 
 log = logging.getLogger(__name__)
@@ -65,18 +64,6 @@ UNREACHABLE = ("chat not found", "user not found", "bot was blocked", "user is d
 
 def _unreachable(exc: TelegramBadRequest) -> bool:
     return any(s in exc.message.lower() for s in UNREACHABLE)
-
-
-@dataclass(frozen=True)
-class SenderLimits:
-    max_per_second: float = 25.0
-    per_chat_seconds: float = 1.0
-    max_attempts: int = 8
-    backoff_cap_seconds: float = 300.0
-    lease_seconds: float = 600.0
-    poll_seconds: float = 0.5
-    max_in_hand: int = 500
-    idle_poll_seconds: float = 5.0
 
 
 class OutboxSender:

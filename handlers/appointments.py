@@ -22,7 +22,7 @@ from models import Person, Venue
 from services import appointments, places
 from services.context import ServiceContext
 from services.errors import InvalidInput
-from services.intake import RequestRouter, check_description
+from services.intake import check_description
 from services.texts import fmt_day, fmt_moment, t
 
 
@@ -224,11 +224,11 @@ async def on_drop(query: CallbackQuery, state: FSMContext, me: Person) -> None:
 
 
 async def on_confirm(query: CallbackQuery, state: FSMContext, session: AsyncSession,
-                     ctx: ServiceContext, me: Person, request_router: RequestRouter) -> None:
+                     ctx: ServiceContext, me: Person) -> None:
     data = await state.get_data()
     if (message := await _at_confirmation(query, state)) is None:
         return
-    booking = await appointments.book(session, ctx, request_router, ctx.intake, me,
+    booking = await appointments.book(session, ctx, ctx.router, ctx.intake, me,
                                       data["slot_id"], data["topic"],
                                       ctx.bookings.max_open)
     await state.clear()

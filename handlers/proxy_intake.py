@@ -27,7 +27,7 @@ from models import Person, Unit
 from services import intake, places, work
 from services.context import ServiceContext
 from services.errors import InvalidInput
-from services.intake import CallerRequest, RequestRouter
+from services.intake import CallerRequest
 from services.texts import esc, join, plain, t
 
 if TYPE_CHECKING:
@@ -132,11 +132,11 @@ async def on_place(message: Message, state: FSMContext, session: AsyncSession) -
 
 
 async def on_text(message: Message, state: FSMContext, session: AsyncSession,
-                  request_router: RequestRouter, ctx: ServiceContext) -> None:
+                  ctx: ServiceContext) -> None:
     text = intake.check_description(message.text, ctx.intake)
     await state.update_data(text=text)
     data = await state.get_data()
-    decision = await request_router.decide(session, text, data.get("place_id"))
+    decision = await ctx.router.decide(session, text, data.get("place_id"))
     units = await work.units_by_code(session, [decision.unit, *decision.top_units()])
     await state.set_state(Record.confirm)
     await message.answer(_preview(decision, units), reply_markup=_choices(data["key"], units))
@@ -210,8 +210,7 @@ async def on_units(query: CallbackQuery, callback_data: RecordCb, state: FSMCont
 
 
 async def on_record(query: CallbackQuery, callback_data: RecordCb, state: FSMContext,
-                    session: AsyncSession, ctx: ServiceContext, me: Person,
-                    request_router: RequestRouter) -> None:
+                    session: AsyncSession, ctx: ServiceContext, me: Person) -> None:
     """The chosen unit (UNIT) or the triage queue (TRIAGE): the request is recorded."""
     if (pressed := await _pressed(query, callback_data, state, Record.confirm)) is None:
         return
@@ -219,7 +218,7 @@ async def on_record(query: CallbackQuery, callback_data: RecordCb, state: FSMCon
     req = CallerRequest(data["channel"], data["name"], data["phone"], data["text"],
                         data.get("place_id"), data.get("address", ""))
     ticket = await intake.record_on_behalf(
-        session, ctx, request_router, me, req, ctx.intake,
+        session, ctx, ctx.router, me, req, ctx.intake,
         callback_data.arg if callback_data.action == RecordAction.UNIT else None)
     await session.commit()  # the dispatcher is told the number only once it exists
     await state.clear()

@@ -22,7 +22,7 @@ from handlers.privacy import notice_text
 from models import Person, PlaceKind
 from services import intake, places, work
 from services.context import ServiceContext
-from services.intake import ReportDraft, RequestRouter
+from services.intake import ReportDraft
 from services.texts import plain, t
 
 
@@ -94,17 +94,17 @@ async def _next_after(step: State, message: Message, state: FSMContext,
 
 # -- step 1: the description ---------------------------------------------------------------
 async def on_text(message: Message, state: FSMContext, session: AsyncSession,
-                  me: Person, ctx: ServiceContext, request_router: RequestRouter
+                  me: Person, ctx: ServiceContext
                   ) -> None:
     text = intake.check_description(message.text, ctx.intake)
-    await _take_text(message, state, session, me, request_router, text)
+    await _take_text(message, state, session, me, ctx, text)
 
 
 async def _take_text(message: Message, state: FSMContext, session: AsyncSession,
-                     me: Person, request_router: RequestRouter, text: str) -> None:
+                     me: Person, ctx: ServiceContext, text: str) -> None:
     """Keep the description; when the router is unsure, ask which matter is closest."""
     await state.update_data(text=text, matter=None, offers=[])
-    offers = await intake.matters_to_offer(session, request_router, text)
+    offers = await intake.matters_to_offer(session, ctx.router, text)
     if not offers:
         await _next_after(Report.text, message, state, session, me)
         return
@@ -137,7 +137,7 @@ async def on_matter_button(query: CallbackQuery, callback_data: kb.MatterCb,
 
 # -- media and shares accepted at any step ----------------------------------------------
 async def on_photo(message: Message, state: FSMContext, session: AsyncSession,
-                   me: Person, ctx: ServiceContext, request_router: RequestRouter
+                   me: Person, ctx: ServiceContext
                    ) -> None:
     draft = await _draft(state)
     assert message.photo
@@ -148,7 +148,7 @@ async def on_photo(message: Message, state: FSMContext, session: AsyncSession,
     await state.update_data(photos=draft.photos, group=message.media_group_id)
     if message.caption and await state.get_state() == Report.text.state:
         text = intake.check_description(message.caption, ctx.intake)
-        await _take_text(message, state, session, me, request_router, text)
+        await _take_text(message, state, session, me, ctx, text)
         return
     if not quiet:
         await message.answer(t("report_photo_saved", count=len(draft.photos),
@@ -332,13 +332,12 @@ async def on_edit_phone(query: CallbackQuery, callback_data: ReportCb, state: FS
 
 
 async def on_submit(query: CallbackQuery, callback_data: ReportCb, state: FSMContext,
-                    session: AsyncSession, ctx: ServiceContext, me: Person,
-                    request_router: RequestRouter) -> None:
+                    session: AsyncSession, ctx: ServiceContext, me: Person) -> None:
     draft = await _current(query, callback_data, state, session, me)
     if draft is None:
         return
     assert isinstance(query.message, Message)
-    ticket, created = await intake.submit(session, ctx, request_router, me,
+    ticket, created = await intake.submit(session, ctx, ctx.router, me,
                                           draft.ticket_draft())
     if not created:  # submitted before, but the answer never got through: say which
         await state.clear()

@@ -21,7 +21,6 @@ from handlers.views import esc
 from models import Booking, BookingState, Person, Venue
 from services import appointments
 from services.context import ServiceContext
-from services.intake import RequestRouter
 from services.texts import t
 
 MAX_ROSTER_DAYS = 3660  # a roster ten years away is a typing error, not a day to look up
@@ -95,10 +94,10 @@ def _roster_item(booking: Booking, v: Venue, ctx: ServiceContext,
 
 
 async def on_no_show(query: CallbackQuery, callback_data: MarkCb, session: AsyncSession,
-                     ctx: ServiceContext, me: Person, request_router: RequestRouter) -> None:
+                     ctx: ServiceContext, me: Person) -> None:
     """未到: recorded at once, the card shows it."""
     assert isinstance(query.message, Message)
-    booking = await appointments.mark(session, ctx, request_router, me, callback_data.id,
+    booking = await appointments.mark(session, ctx, ctx.router, me, callback_data.id,
                                       BookingState.NO_SHOW)
     v, _ = await appointments.venue(session, booking.venue_id)
     units = await appointments.unit_names(session, [booking])
@@ -120,9 +119,9 @@ async def on_mark_with_notes(query: CallbackQuery, callback_data: MarkCb, state:
 
 
 async def on_notes(message: Message, state: FSMContext, session: AsyncSession,
-                   ctx: ServiceContext, me: Person, request_router: RequestRouter) -> None:
+                   ctx: ServiceContext, me: Person) -> None:
     data = await state.get_data()
-    booking = await appointments.mark(session, ctx, request_router, me, data["booking_id"],
+    booking = await appointments.mark(session, ctx, ctx.router, me, data["booking_id"],
                                       BookingState(data["outcome"]), message.text or "")
     await state.clear()
     if data.get("card") and message.bot is not None:  # the roster card: its new state

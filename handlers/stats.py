@@ -10,7 +10,6 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Config
 from handlers.filters import HasRole
 from models import Person
 from services import reports
@@ -22,7 +21,7 @@ MAX_PERIOD = dt.timedelta(days=3 * 366)  # longer is a typing error, and a very 
 
 
 async def on_stats(message: Message, session: AsyncSession, ctx: ServiceContext,
-                   me: Person, config: Config, command: CommandObject | None = None) -> None:
+                   me: Person, command: CommandObject | None = None) -> None:
     args = (command.args or "").split() if command else []  # the menu button: this month
     kind = args[0] if args and args[0] in KINDS else "summary"
     try:
@@ -32,7 +31,7 @@ async def on_stats(message: Message, session: AsyncSession, ctx: ServiceContext,
     if start is None or end is None or end - start > MAX_PERIOD:
         await message.answer(t("stats_usage"))
         return
-    appraisal = config.stats.appraisal()
+    appraisal = ctx.appraisal
     if kind == "summary":
         text, png = await reports.summary(session, ctx, me, start, end, appraisal)
         await message.answer(text)

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.clock import Clock
 from services.deadlines import WorkingCalendar
 from services.errands import ErrandLifecycle, ErrandRules
-from services.intake import IntakeRules
+from services.intake import IntakeRules, RequestRouter
+from services.stats import Appraisal
 from services.tickets import Lifecycle, Policy
 from services.wishes import WishLifecycle
 
@@ -37,6 +38,16 @@ class ServiceContext:
     privacy: PrivacyTerms = field(default_factory=PrivacyTerms)
     bookings: BookingRules = field(default_factory=BookingRules)
     errands: ErrandRules = field(default_factory=ErrandRules)
+    appraisal: Appraisal = field(default_factory=Appraisal)  # how /stats appraises units
+    # The request router (catalogue + learned table), set by bot.app.make_dispatcher:
+    # built in a thread at start-up, so not by make_context.
+    request_router: RequestRouter | None = None
+
+    @property
+    def router(self) -> RequestRouter:
+        if self.request_router is None:
+            raise RuntimeError("this context has no request router (bot.app.make_dispatcher)")
+        return self.request_router
 
     def lifecycle(self, session: AsyncSession) -> Lifecycle:
         return Lifecycle(session, self.clock, self.calendar, self.policy)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,6 +16,20 @@ from models.db import skip_locked
 from services import access
 from services.access import Audience
 from services.texts import t
+
+
+@dataclass(frozen=True)
+class SenderLimits:
+    """How the bot layer's sender drains the outbox (config `[outbox]` bounds these)."""
+
+    max_per_second: float = 25.0
+    per_chat_seconds: float = 1.0
+    max_attempts: int = 8
+    backoff_cap_seconds: float = 300.0
+    lease_seconds: float = 600.0
+    poll_seconds: float = 0.5
+    max_in_hand: int = 500
+    idle_poll_seconds: float = 5.0
 
 # Priorities: lower is sent first.
 URGENT = 0

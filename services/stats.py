@@ -375,7 +375,8 @@ def _key(group: str, names: Mapping[int | None, str], unit_id: int | None,
 
 async def compute(session: AsyncSession, start: dt.datetime, end: dt.datetime,
                   now: dt.datetime, calendar: WorkingCalendar, *, group: str = "unit",
-                  response_hours: float = 2.0, scope: Scope = COUNTY) -> Report:
+                  response_hours: float = Appraisal.response_hours,
+                  scope: Scope = COUNTY) -> Report:
     """Every figure of the module docstring, for [start, end), by `group`, in `scope`.
     The database is read here; the fold runs in a worker thread."""
     if group not in GROUPS:

@@ -130,7 +130,7 @@ async def test_concurrent_bookings_never_exceed_capacity(
         for i in range(12):
             residents.append((await new_resident(s, ctx.clock, 7300 + i)).id)
         await s.commit()
-    router = harness.dp.workflow_data["request_router"]
+    router = harness.dp.workflow_data["ctx"].router
 
     async def one(person_id: int) -> bool:
         async with sm() as s:

@@ -146,7 +146,7 @@ def test_the_labelled_chat_requests() -> None:
 
 async def test_import_validates_then_the_running_router_follows_the_file(
         session: AsyncSession, clock: ManualClock, org: Org, harness) -> None:  # type: ignore[no-untyped-def]
-    router = harness.dp.workflow_data["request_router"]
+    router = harness.dp.workflow_data["ctx"].router
     lamp = "小区路灯坏了"
     assert (await router.route(session, lamp)).details["unit"] == "CG"
     text = EXAMPLE_CATALOGUE.read_text("utf-8")
@@ -179,7 +179,7 @@ async def test_a_matter_with_its_own_days_sets_the_deadline(
     from services.tickets import Draft
     from tests.helpers import new_resident
 
-    router = harness.dp.workflow_data["request_router"]
+    router = harness.dp.workflow_data["ctx"].router
     gas_staff = await new_resident(session, ctx.clock, 7002, "燃气公司值班员")
     gas_staff.memberships.append(Membership(role=Role.UNIT_STAFF,
                                             unit_id=(await org.unit("RQ")).id))
