@@ -104,27 +104,34 @@ def _print_units(result: dict) -> None:  # type: ignore[type-arg]
 
 
 def run(config: Config, args: argparse.Namespace) -> int:
+    """`minyi route` or `minyi routing learn|eval`: one function per subcommand."""
     from routing.catalogue import CatalogueError
     from routing.text import load_dictionary
 
     load_dictionary()
+    command = _route if args.command == "route" else SUBCOMMANDS[args.routing_cmd]
     try:
-        if args.command == "route":
-            decision = _decider(config, args.table, args.catalogue).decide(args.text)
-            print(json.dumps(decision.as_dict(), ensure_ascii=False, indent=2))
-            return 0
-        if args.csv is None and not (args.routing_cmd == "learn" and args.from_db):
-            print("请给出已标注的 CSV 文件（或 --from-db）", file=sys.stderr)
-            return 2
-        if args.csv is not None and not args.csv.is_file():
-            print(f"文件不存在：{args.csv}", file=sys.stderr)
-            return 2
-        if args.routing_cmd == "learn":
-            return _learn(config, args)
-        return _eval(config, args)
+        return command(config, args)
     except CatalogueError as exc:
         print("派单目录有误：\n" + "\n".join(f"  {e}" for e in exc.errors), file=sys.stderr)
         return 1
+
+
+def _route(config: Config, args: argparse.Namespace) -> int:
+    decision = _decider(config, args.table, args.catalogue).decide(args.text)
+    print(json.dumps(decision.as_dict(), ensure_ascii=False, indent=2))
+    return 0
+
+
+def _csv_missing(args: argparse.Namespace, *, from_db: bool = False) -> bool:
+    """Said on stderr: no labelled CSV given (and not --from-db), or not a file."""
+    if args.csv is None and not from_db:
+        print("请给出已标注的 CSV 文件（或 --from-db）", file=sys.stderr)
+        return True
+    if args.csv is not None and not args.csv.is_file():
+        print(f"文件不存在：{args.csv}", file=sys.stderr)
+        return True
+    return False
 
 
 def _learn(config: Config, args: argparse.Namespace) -> int:
@@ -133,6 +140,8 @@ def _learn(config: Config, args: argparse.Namespace) -> int:
     from routing.table import dump_table, merge, parse_table
     from routing.text import tokens
 
+    if _csv_missing(args, from_db=args.from_db):
+        return 2
     examples = read_labelled(args.csv) if args.csv is not None else []
     train, _ = split(examples, args.holdout, args.seed)
     if args.titles:
@@ -163,31 +172,37 @@ def _learn(config: Config, args: argparse.Namespace) -> int:
 
 
 def _eval(config: Config, args: argparse.Namespace) -> int:
-    from routing.evaluate import (
-        figures,
-        is_unit_file,
-        read_labelled,
-        read_units,
-        throughput,
-        unit_figures,
-    )
+    """By unit (a text,units file: the whole decision) or by category (the table alone)."""
+    from routing.evaluate import is_unit_file
+
+    if _csv_missing(args):
+        return 2
+    by = args.by or ("unit" if is_unit_file(args.csv) else "category")
+    return (_eval_units if by == "unit" else _eval_categories)(config, args)
+
+
+def _eval_units(config: Config, args: argparse.Namespace) -> int:
+    from routing.evaluate import read_units, throughput, unit_figures
+
+    rows = read_units(args.csv)
+    if not rows:
+        print("文件中没有 text,units 行", file=sys.stderr)
+        return 2
+    decider = _decider(config, args.table, args.catalogue)
+    result = unit_figures([decider.decide(text) for text, _ in rows],
+                          [units for _, units in rows])
+    result |= throughput(decider.decide, [text for text, _ in rows])
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        _print_units(result)
+    return 0
+
+
+def _eval_categories(config: Config, args: argparse.Namespace) -> int:
+    from routing.evaluate import figures, read_labelled, throughput
     from routing.learn import split
 
-    by = args.by or ("unit" if is_unit_file(args.csv) else "category")
-    if by == "unit":
-        rows = read_units(args.csv)
-        if not rows:
-            print("文件中没有 text,units 行", file=sys.stderr)
-            return 2
-        decider = _decider(config, args.table, args.catalogue)
-        result = unit_figures([decider.decide(text) for text, _ in rows],
-                              [units for _, units in rows])
-        result |= throughput(decider.decide, [text for text, _ in rows])
-        if args.json:
-            print(json.dumps(result, ensure_ascii=False))
-        else:
-            _print_units(result)
-        return 0
     examples = read_labelled(args.csv)
     _, test = split(examples, args.holdout, args.seed) if args.holdout < 1 else ([], examples)
     classifier = _classifier(config, args.table)
@@ -208,3 +223,6 @@ def _eval(config: Config, args: argparse.Namespace) -> int:
     for g, row in result["confusion"].items():
         print(f"  {g:<10} " + " ".join(f"{c:>4}" for c in row.values()))
     return 0
+
+
+SUBCOMMANDS = {"learn": _learn, "eval": _eval}  # minyi routing <subcommand>
