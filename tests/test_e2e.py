@@ -8,108 +8,43 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from bot.cli import main as cli
 from bot.emulator import Emulator
 from services.texts import t
 from tests.conftest import EXAMPLE_CATALOGUE, EXAMPLE_ORG, ROOT
-from tests.procs import free_port, until
+from tests.procs import (
+    BotProcess,
+    button,
+    emulator,
+    example_db,
+    free_port,
+    last_text,
+    press_and_wait,
+    say_and_wait,
+    until,
+)
 
-TOKEN = "123456:E2E-token_abcdefghijklmnopqrstuvwxyz0"
 RESIDENT, GRID = 31001, 31002
 LAMP = "泗河社区小区路灯坏了好几天，晚上出行很不方便，请尽快维修"
 
 
 @pytest.fixture
 async def emu() -> AsyncIterator[Emulator]:
-    emulator = Emulator()
-    await emulator.start()
-    emulator.user(RESIDENT, "张三")
-    emulator.user(GRID, "王网格")
-    yield emulator
-    await emulator.stop()
+    async with emulator({RESIDENT: "张三", GRID: "王网格"}) as running:
+        yield running
 
 
 @pytest.fixture
 def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The example county in a SQLite file; the grid worker bound to a Telegram id."""
-    path = tmp_path / "e2e.db"
-    monkeypatch.setenv("MINYI_DATABASE_URL", f"sqlite+aiosqlite:///{path}")
-    monkeypatch.delenv("MINYI_CONFIG", raising=False)
-    assert cli(["org", "import", str(EXAMPLE_ORG), str(EXAMPLE_CATALOGUE)]) == 0
-    with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE people SET tg_user_id = ? WHERE code = 'grid-shjd-1'", (GRID,))
-    return path
-
-
-class BotProcess:
-    def __init__(self, emu: Emulator, db: Path, tmp: Path, **env: str) -> None:
-        self.env = {**os.environ, "MINYI_BOT_TOKEN": TOKEN, "MINYI_API_BASE": emu.base,
-                    "MINYI_DATABASE_URL": f"sqlite+aiosqlite:///{db}", "MINYI_LOG_LEVEL":
-                    "WARNING", "PYTHONUNBUFFERED": "1", **env}
-        self.env.pop("MINYI_CONFIG", None)
-        self.tmp = tmp
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = tmp / "bot.log"
-
-    def start(self, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", *args, "run"], cwd=self.tmp, env=self.env,
-            stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
-def last_text(emu: Emulator, user: int) -> str:
-    texts = emu.bot_texts(user)
-    return texts[-1] if texts else ""
-
-
-def button(emu: Emulator, user: int, label: str) -> tuple[int, str] | None:
-    """The newest bot message in the chat with a button whose text contains `label`."""
-    for message in reversed(emu.messages(user)):
-        for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
-            for b in row:
-                if label in b["text"]:
-                    return message["message_id"], b["callback_data"]
-    return None
-
-
-async def say_and_wait(emu: Emulator, user: int, text: str, expect: str,
-                       timeout: float = 30) -> None:
-    before = len(emu.bot_texts(user))
-    await emu.send_text(user, text)
-    await until(lambda: any(expect in x for x in emu.bot_texts(user)[before:]), timeout)
-
-
-async def press_and_wait(emu: Emulator, user: int, label: str, expect_user: int,
-                         expect: str, timeout: float = 30) -> None:
-    found = await until(lambda: button(emu, user, label), timeout)
-    before = len(emu.bot_texts(expect_user))
-    await emu.press(user, found[0], found[1])
-    await until(lambda: any(expect in x for x in emu.bot_texts(expect_user)[before:])
-                or any(expect in x for x in emu.bot_texts(expect_user)), timeout)
+    return example_db(tmp_path, monkeypatch, (EXAMPLE_ORG, EXAMPLE_CATALOGUE),
+                      {GRID: "grid-shjd-1"})
 
 
 def routed_to(db: Path) -> tuple[str, str]:

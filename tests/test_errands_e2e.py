@@ -9,12 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main as cli
 from bot.emulator import Emulator
 from services.texts import plain, t
 from tests.conftest import EXAMPLE_ORG
-from tests.procs import until
-from tests.test_e2e import BotProcess, button, last_text, press_and_wait, say_and_wait
+from tests.procs import (
+    BotProcess,
+    button,
+    emulator,
+    example_db,
+    last_text,
+    press_and_wait,
+    say_and_wait,
+    until,
+)
 
 RESIDENT, ORGANISER = 32001, 32002
 VOLUNTEERS = {32003: "vol-1", 32004: "vol-2", 32005: "vol-3"}
@@ -22,24 +29,15 @@ VOLUNTEERS = {32003: "vol-1", 32004: "vol-2", 32005: "vol-3"}
 
 @pytest.fixture
 async def emu() -> AsyncIterator[Emulator]:
-    emulator = Emulator()
-    await emulator.start()
-    for user in (RESIDENT, ORGANISER, *VOLUNTEERS):
-        emulator.user(user, f"u{user}")
-    yield emulator
-    await emulator.stop()
+    async with emulator({user: f"u{user}" for user in (RESIDENT, ORGANISER, *VOLUNTEERS)}
+                        ) as running:
+        yield running
 
 
 @pytest.fixture
 def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "e2e.db"
-    monkeypatch.setenv("MINYI_DATABASE_URL", f"sqlite+aiosqlite:///{path}")
-    monkeypatch.delenv("MINYI_CONFIG", raising=False)
-    assert cli(["org", "import", str(EXAMPLE_ORG)]) == 0
-    with sqlite3.connect(path) as conn:
-        for tg, code in [(ORGANISER, "org-shjd-01"), *VOLUNTEERS.items()]:
-            conn.execute("UPDATE people SET tg_user_id = ? WHERE code = ?", (tg, code))
-    return path
+    return example_db(tmp_path, monkeypatch, (EXAMPLE_ORG,),
+                      {ORGANISER: "org-shjd-01", **VOLUNTEERS})
 
 
 def errand_state(db: Path) -> str | None:

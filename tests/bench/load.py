@@ -23,7 +23,6 @@ import contextlib
 import itertools
 import os
 import shutil
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -37,6 +36,7 @@ import aiohttp
 
 from bot.emulator import Emulator, Limits
 from tests.conftest import EXAMPLE_ORG, ROOT
+from tests.procs import button, kill, start_bot, stop, until
 
 TOKEN = "123456:LOAD-token_abcdefghijklmnopqrstuvwxyz0"
 SECRET = "load-secret"
@@ -119,22 +119,6 @@ class LoadEmulator(Emulator):
         except TimeoutError:
             self.error("no answer in 30 s")
         return update
-
-
-async def until(cond: Any, timeout: float = 30) -> Any:
-    async with asyncio.timeout(timeout):
-        while not (value := cond()):
-            await asyncio.sleep(0.02)
-    return value
-
-
-def button(emu: Emulator, user: int, label: str) -> tuple[int, str] | None:
-    for message in reversed(emu.messages(user)):
-        for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
-            for b in row:
-                if label in b["text"]:
-                    return message["message_id"], b["callback_data"]
-    return None
 
 
 async def conversation(emu: LoadEmulator, uid: int, think: float) -> bool:
@@ -222,9 +206,7 @@ class Cluster:
 
     def start_replica(self, i: int) -> None:
         env = {**self.env(), "MINYI_WEBHOOK_PORT": str(self.port(i))}
-        log = (self.tmp / f"replica{i}.log").open("ab")
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = start_bot(env, ROOT, self.tmp / f"replica{i}.log")
         if i < len(self.procs):
             self.procs[i] = proc
         else:
@@ -237,7 +219,8 @@ class Cluster:
             self.start_nginx()
         for i, proc in enumerate(self.procs):
             assert proc is not None
-            await until(lambda p=proc, i=i: p.poll() is not None or _up(self.port(i)), 90)
+            await until(lambda p=proc, i=i: p.poll() is not None or _up(self.port(i)), 90,
+                        every=0.02)
             if proc.poll() is not None:
                 raise RuntimeError(f"replica {i} exited: see {self.tmp}/replica{i}.log")
 
@@ -280,19 +263,10 @@ http {{
     def kill(self, i: int) -> None:
         proc = self.procs[i]
         assert proc is not None
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        kill(proc)
 
     def stop(self) -> None:
-        for proc in [*self.procs, self.nginx_proc]:
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in [*self.procs, self.nginx_proc]:
-            if proc is not None:
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        stop(*self.procs, self.nginx_proc, timeout=20)
 
 
 def nginx_binary() -> str:
