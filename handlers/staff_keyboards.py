@@ -148,25 +148,25 @@ def triage_buttons(ticket: Ticket, suggestions: Sequence[Unit], units_page: int 
     for unit in suggestions:
         key = "btn_triage_assign_nobody" if unit.id in nobody else "btn_triage_assign"
         kb.button(text=plain(key, unit=unit.name),
-                  callback_data=TriageCb(action="assign", id=ticket.id, arg=unit.id))
+                  callback_data=TriageCb(action=TriageAction.ASSIGN, id=ticket.id, arg=unit.id))
     for unit in units:
         kb.button(text=plain("btn_unit_nobody", unit=unit.name) if unit.id in nobody
                   else unit.name,
-                  callback_data=TriageCb(action="assign", id=ticket.id, arg=unit.id))
+                  callback_data=TriageCb(action=TriageAction.ASSIGN, id=ticket.id, arg=unit.id))
     widths = [1] * len(suggestions) + [2] * ((len(units) + 1) // 2)
     if units_page is None:
         kb.button(text=t("btn_triage_other"),
-                  callback_data=TriageCb(action="units", id=ticket.id, arg=0))
+                  callback_data=TriageCb(action=TriageAction.UNITS, id=ticket.id, arg=0))
         widths.append(1)
     else:
         nav = 0
         if units_page > 0:
-            kb.button(text=t("btn_prev"), callback_data=TriageCb(action="units", id=ticket.id,
-                                                                 arg=units_page - 1))
+            kb.button(text=t("btn_prev"), callback_data=TriageCb(
+                action=TriageAction.UNITS, id=ticket.id, arg=units_page - 1))
             nav += 1
         if units_page < pages - 1:
-            kb.button(text=t("btn_next"), callback_data=TriageCb(action="units", id=ticket.id,
-                                                                 arg=units_page + 1))
+            kb.button(text=t("btn_next"), callback_data=TriageCb(
+                action=TriageAction.UNITS, id=ticket.id, arg=units_page + 1))
             nav += 1
         if nav:
             widths.append(nav)
@@ -227,7 +227,7 @@ def render_keyboard(spec: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
         kb.adjust(2)
         return kb.as_markup()
     if kind == Keyboard.TRIAGE:
-        kb.button(text=t("btn_triage_open"), callback_data=TriageCb(action="open",
+        kb.button(text=t("btn_triage_open"), callback_data=TriageCb(action=TriageAction.OPEN,
                                                                     id=ticket_id))
         return kb.as_markup()
     if kind == Keyboard.RATING:
