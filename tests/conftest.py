@@ -36,7 +36,7 @@ START = dt.datetime(2026, 11, 27, 10, 0, tzinfo=TZ)
 # Markers by module (registered in pyproject.toml): `make test-fast` leaves these out.
 E2E = {"test_e2e", "test_runners", "test_stop", "test_browser", "test_sandbox", "test_replicas",
        "test_errands_e2e"}
-SLOW = {"test_lifecycle_properties", "test_migrations"}
+SLOW = {"test_lifecycle_properties", "test_migrations", "test_lazy_types"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
