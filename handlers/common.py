@@ -20,13 +20,15 @@ async def start(message: Message, state: FSMContext, session: AsyncSession,
                 ctx: ServiceContext, me: Person, bot: Bot) -> None:
     """The menu of this person's role; staff also get their own "/" command list."""
     await state.clear()
+    # Everything read before anything is shown: showing commits (CommitBeforeShowing), so
+    # a read after it would open a second transaction.
+    staff = menus.is_staff(me)
+    greeting = menus.help_text(me) if staff else await start_text(session, ctx)
     if me.consent_at is None:  # 个人信息保护法: the notice comes first
         await privacy.show_notice(message, me, ctx)
-    if menus.is_staff(me):
+    if staff:
         await menus.set_commands(bot, me)
-        await message.answer(menus.help_text(me), reply_markup=kb.main_menu(me))
-        return
-    await message.answer(await start_text(session, ctx), reply_markup=kb.main_menu(me))
+    await message.answer(greeting, reply_markup=kb.main_menu(me))
 
 
 async def start_text(session: AsyncSession, ctx: ServiceContext) -> str:

@@ -23,6 +23,7 @@ from routing import catalogue
 from services import staff_admin
 from services.clock import Clock
 from services.errands import WEEKDAY_KEYS
+from services.places import forget_county
 
 SECTIONS = ("places", "venues", "units", "people")
 REPORTED = (*SECTIONS, "matters")
@@ -314,6 +315,7 @@ async def import_org(session: AsyncSession, text: str, clock: Clock,
     await _apply(session, data, places, units, report, clock, actor)
     if "matters" in data:
         await _apply_matters(session, matters, report)
+    forget_county()  # a renamed county greets at once
     return report
 
 

@@ -7,7 +7,10 @@ cannot say which grid, the community or village is kept and the dispatcher settl
 from __future__ import annotations
 
 import math
+import time
+import weakref
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,11 +46,31 @@ async def get(session: AsyncSession, place_id: int) -> Place:
     return place
 
 
+COUNTY_TTL = 300.0  # seconds a found county name is kept per database
+_county_names: weakref.WeakKeyDictionary[Any, tuple[str, float]] = weakref.WeakKeyDictionary()
+
+
 async def county_name(session: AsyncSession) -> str:
-    """The county's name from the org file (its one `county` place), else a generic one."""
+    """The county's name from the org file (its one `county` place), else a generic one.
+
+    Every /start greets with it, so once found it is kept per database for `COUNTY_TTL`:
+    an org import in this process forgets it at once (`forget_county`), one run elsewhere
+    (`minyi org import` beside the bot) shows within that time."""
+    bind = session.get_bind()
+    now = time.monotonic()
+    cached = _county_names.get(bind)
+    if cached is not None and cached[1] > now:
+        return cached[0]
     name = await session.scalar(sa.select(Place.name).where(Place.kind == PlaceKind.COUNTY)
                                 .order_by(Place.id).limit(1))
-    return name or t("county_generic")
+    if not name:
+        return t("county_generic")
+    _county_names[bind] = (name, now + COUNTY_TTL)
+    return name
+
+
+def forget_county() -> None:
+    _county_names.clear()
 
 
 async def towns(session: AsyncSession) -> list[Place]:

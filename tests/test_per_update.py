@@ -69,6 +69,19 @@ async def test_one_transaction_per_update_and_no_repeated_work(harness: Harness,
     assert log.writes() == ["INSERT INTO FSM_STATES"] and log.begins == 1
 
 
+async def test_first_contact_is_one_transaction_and_the_county_name_is_kept(
+        harness: Harness, engine: AsyncEngine) -> None:
+    u = harness.user(6011)
+    with SqlLog(engine) as log:
+        await u.say("/start")  # the resident created, the notice and the greeting
+    assert u.last.text == t("start", county="泗水县", days=3)
+    assert log.begins == 1  # the greeting was built before the notice was shown
+    with SqlLog(engine) as log:
+        await u.say("/start")
+    assert u.last.text == t("start", county="泗水县", days=3)
+    assert not [s for s in log.statements if "PLACES" in s]  # kept (services.places)
+
+
 def slow_answers(harness: Harness, monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
     """Every Bot API call takes `seconds` (Telegram pacing one chat at about 1/s)."""
     original = harness.recorder.make_request
