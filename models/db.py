@@ -24,6 +24,10 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
         # One writer at a time; wait for the lock instead of failing at once.
         kwargs["connect_args"] = {"timeout": 30}
+        if url.startswith("sqlite+aiosqlite"):
+            from models.sqlite_driver import dbapi
+
+            kwargs["module"] = dbapi()  # one trip to aiosqlite's thread per statement
     else:
         kwargs["pool_pre_ping"] = True
     engine = create_async_engine(url, **kwargs)
