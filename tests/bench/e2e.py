@@ -11,6 +11,11 @@ lifted: this measures the bot, not Telegram's pacing). For each it prints
 - handler time p50/p95/p99 (aiogram's own "Duration N ms" log line, one-at-a-time phase);
 - RSS idle (after start-up) and after the load;
 and the ratio of each rate to the echo bot's.
+
+`--py-spy DIR` profiles each bot with `py-spy record` (pip install py-spy) from the end of
+the warm-up to the end of the burst (the measured load, not the start-up) and leaves the
+samples in DIR as collapsed stacks, `DIR/<bot>.txt`: `python -m tests.bench.profile FILE`
+sums them by function.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import argparse
 import asyncio
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -92,7 +98,7 @@ def pct(values: list[int], q: float) -> float:
 
 
 async def measure(name: str, argv: list[str], env: dict[str, str], tmp: Path,
-                  one: int, burst: int) -> Result:
+                  one: int, burst: int, profile: Path | None = None) -> Result:
     emu = BenchEmulator()
     await emu.start(port=int(os.environ.get("BENCH_EMULATOR_PORT", "0")))
     for uid in range(FIRST_USER, FIRST_USER + one + burst):
@@ -102,6 +108,7 @@ async def measure(name: str, argv: list[str], env: dict[str, str], tmp: Path,
            "MINYI_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1", **env}
     env.pop("MINYI_CONFIG", None)
     result = Result(name)
+    spy: subprocess.Popen[bytes] | None = None
     started = time.perf_counter()
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, *argv], cwd=ROOT, env=env, stdout=out,
@@ -117,6 +124,8 @@ async def measure(name: str, argv: list[str], env: dict[str, str], tmp: Path,
         result.rss_idle = rss_mb(proc.pid)
         for uid in range(FIRST_USER, FIRST_USER + 10):  # warm-up: first-contact paths
             await emu.ask(uid, "/start")
+        if profile is not None:
+            spy = _py_spy(proc.pid, profile / f"{name.replace(' ', '-')}.txt")
         mark = log.stat().st_size
         begin = time.perf_counter()
         for uid in range(FIRST_USER, FIRST_USER + one):
@@ -134,6 +143,9 @@ async def measure(name: str, argv: list[str], env: dict[str, str], tmp: Path,
         result.burst_rate = burst / result.burst_last
         result.rss_load = rss_mb(proc.pid)
     finally:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its file and exits
+            spy.wait(60)
         proc.terminate()
         try:
             proc.wait(15)
@@ -141,6 +153,16 @@ async def measure(name: str, argv: list[str], env: dict[str, str], tmp: Path,
             proc.kill()
         await emu.stop()
     return result
+
+
+def _py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record",
+                            "--pid", str(pid), "--format", "raw", "--rate", "200",
+                            "--nonblocking", "-o", str(out)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # attached
+    return spy
 
 
 async def prepare_db(url: str) -> None:
@@ -170,17 +192,19 @@ async def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--one", type=int, default=200, help="one-at-a-time /starts")
     parser.add_argument("--burst", type=int, default=300, help="residents in the burst")
+    parser.add_argument("--py-spy", type=Path, default=None, metavar="DIR",
+                        help="profile each bot's measured load with py-spy into DIR")
     add_database_options(parser)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         results = [await measure("echo", ["-m", "tests.bench.echo_bot"], {}, tmp,
-                                 args.one, args.burst)]
+                                 args.one, args.burst, args.py_spy)]
         for name, url in databases(args, tmp):
             await prepare_db(url)
             results.append(await measure(f"minyi {name}", ["-m", "bot", "run"],
                                          {"MINYI_DATABASE_URL": url}, tmp,
-                                         args.one, args.burst))
+                                         args.one, args.burst, args.py_spy))
     report(results)
 
 
