@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -47,3 +48,16 @@ async def analyze(engine: AsyncEngine) -> None:
         async with engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.execute(sa.text("ANALYZE"))
+
+
+def logged_errors(logs: Iterable[Path]) -> list[str]:
+    """The ERROR lines of the bots' logs, each with the last line of its traceback."""
+    found = []
+    for log in logs:
+        lines = log.read_text("utf-8", errors="replace").splitlines()
+        for i, line in enumerate(lines):
+            if " ERROR " in line or line.startswith("ERROR"):
+                tail = next((x for x in lines[i + 1:i + 80] if x and not x[0].isspace()
+                             and not x.startswith("Traceback")), "")
+                found.append(f"{line[:160]} | {tail[:200]}")
+    return found

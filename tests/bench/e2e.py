@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.emulator import Emulator, Limits
-from tests.bench.common import add_database_options, databases
+from tests.bench.common import add_database_options, databases, logged_errors
 from tests.conftest import ROOT, reset_postgres
 
 TOKEN = "123456:BENCH-token_abcdefghijklmnopqrstuvwxyz"
@@ -82,6 +82,7 @@ class Result:
     handler_ms: list[int] = field(default_factory=list)
     rss_idle: float = 0.0
     rss_load: float = 0.0
+    errors: list[str] = field(default_factory=list)
 
 
 def rss_mb(pid: int) -> float:
@@ -152,6 +153,7 @@ async def measure(name: str, argv: list[str], env: dict[str, str], tmp: Path,
         except subprocess.TimeoutExpired:
             proc.kill()
         await emu.stop()
+    result.errors = logged_errors([log])
     return result
 
 
@@ -186,6 +188,11 @@ def report(results: list[Result]) -> None:
               f"{pct(r.handler_ms, 50):6.1f} {pct(r.handler_ms, 95):6.1f} "
               f"{pct(r.handler_ms, 99):6.1f} {r.rss_idle:7.0f}MB {r.rss_load:7.0f}MB")
     print("(handler times in ms, aiogram's own timing; ratios against the echo bot)")
+    for r in results:
+        if r.errors:
+            print(f"{r.name} logged {len(r.errors)} errors, e.g.:")
+            for line in list(dict.fromkeys(r.errors))[:3]:
+                print("   ", line)
 
 
 async def main(argv: list[str] | None = None) -> None:

@@ -1,7 +1,7 @@
 """Load generator: residents play the whole 我要反映 conversation through the webhook.
 
     python -m tests.bench.load [--replicas 1] [--db sqlite|pg] [--rate 20] [--ramp 5]
-                               [--duration 30] [--think 0.5] [--no-nginx]
+                               [--duration 30] [--think 0.5] [--no-nginx] [--no-staff]
 
 It plays Telegram on both sides of the bot. Updates are POSTed, with the secret header, to
 nginx (`deploy/nginx.conf`'s proxying, rendered for loopback) in front of `--replicas`
@@ -9,9 +9,13 @@ nginx (`deploy/nginx.conf`'s proxying, rendered for loopback) in front of `--rep
 next one on a refused connection); the replicas' Bot API calls go to `bot/emulator.py`
 (rate limits lifted: this measures the bot). Each virtual resident, arriving at `--rate`
 conversations per second after a linear ramp, sends /start, 我要反映, a description, a
-shared location, 不留电话 and presses 确认提交 (6 updates), waiting `--think` seconds after
-each answer. Reported: sustained updates/s over the steady phase, the time from POST to the
-bot's first Bot API call for that chat (p50/p95/p99), errors and unfinished conversations.
+shared location in one of four grids, 不留电话 and presses 确认提交 (6 updates), waiting
+`--think` seconds after each answer. The example org's grid workers and unit staff play
+staff: each takes the tickets pushed to their chat one after another, presses 接单, then
+办结, and sends the result (3 updates per ticket; `--no-staff` leaves them out). Reported:
+sustained updates/s over the steady phase, the time from POST to the bot's first Bot API
+call for that chat (p50/p95/p99; a worker's new cards do not count as answers), errors,
+unfinished conversations, tickets resolved, and the ERROR lines the replicas logged.
 PostgreSQL and Redis come from TEST_DATABASE_URL / TEST_REDIS_URL (wiped).
 """
 
@@ -21,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import itertools
+import json
 import os
 import shutil
 import sqlite3
@@ -34,15 +39,33 @@ from typing import Any
 
 import aiohttp
 
-from bot.emulator import Emulator, Limits
+from bot.emulator import ApiError, Emulator, Limits
+from tests.bench.common import logged_errors
 from tests.conftest import EXAMPLE_ORG, ROOT
 from tests.procs import button, kill, start_bot, stop, until
 
 TOKEN = "123456:LOAD-token_abcdefghijklmnopqrstuvwxyz0"
 SECRET = "load-secret"
 PATH = "/telegram/webhook"
-GRID_CHAT = 7_700_001  # the grid worker of 泗河社区第1网格 (assignments are pushed there)
-PLACE = (35.6726, 117.2626)  # shared location in 泗河社区第1网格
+# Shared locations inside four grids of the example org (each has a grid worker).
+PLACES = ((35.6726, 117.2626),  # 泗河社区第1网格
+          (35.6786, 117.2446),  # 东关社区第1网格
+          (35.6576, 117.4976),  # 泉林村第1网格
+          (35.7076, 117.4176))  # 金庄村第1网格
+CARD_ROLES = {"grid_worker", "unit_staff", "unit_leader"}  # who is sent tickets to accept
+
+
+def _staff_codes() -> list[str]:
+    import tomllib
+
+    people = tomllib.loads(EXAMPLE_ORG.read_text("utf-8")).get("people", [])
+    return [p["code"] for p in people if CARD_ROLES & set(p.get("roles", []))]
+
+
+# The example org's staff who are sent tickets, each given a chat: (chat, code).
+WORKERS = [(7_700_001 + i, code) for i, code in enumerate(_staff_codes())]
+GRID_CHAT = dict((code, chat) for chat, code in WORKERS)["grid-shjd-1"]
+RESULT = "已到现场处理完毕，经回访群众满意"
 DESCRIPTIONS = ("小区路灯坏了好几天，晚上出行很不方便，请尽快维修",
                 "楼下垃圾好几天没人清运，气味很大", "小区门口道路有个大坑，雨天积水很深",
                 "自来水这两天水压很低，高层用不上水")
@@ -64,31 +87,46 @@ class LoadEmulator(Emulator):
         self.answered: list[float] = []  # when each update got its first answer
         self.errors: dict[str, int] = {}
         self.changed: dict[int, asyncio.Event] = {}
-        self.user(GRID_CHAT, "王网格")
+        for chat, code in WORKERS:
+            self.user(chat, code)
+        self.on_message = self._changed  # sent or edited
 
-    def _store(self, chat_id: int, message: dict[str, Any]) -> dict[str, Any]:
-        stored = super()._store(chat_id, message)
+    def _changed(self, chat_id: int, _message: dict[str, Any]) -> None:
         if chat_id in self.changed:
             self.changed[chat_id].set()
-        return stored
+
+    async def until(self, chat: int, cond: Any, timeout: float = 30) -> Any:
+        """Until `cond()` is true, woken by the bot's messages and edits in `chat`."""
+        changed = self.changed.setdefault(chat, asyncio.Event())
+        async with asyncio.timeout(timeout):
+            while not (value := cond()):
+                changed.clear()
+                await changed.wait()
+        return value
 
     async def said(self, uid: int, expect: tuple[str, ...], since: int,
                    timeout: float = 30) -> None:
         """Until a bot message after the first `since` in the chat contains one of `expect`
         (woken by the bot's sends, no polling)."""
-        changed = self.changed.setdefault(uid, asyncio.Event())
-        async with asyncio.timeout(timeout):
-            while not any(e in x for x in self.bot_texts(uid)[since:] for e in expect):
-                changed.clear()
-                await changed.wait()
+        await self.until(uid, lambda: any(e in x for x in self.bot_texts(uid)[since:]
+                                          for e in expect), timeout)
 
     async def call(self, method: str, p: dict[str, Any], uploads: dict[str, bytes]) -> Any:
         chat = p.get("chat_id") or self._query_users.get(p.get("callback_query_id", ""))
-        if chat is not None:
+        if chat is not None and not self._card(method, p):
             waiter = self.waiters.pop(int(chat), None)
             if waiter is not None and not waiter.done():
                 waiter.set_result(time.perf_counter())
         return await super().call(method, p, uploads)
+
+    @staticmethod
+    def _card(method: str, p: dict[str, Any]) -> bool:
+        """A new ticket card (the outbox's push to a worker), not an answer to them."""
+        markup = p.get("reply_markup") or {}
+        if isinstance(markup, str):
+            markup = json.loads(markup)
+        return method.startswith("send") and any(
+            b.get("text") == "接单" for row in markup.get("inline_keyboard", []) for b in row)
 
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
@@ -121,18 +159,77 @@ class LoadEmulator(Emulator):
         return update
 
 
+def button_on(emu: Emulator, user: int, label: str,
+              message_id: int) -> tuple[int, str] | None:
+    """That message's button whose text contains `label`, if it has one."""
+    for message in reversed(emu.messages(user)):
+        if message["message_id"] != message_id:
+            continue
+        for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
+            for b in row:
+                if label in b["text"]:
+                    return message["message_id"], b["callback_data"]
+    return None
+
+
+async def staff(emu: LoadEmulator, chat: int, done: asyncio.Event, think: float) -> int:
+    """A grid worker: every card pushed to `chat`, oldest first, is accepted, then resolved
+    with a result (one at a time: the result step is a conversation). Until `done` is set
+    and no card is left; returns how many were resolved."""
+    from services.texts import t
+
+    accept, resolve = t("btn_work_accept"), t("btn_work_resolve")
+    handled: set[int] = set()
+    resolved = 0
+
+    def next_card() -> tuple[int, str] | None:
+        for message in emu.messages(chat):
+            if message["message_id"] not in handled and message.get("side") == "bot":
+                found = button_on(emu, chat, accept, message["message_id"])
+                if found is not None:
+                    return found
+        return None
+
+    last = time.perf_counter()
+    while True:
+        card = next_card()
+        if card is None:
+            if done.is_set() and time.perf_counter() - last > 3:  # the last pushes are in
+                return resolved
+            with contextlib.suppress(TimeoutError):
+                await emu.until(chat, lambda: next_card() or done.is_set(), timeout=1)
+            continue
+        handled.add(card[0])
+        try:
+            await emu.press(chat, *card)
+            found = await emu.until(chat, lambda c=card: button_on(emu, chat, resolve, c[0]))
+            await asyncio.sleep(think)
+            since = len(emu.bot_texts(chat))
+            await emu.press(chat, *found)
+            await emu.said(chat, ("办理结果",), since)
+            await asyncio.sleep(think)
+            since = len(emu.bot_texts(chat))
+            await emu.send_text(chat, RESULT)
+            await emu.said(chat, ("已办结",), since)
+            resolved += 1
+            last = time.perf_counter()
+        except (TimeoutError, ApiError):
+            emu.error("staff step not answered")
+
+
 async def conversation(emu: LoadEmulator, uid: int, think: float) -> bool:
     """The whole 我要反映 conversation; True if the resident was told it was submitted."""
     from services.texts import t
 
+    place = PLACES[uid // len(DESCRIPTIONS) % len(PLACES)]
     steps = (("/start", "民意快车"), (t("btn_report"), "请用文字描述"),
-             (DESCRIPTIONS[uid % len(DESCRIPTIONS)], "镇街"), (PLACE, "电话"),
+             (DESCRIPTIONS[uid % len(DESCRIPTIONS)], "镇街"), (place, "电话"),
              (t("btn_no_phone"), "请核对"))
     try:
         for text, expect in steps:
             since = len(emu.bot_texts(uid))
-            if text == PLACE:
-                await emu.send_location(uid, *PLACE)
+            if isinstance(text, tuple):
+                await emu.send_location(uid, *text)
             else:
                 await emu.send_text(uid, text)
             await emu.said(uid, (expect,), since)
@@ -197,12 +294,14 @@ class Cluster:
         for args in (["db", "upgrade"], ["org", "import", str(EXAMPLE_ORG)]):
             subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, env=env,
                            check=True, capture_output=True)
-        sql = f"UPDATE people SET tg_user_id = {GRID_CHAT} WHERE code = 'grid-shjd-1'"
+        sql = [f"UPDATE people SET tg_user_id = {chat} WHERE code = '{code}'"
+               for chat, code in WORKERS]
         if self.db_url.startswith("sqlite"):
             with sqlite3.connect(self.db_url.split("///", 1)[1]) as conn:
-                conn.execute(sql)
+                for statement in sql:
+                    conn.execute(statement)
         else:
-            asyncio.run(_execute(self.db_url, sql))
+            asyncio.run(_execute(self.db_url, *sql))
 
     def start_replica(self, i: int) -> None:
         env = {**self.env(), "MINYI_WEBHOOK_PORT": str(self.port(i))}
@@ -282,14 +381,15 @@ def _up(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-async def _execute(url: str, sql: str) -> None:
+async def _execute(url: str, *sql: str) -> None:
     import sqlalchemy as sa
 
     from models.db import make_engine
 
     engine = make_engine(url)
     async with engine.begin() as conn:
-        await conn.execute(sa.text(sql))
+        for statement in sql:
+            await conn.execute(sa.text(statement))
     await engine.dispose()
 
 
@@ -310,14 +410,19 @@ class LoadResult:
     p95: float
     p99: float
     errors: dict[str, int]
+    resolved: int = 0
 
 
 async def play(emu: LoadEmulator, rate: float, ramp: float, duration: float, think: float,
-               first_user: int = 600_000,
-               during: Any = None) -> tuple[LoadResult, list[int], list[bool]]:
+               first_user: int = 600_000, during: Any = None,
+               with_staff: bool = False) -> tuple[LoadResult, list[int], list[bool]]:
     """Residents arrive at `rate`/s (after a linear ramp) for `duration` seconds; `during`
-    (a coroutine function) runs once half way. Returns the figures, the residents and
-    whether each finished."""
+    (a coroutine function) runs once half way; `with_staff`: the grid workers accept and
+    resolve what they are sent. Returns the figures, the residents and whether each
+    finished."""
+    residents_done = asyncio.Event()
+    workers = [asyncio.create_task(staff(emu, chat, residents_done, think))
+               for chat, _ in WORKERS] if with_staff else []
     tasks: list[asyncio.Task[bool]] = []
     users: list[int] = []
     begin = time.perf_counter()
@@ -336,13 +441,16 @@ async def play(emu: LoadEmulator, rate: float, ramp: float, duration: float, thi
             await during()
         await asyncio.sleep(0.01)
     done = list(await asyncio.gather(*tasks))
+    residents_done.set()
+    resolved = sum(await asyncio.gather(*workers))
     steady_from = begin + ramp
     steady_to = begin + duration
     steady = [a for a in emu.answered if steady_from <= a <= steady_to]
     lat = sorted(emu.latencies)
     q = statistics.quantiles(lat, n=100, method="inclusive") if len(lat) > 1 else [0.0] * 99
     result = LoadResult(len(users), sum(done), len(steady) / max(1e-9, duration - ramp),
-                        q[49] * 1000, q[94] * 1000, q[98] * 1000, dict(emu.errors))
+                        q[49] * 1000, q[94] * 1000, q[98] * 1000, dict(emu.errors),
+                        resolved)
     return result, users, done
 
 
@@ -359,6 +467,8 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--think", type=float, default=0.5)
     parser.add_argument("--no-nginx", action="store_true")
+    parser.add_argument("--no-staff", action="store_true",
+                        help="residents only (no 接单 / 办结 by the grid workers)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -382,17 +492,23 @@ async def main(argv: list[str] | None = None) -> None:
             async with aiohttp.ClientSession(
                     connector=aiohttp.TCPConnector(limit=1000)) as emu.http:
                 result, _, _ = await play(emu, args.rate, args.ramp, args.duration,
-                                          args.think)
+                                          args.think, with_staff=not args.no_staff)
         finally:
             cluster.stop()
             with contextlib.suppress(Exception):
                 await emu.stop()
+            logged = logged_errors(tmp.glob("replica*.log"))
     front = "nginx" if cluster.nginx_proc is not None else "direct"
     print(f"replicas={args.replicas} db={args.db} front={front} rate={args.rate}/s "
-          f"conversations={result.started} completed={result.completed}")
+          f"conversations={result.started} completed={result.completed} "
+          f"tickets resolved by staff={result.resolved}")
     print(f"sustained {result.updates_per_second:.1f} updates/s; POST -> first Bot API call "
           f"p50 {result.p50:.0f} ms, p95 {result.p95:.0f} ms, p99 {result.p99:.0f} ms; "
           f"errors {result.errors or 'none'}")
+    print(f"errors the replicas logged: {len(logged)}")
+    for line in list(dict.fromkeys(logged))[:5]:
+        print("   ", line)
+
 
 
 if __name__ == "__main__":
