@@ -8,6 +8,8 @@ nothing is written to the tickets table before 确认, and /cancel leaves nothin
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
@@ -48,6 +50,11 @@ async def _draft(state: FSMContext) -> ReportDraft:
     return ReportDraft.from_dict(await state.get_data())
 
 
+async def _update(state: FSMContext, **changes: Any) -> None:
+    """Change the stored draft's fields by name (ReportDraft.changes refuses other names)."""
+    await state.update_data(ReportDraft.changes(**changes))
+
+
 async def _ask_place(message: Message, state: FSMContext, session: AsyncSession) -> None:
     draft = await _draft(state)
     await state.set_state(Report.place)
@@ -71,7 +78,7 @@ async def _show_summary(message: Message, state: FSMContext, session: AsyncSessi
         await message.answer(t("summary_ready"), reply_markup=ReplyKeyboardRemove())
     draft = await _draft(state)
     await state.set_state(Report.confirm)
-    await state.update_data(editing=False)
+    await _update(state, editing=False)
     text = views.summary(draft, await places.path(session, await intake.place_of(session, draft)),
                          intake.mask_phone(draft.phone))
     if draft.needs_consent:
@@ -103,13 +110,13 @@ async def on_text(message: Message, state: FSMContext, session: AsyncSession,
 async def _take_text(message: Message, state: FSMContext, session: AsyncSession,
                      me: Person, ctx: ServiceContext, text: str) -> None:
     """Keep the description; when the router is unsure, ask which matter is closest."""
-    await state.update_data(text=text, matter=None, offers=[])
+    await _update(state, text=text, matter=None, offers=[])
     offers = await intake.matters_to_offer(session, ctx.router, text)
     if not offers:
         await _next_after(Report.text, message, state, session, me)
         return
     draft = await _draft(state)
-    await state.update_data(offers=offers)
+    await _update(state, offers=offers)
     await state.set_state(Report.matter)
     await message.answer(t("report_ask_matter"), reply_markup=kb.matter_choices(
         [name for _, name in offers], draft.key))
@@ -125,11 +132,11 @@ async def on_matter_button(query: CallbackQuery, callback_data: kb.MatterCb,
         return
     assert isinstance(query.message, Message)
     if callback_data.pick < 0:
-        await state.update_data(matter=intake.NO_MATTER)
+        await _update(state, matter=intake.NO_MATTER)
         await query.message.edit_text(t("report_matter_none"))
     else:
         code, name = offers[callback_data.pick]
-        await state.update_data(matter=code)
+        await _update(state, matter=code)
         await query.message.edit_text(t("report_matter_chosen", matter=views.esc(name, 60)))
     await query.answer()
     await _next_after(Report.text, query.message, state, session, me)
@@ -145,7 +152,7 @@ async def on_photo(message: Message, state: FSMContext, session: AsyncSession,
         await message.answer(t("report_photo_limit", limit=ctx.intake.max_photos))
         return
     quiet = message.media_group_id is not None and message.media_group_id == draft.group
-    await state.update_data(photos=draft.photos, group=message.media_group_id)
+    await _update(state, photos=draft.photos, group=message.media_group_id)
     if message.caption and await state.get_state() == Report.text.state:
         text = intake.check_description(message.caption, ctx.intake)
         await _take_text(message, state, session, me, ctx, text)
@@ -166,7 +173,7 @@ async def on_voice(message: Message, state: FSMContext, ctx: ServiceContext) -> 
         await message.answer(t("report_voice_limit", limit=ctx.intake.max_attachments)
                              + "\n" + await _prompt(state))
         return
-    await state.update_data(attachments=draft.attachments)
+    await _update(state, attachments=draft.attachments)
     await message.answer(t("report_voice_saved") + "\n" + await _prompt(state))
 
 
@@ -175,7 +182,7 @@ async def on_location(message: Message, state: FSMContext, session: AsyncSession
     loc = message.location
     assert loc is not None
     found = await places.nearest(session, loc.latitude, loc.longitude, ctx.intake.max_km)
-    await state.update_data(lat=loc.latitude, lon=loc.longitude, place_id=found.place.id)
+    await _update(state, lat=loc.latitude, lon=loc.longitude, place_id=found.place.id)
     await message.answer(t("report_location_saved",
                            place=views.esc(await places.path(session, found.place), 300)))
     if await state.get_state() == Report.place.state:
@@ -218,7 +225,7 @@ async def on_place_button(query: CallbackQuery, callback_data: kb.PlaceCb, state
     below = await places.children(session, place.id)
     if callback_data.final or not below:
         chosen = await places.settle(session, place)
-        await state.update_data(place_id=chosen.id)
+        await _update(state, place_id=chosen.id)
         await query.message.edit_text(t("report_place_chosen", place=views.esc(
             await places.path(session, chosen), 300)))
         await query.answer()
@@ -236,7 +243,7 @@ async def on_address(message: Message, state: FSMContext, session: AsyncSession,
     """A typed address: kept as written; a place name in it settles the place."""
     draft = await _draft(state)
     await intake.take_address(session, draft, message.text)
-    await state.update_data(address=draft.address, place_id=draft.place_id)
+    await _update(state, address=draft.address, place_id=draft.place_id)
     await _next_after(Report.place, message, state, session, me)
 
 
@@ -245,12 +252,12 @@ async def on_phone_text(message: Message, state: FSMContext, session: AsyncSessi
                         me: Person) -> None:
     text = (message.text or "").strip()
     if text == t("btn_no_phone"):
-        await state.update_data(phone=None, phone_declined=True, anonymous=False)
+        await _update(state, phone=None, phone_declined=True, anonymous=False)
         await message.answer(t("report_phone_declined"), reply_markup=ReplyKeyboardRemove())
         await _next_after(Report.phone, message, state, session, me)
         return
     if text == t("btn_anonymous"):
-        await state.update_data(phone=None, phone_declined=True, anonymous=True)
+        await _update(state, phone=None, phone_declined=True, anonymous=True)
         await message.answer(t("report_anonymous"), reply_markup=ReplyKeyboardRemove())
         await _next_after(Report.phone, message, state, session, me)
         return
@@ -263,7 +270,7 @@ async def on_phone_text(message: Message, state: FSMContext, session: AsyncSessi
 async def _take_phone(message: Message, state: FSMContext, session: AsyncSession,
                       me: Person, raw: str) -> None:
     phone = intake.normalise_phone(raw)
-    await state.update_data(phone=phone, phone_declined=False, anonymous=False)
+    await _update(state, phone=phone, phone_declined=False, anonymous=False)
     if await state.get_state() == Report.phone.state:
         await message.answer(t("report_phone_saved"), reply_markup=ReplyKeyboardRemove())
         await _next_after(Report.phone, message, state, session, me)
@@ -304,7 +311,7 @@ async def _edit(query: CallbackQuery, callback_data: ReportCb, state: FSMContext
     if await _current(query, callback_data, state, session, me) is None:
         return None
     assert isinstance(query.message, Message)
-    await state.update_data(editing=True)
+    await _update(state, editing=True)
     await query.message.edit_reply_markup(reply_markup=None)
     await query.answer()
     return query.message
@@ -321,7 +328,7 @@ async def on_edit_place(query: CallbackQuery, callback_data: ReportCb, state: FS
                         session: AsyncSession, me: Person) -> None:
     if (message := await _edit(query, callback_data, state, session, me)) is not None:
         # A new place: the old address and pin must not stay.
-        await state.update_data(place_id=None, address="", lat=None, lon=None)
+        await _update(state, place_id=None, address="", lat=None, lon=None)
         await _ask_place(message, state, session)
 
 

@@ -176,6 +176,15 @@ class ReportDraft:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def changes(cls, **changes: Any) -> dict[str, Any]:
+        """Fields to update in the stored draft, by name: a name that is not a field fails
+        instead of being stored beside the draft and never read."""
+        unknown = changes.keys() - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"not a ReportDraft field: {sorted(unknown)}")
+        return changes
+
     def ticket_draft(self) -> Draft:
         return Draft(text=self.text, photos=list(self.photos),
                      attachments=list(self.attachments), latitude=self.lat,
