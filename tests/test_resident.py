@@ -384,3 +384,25 @@ async def test_appointment_and_unknown_input(harness: Harness) -> None:
     await u.say("/cancel")
     await u.sticker()
     assert u.last.text == t("unknown_input")
+
+
+def test_report_draft_round_trips_and_refuses_unknown_fields() -> None:
+    """The FSM data of 我要反映 is ReportDraft's fields: stored and read back unchanged (the
+    offers as pairs again after JSON), turned into the ticket's Draft in one place, and a
+    change naming no field fails."""
+    import json
+
+    from services.intake import ReportDraft
+
+    draft = ReportDraft(key="k1", text=LAMP, offers=[("LD", "路灯")], photos=["P"],
+                        attachments=[{"kind": "voice", "file_id": "V"}], lat=35.6,
+                        lon=117.2, place_id=3, phone="13805371234")
+    stored = json.loads(json.dumps(draft.to_dict()))
+    assert ReportDraft.from_dict(stored) == draft
+    assert ReportDraft.from_dict({}) == ReportDraft()  # no draft: the button is stale
+    ticket = draft.ticket_draft()
+    assert (ticket.latitude, ticket.longitude, ticket.submission_key,
+            ticket.contact_phone) == (35.6, 117.2, "k1", "13805371234")
+    assert ReportDraft.changes(editing=True) == {"editing": True}
+    with pytest.raises(TypeError):
+        ReportDraft.changes(latitude=1.0)
