@@ -322,6 +322,8 @@ class Cluster:
                         every=0.02)
             if proc.poll() is not None:
                 raise RuntimeError(f"replica {i} exited: see {self.tmp}/replica{i}.log")
+        if (front := self.nginx_proc) is not None:  # listening, or it failed to start
+            await until(lambda: front.poll() is not None or _up(self.ports[0]), 10, every=0.02)
 
     def start_nginx(self) -> None:
         servers = "\n".join(f"        server 127.0.0.1:{self.port(i)} max_fails=1 "
@@ -357,7 +359,6 @@ http {{
         self.nginx_proc = subprocess.Popen([nginx_binary(), "-c", str(conf), "-p", str(self.tmp)],
                                            stdout=subprocess.DEVNULL,
                                            stderr=subprocess.DEVNULL)
-        time.sleep(0.3)  # nginx binds at once
 
     def kill(self, i: int) -> None:
         proc = self.procs[i]
