@@ -28,6 +28,7 @@ from bot.middlewares import (
     EventIsolation,
     FloodControl,
     FloodCounter,
+    InFlight,
     LocalFlood,
     RedisFlood,
 )
@@ -51,6 +52,7 @@ from services.texts import t
 from services.tickets import Policy, Route
 
 log = logging.getLogger(__name__)
+DRAIN_SECONDS = 10.0  # at a stop, how long the updates in hand may take to finish
 
 
 class StartupError(Exception):
@@ -173,7 +175,9 @@ def make_dispatcher(config: Config, sessionmaker: async_sessionmaker[AsyncSessio
     # middlewares run; it is registered below instead, inside the update's session.
     dp = Dispatcher(storage=storage, disable_fsm=True,
                     ctx=dataclasses.replace(ctx, request_router=request_router))
-    dp.update.outer_middleware(PrivateChatsOnly())  # first: groups never reach the rest
+    dp["inflight"] = InFlight()  # what a stop waits for (_on_shutdown)
+    dp.update.outer_middleware(dp["inflight"])
+    dp.update.outer_middleware(PrivateChatsOnly())  # groups never reach the rest
     dp.update.outer_middleware(FloodControl(make_flood_counter(config, storage)))
     dp.update.outer_middleware(EventIsolation(dp.fsm, isolation))
     dp.update.outer_middleware(DbSessionMiddleware(sessionmaker))
@@ -280,6 +284,9 @@ async def _on_startup(app: App) -> None:
 
 
 async def _on_shutdown(app: App) -> None:
+    # Polling has stopped taking updates; those in hand finish before the sender, the
+    # storage and then the HTTP session and the engine (close_app) go away.
+    await app.dp["inflight"].drain(DRAIN_SECONDS)
     app.scheduler.shutdown()
     await app.sender.stop()
     await app.dp.storage.close()

@@ -1,6 +1,9 @@
 """Outer middlewares, in the order they run for each update (after aiogram's own
 user-context middleware):
 
+0. InFlight - counts the updates being handled, so a stop lets them finish (aiogram's
+   polling stop does not wait for them, and the bot's HTTP session and database engine
+   are closed right after it).
 1. FloodControl - a per-user rate limit counted when the update arrives, before it waits
    for the user's lock: a burst gets one polite answer, the rest dropped. In this process,
    or in Redis (shared by every replica) when Redis is configured.
@@ -19,6 +22,8 @@ handlers a Message for an inaccessible one.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import enum
 import secrets
@@ -114,6 +119,29 @@ class RedisFlood:
         verdict = await self.script(keys=[key, key + ":warned"],
                                     args=[self.window_ms, self.limit, secrets.token_hex(6)])
         return Verdict(int(verdict))
+
+
+class InFlight(BaseMiddleware):
+    def __init__(self) -> None:
+        self.count = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    async def __call__(self, handler: Handler, event: TelegramObject,
+                       data: dict[str, Any]) -> Any:
+        self.count += 1
+        self.idle.clear()
+        try:
+            return await handler(event, data)
+        finally:
+            self.count -= 1
+            if not self.count:
+                self.idle.set()
+
+    async def drain(self, timeout: float) -> None:
+        """Until no update is being handled, or `timeout` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.idle.wait(), timeout)
 
 
 class FloodControl(BaseMiddleware):

@@ -112,3 +112,18 @@ async def test_sigterm_stops_the_polling_bot_cleanly(api: Emulator, tmp_path: Pa
     assert "bot stopped" in err.decode()
     assert "Traceback" not in err.decode()
     assert (tmp_path / "bot.db").exists()  # the embedded database created itself
+
+
+async def test_a_stop_lets_the_updates_in_hand_finish(api: Emulator, tmp_path: Path) -> None:
+    """aiogram's polling stop does not wait for the handlers it started; the app does
+    (bot.middlewares.InFlight) before closing its HTTP session and engine."""
+    app = await build_app(load_config(env=env_for(api, tmp_path)))
+    task = asyncio.create_task(run_polling(app))
+    await until(lambda: "getUpdates" in api.methods(), 10)
+    api.faults.latency = 0.5  # each Bot API call takes half a second
+    await api.send_text(557, "/start")
+    await until(lambda: "sendMessage" in api.methods(), 10)  # the handler is under way
+    await app.dp.stop_polling()
+    await asyncio.wait_for(task, 15)
+    assert api.bot_texts(557) == [t("privacy_notice", days=365, hours=72),
+                                  t("start", county=t("county_generic"), days=3)]
