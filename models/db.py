@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
+IDLE_PING_SECONDS = 10.0  # PostgreSQL: a connection idle longer is pinged before use
 
 
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -28,15 +30,40 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             from models.sqlite_driver import dbapi
 
             kwargs["module"] = dbapi()  # one trip to aiosqlite's thread per statement
-    else:
-        kwargs["pool_pre_ping"] = True
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         # aiosqlite's DEBUG lines print every statement with its parameters.
         quiet = logging.getLogger("aiosqlite")
         quiet.setLevel(max(quiet.getEffectiveLevel(), logging.INFO))
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    else:
+        ping_if_idle(engine, IDLE_PING_SECONDS)
     return engine
+
+
+def ping_if_idle(engine: AsyncEngine, seconds: float) -> None:
+    """A pooled connection unused for `seconds` is pinged before it is handed out, and
+    replaced if PostgreSQL dropped it (a restart, an idle timeout in between). SQLAlchemy's
+    `pool_pre_ping` pings every checkout, and asyncpg's ping is three round trips (BEGIN,
+    an empty query, ROLLBACK): a third of what a /start sent to the server. A connection
+    in use within the last `seconds` is handed out as it is; if the server went away in
+    that window, the first statement fails, SQLAlchemy discards the pool's connections and
+    the next update gets fresh ones."""
+    pool = engine.sync_engine.pool
+
+    def used(_dbapi_conn: Any, record: Any, *_: Any) -> None:
+        record.info["used_at"] = time.monotonic()
+
+    def checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("used_at", 0.0) > seconds:
+            try:
+                dbapi_conn.ping()
+            except Exception as error:  # the pool retries with a new connection
+                raise exc.DisconnectionError() from error
+
+    event.listen(pool, "connect", used)
+    event.listen(pool, "checkin", used)
+    event.listen(pool, "checkout", checkout)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -53,7 +53,7 @@ _county_names: weakref.WeakKeyDictionary[Any, tuple[str, float]] = weakref.WeakK
 async def county_name(session: AsyncSession) -> str:
     """The county's name from the org file (its one `county` place), else a generic one.
 
-    Every /start greets with it, so once found it is kept per database for `COUNTY_TTL`:
+    Every /start greets with it, so once read it is kept per database for `COUNTY_TTL`:
     an org import in this process forgets it at once (`forget_county`), one run elsewhere
     (`minyi org import` beside the bot) shows within that time."""
     bind = session.get_bind()
@@ -62,9 +62,7 @@ async def county_name(session: AsyncSession) -> str:
     if cached is not None and cached[1] > now:
         return cached[0]
     name = await session.scalar(sa.select(Place.name).where(Place.kind == PlaceKind.COUNTY)
-                                .order_by(Place.id).limit(1))
-    if not name:
-        return t("county_generic")
+                                .order_by(Place.id).limit(1)) or t("county_generic")
     _county_names[bind] = (name, now + COUNTY_TTL)
     return name
 

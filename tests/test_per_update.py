@@ -260,3 +260,28 @@ async def test_answer_types_are_built_once_not_per_call(monkeypatch: pytest.Monk
         await session.close()
         await emu.stop()
     assert len(built) <= 1, built
+
+
+async def test_a_postgresql_connection_dropped_while_idle_is_replaced_before_use() -> None:
+    """models.db.ping_if_idle: no ping per checkout (three round trips with asyncpg), but a
+    connection idle longer than the threshold is checked first (0 s here: every one)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from models.db import ping_if_idle
+    from tests.conftest import pg_url
+
+    url = pg_url()
+    engine, killer = create_async_engine(url), create_async_engine(url)
+    ping_if_idle(engine, 0.0)
+    try:
+        async with engine.connect() as conn:
+            pid = await conn.scalar(sa.text("SELECT pg_backend_pid()"))
+        async with killer.connect() as conn:
+            assert await conn.scalar(sa.text("SELECT pg_terminate_backend(:pid)"),
+                                     {"pid": pid})
+        await asyncio.sleep(0.2)
+        async with engine.connect() as conn:  # the pooled one is dead: replaced, no error
+            assert await conn.scalar(sa.text("SELECT pg_backend_pid()")) != pid
+    finally:
+        await engine.dispose()
+        await killer.dispose()
