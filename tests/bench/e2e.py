@@ -99,12 +99,13 @@ def pct(values: list[int], q: float) -> float:
 
 
 async def measure(name: str, argv: list[str], env: dict[str, str], tmp: Path,
-                  one: int, burst: int, profile: Path | None = None) -> Result:
+                  one: int, burst: int, profile: Path | None = None,
+                  logs: Path | None = None) -> Result:
     emu = BenchEmulator()
     await emu.start(port=int(os.environ.get("BENCH_EMULATOR_PORT", "0")))
     for uid in range(FIRST_USER, FIRST_USER + one + burst):
         emu.user(uid, f"居民{uid}")
-    log = tmp / f"{name}.log"
+    log = (logs or tmp) / f"{name.replace(' ', '-')}.log"
     env = {**os.environ, "MINYI_BOT_TOKEN": TOKEN, "MINYI_API_BASE": emu.base,
            "MINYI_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1", **env}
     env.pop("MINYI_CONFIG", None)
@@ -201,17 +202,21 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--burst", type=int, default=300, help="residents in the burst")
     parser.add_argument("--py-spy", type=Path, default=None, metavar="DIR",
                         help="profile each bot's measured load with py-spy into DIR")
+    parser.add_argument("--logs", type=Path, default=None, metavar="DIR",
+                        help="keep each bot's log in DIR")
     add_database_options(parser)
     args = parser.parse_args(argv)
+    if args.logs:
+        args.logs.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         results = [await measure("echo", ["-m", "tests.bench.echo_bot"], {}, tmp,
-                                 args.one, args.burst, args.py_spy)]
+                                 args.one, args.burst, args.py_spy, args.logs)]
         for name, url in databases(args, tmp):
             await prepare_db(url)
             results.append(await measure(f"minyi {name}", ["-m", "bot", "run"],
                                          {"MINYI_DATABASE_URL": url}, tmp,
-                                         args.one, args.burst, args.py_spy))
+                                         args.one, args.burst, args.py_spy, args.logs))
     report(results)
 
 

@@ -117,7 +117,10 @@ class LoadEmulator(Emulator):
             waiter = self.waiters.pop(int(chat), None)
             if waiter is not None and not waiter.done():
                 waiter.set_result(time.perf_counter())
-        return await super().call(method, p, uploads)
+        result = await super().call(method, p, uploads)
+        if method == "answerCallbackQuery" and chat is not None:
+            self._changed(int(chat), {})
+        return result
 
     @staticmethod
     def _card(method: str, p: dict[str, Any]) -> bool:
@@ -200,21 +203,32 @@ async def staff(emu: LoadEmulator, chat: int, done: asyncio.Event, think: float)
                 await emu.until(chat, lambda: next_card() or done.is_set(), timeout=1)
             continue
         handled.add(card[0])
+        step = "接单"
         try:
-            await emu.press(chat, *card)
-            found = await emu.until(chat, lambda c=card: button_on(emu, chat, resolve, c[0]))
+            query = (await emu.press(chat, *card))["callback_query"]["id"]
+
+            def accepted(c: tuple[int, str] = card, q: str = query) -> Any:
+                """办结 on the card, or the answer without it (another took the ticket)."""
+                return (button_on(emu, chat, resolve, c[0])
+                        or any(a["id"] == q for a in emu.alerts) and "taken")
+
+            found = await emu.until(chat, accepted)
+            if found == "taken":
+                continue
             await asyncio.sleep(think)
-            since = len(emu.bot_texts(chat))
+            step, since = "办结", len(emu.bot_texts(chat))
             await emu.press(chat, *found)
             await emu.said(chat, ("办理结果",), since)
             await asyncio.sleep(think)
-            since = len(emu.bot_texts(chat))
+            step, since = "result", len(emu.bot_texts(chat))
             await emu.send_text(chat, RESULT)
             await emu.said(chat, ("已办结",), since)
             resolved += 1
             last = time.perf_counter()
-        except (TimeoutError, ApiError):
-            emu.error("staff step not answered")
+        except (TimeoutError, ApiError) as exc:
+            emu.error(f"staff {step}: {type(exc).__name__}")
+            if os.environ.get("LOAD_DEBUG"):
+                print(chat, step, exc, emu.bot_texts(chat)[-3:])
 
 
 async def conversation(emu: LoadEmulator, uid: int, think: float) -> bool:
