@@ -190,10 +190,29 @@ async def test_sandbox_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
             await expect(page.locator("#clock")).not_to_have_text(before)
             moved = await page.locator("#clock").inner_text()
             assert moved[:10] > before[:10]
+            # 知道了 hides the intro for good; after a reload the rest of the page still works.
+            await page.locator("#hide-intro").click()
+            await expect(page.locator("#intro")).to_have_count(0)
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
             await page.reload()
             await expect(panes).to_have_count(4)
             await expect(panes.nth(2).locator("select")).to_have_value("callback")
             await expect(panes.nth(3).locator("select")).to_have_value("representative")
+            await expect(page.locator("#intro")).to_have_count(0)
+            await expect(page.locator("#clock")).to_have_text(re.compile(moved[:10]))
+            await page.locator("#workday").click()
+            await expect(page.locator("#clock")).not_to_have_text(re.compile(moved[:10]))
+            moved = await page.locator("#clock").inner_text()
+            # A press on a button the message no longer has (a double tap): Chinese, not the
+            # emulator's English 400.
+            first = panes.nth(0).locator(".msg").first
+            await expect(first).to_be_visible(timeout=15000)
+            await page.evaluate("id => press(states[0], Number(id), 'gone')",
+                                await first.get_attribute("data-id"))
+            await expect(panes.nth(0).locator(".alert")).to_have_text(
+                "按钮已失效，请看最新的消息。")
+            assert errors == []
             # A restart keeps the chats and the clock.
             await sandbox.stop()
             await sandbox.start()
