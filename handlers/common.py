@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.filters import BaseFilter, Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import keyboards as kb
-from handlers import menus, privacy
-from models import Person, Role
+from handlers import menus, privacy, report
+from models import Person
 from services import invites, places
 from services.context import ServiceContext
 from services.texts import t
@@ -23,8 +23,12 @@ async def start(message: Message, state: FSMContext, session: AsyncSession,
     # Everything read before anything is shown: showing commits (CommitBeforeShowing), so
     # a read after it would open a second transaction.
     staff = menus.is_staff(me)
-    greeting = menus.help_text(me) if staff else await start_text(session, ctx)
-    if me.consent_at is None:  # 个人信息保护法: the notice comes first
+    if staff:  # their own greeting and commands; the resident notice is not theirs
+        greeting = t("start_staff", county=await places.county_name(session),
+                     name=me.name or "", roles=menus.role_names(me)) + "\n" + menus.help_text(me)
+    else:
+        greeting = await start_text(session, ctx)
+    if me.consent_at is None and not staff:  # 个人信息保护法: the notice comes first
         await privacy.show_notice(message, me, ctx)
     if staff:
         await menus.set_commands(bot, me)
@@ -43,8 +47,7 @@ async def start_invite(message: Message, command: CommandObject, state: FSMConte
     assert message.from_user is not None
     await state.clear()
     staff = await invites.redeem(session, command.args or "", message.from_user.id, ctx.clock)
-    roles = "、".join(dict.fromkeys(t(f"role_{m.role}") for m in staff.memberships
-                                    if m.role != Role.RESIDENT))
+    roles = menus.role_names(staff)
     await menus.set_commands(bot, staff)
     await message.answer(t("invite_welcome", name=staff.name, roles=roles),
                          reply_markup=kb.main_menu(staff))
@@ -89,9 +92,19 @@ def make_router() -> Router:
     return router
 
 
+class IsStaff(BaseFilter):
+    async def __call__(self, message: Message, me: Person | None = None) -> bool:
+        return menus.is_staff(me)
+
+
 def make_fallback_router() -> Router:
     router = Router(name=f"{__name__}.fallback")
     router.message.register(staff_only, Command(*menus.ROLE_FILTERED))
+    # A resident's words outside any conversation start 我要反映 (not commands, not the
+    # text of a button left over from a finished step, not staff: their menu is the work).
+    router.message.register(report.begin_with_text, StateFilter(None), F.text,
+                            ~F.text.startswith("/"), ~F.text.in_(kb.button_texts()),
+                            ~IsStaff())
     router.message.register(fallback)
     router.callback_query.register(fallback_button)
     return router

@@ -22,7 +22,7 @@ from pydantic import Field
 
 from handlers import menus
 from models import Person, Place
-from services.texts import plain, t
+from services.texts import TEXTS, plain, t
 
 # A database id or page number: forged data out of range (a negative number, one too big
 # for the database's integer) does not match the factory, so no handler sees it and the
@@ -65,6 +65,13 @@ def menu_texts() -> frozenset[str]:
     """Menu buttons win over a conversation's free-text step (they are not descriptions)."""
     return frozenset(t(k) for k in ("btn_report", "btn_my", "btn_appointment", "btn_errand",
                                      "btn_help", "btn_cancel")) | menus.button_texts()
+
+
+def button_texts() -> frozenset[str]:
+    """Every reply-keyboard button's words (不留电话, 取消…): typed or left over from a
+    finished step, they are never a description."""
+    return menu_texts() | frozenset(v for k, v in TEXTS.items()
+                                    if k.startswith("btn_") and "{" not in v)
 
 
 def main_menu(me: Person | None = None) -> ReplyKeyboardMarkup:

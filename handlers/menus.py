@@ -66,6 +66,12 @@ def is_staff(me: Person | None) -> bool:
     return me is not None and any(me.has_role(r) for r in STAFF_ROLES)
 
 
+def role_names(me: Person) -> str:
+    """This person's staff roles in words, each once: 网格员、承办单位工作人员."""
+    return "、".join(dict.fromkeys(t(f"role_{m.role}") for m in me.memberships
+                                  if m.role != Role.RESIDENT))
+
+
 def who_may(command: str) -> str:
     """The roles in words: 网格员、承办单位工作人员或单位负责人."""
     names = [t(f"role_{r}") for r in roles_for(command)]

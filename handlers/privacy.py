@@ -68,11 +68,13 @@ async def on_agree(query: CallbackQuery, me: Person, ctx: ServiceContext) -> Non
     await query.answer(t("consent_thanks"))
 
 
-async def on_decline(query: CallbackQuery) -> None:
+async def on_decline(query: CallbackQuery, ctx: ServiceContext) -> None:
+    """Nothing is kept against the resident's will: a request is kept only on 确认提交,
+    whose summary says that it is the consent (the decline says so too)."""
     await _close_notice(query)
     await query.answer()
     if isinstance(query.message, Message):
-        await query.message.answer(t("consent_declined"))
+        await query.message.answer(t("consent_declined", hours=ctx.privacy.draft_hours))
 
 
 async def my_info(message: Message, state: FSMContext, session: AsyncSession, me: Person,

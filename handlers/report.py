@@ -24,6 +24,7 @@ from handlers.privacy import notice_text
 from models import Person, PlaceKind
 from services import intake, places, work
 from services.context import ServiceContext
+from services.errors import InvalidInput
 from services.intake import ReportDraft
 from services.texts import plain, t
 
@@ -44,6 +45,28 @@ async def begin(message: Message, state: FSMContext, me: Person, ctx: ServiceCon
     if me.consent_at is None:  # 个人信息保护法: the notice before a first request
         await message.answer(notice_text(ctx))
     await message.answer(t("report_ask_text"), reply_markup=kb.cancel_only())
+
+
+async def begin_with_text(message: Message, state: FSMContext, session: AsyncSession,
+                          me: Person, ctx: ServiceContext) -> None:
+    """Words typed outside any conversation (the greeting says 直接告诉我们): the start of
+    我要反映 with them as the description. Too few to be a description ("你好"): say how to
+    start instead. Consent is asked as for 我要反映: the notice now, 确认提交 later."""
+    try:
+        text = intake.check_description(message.text, ctx.intake)
+    except InvalidInput as exc:
+        if exc.key != "err_text_meaningless":
+            raise
+        await message.answer(t("free_text_short", minimum=ctx.intake.min_text_chars),
+                             reply_markup=kb.main_menu(me))
+        return
+    await state.clear()
+    await state.set_state(Report.text)
+    await state.set_data(ReportDraft.new(me).to_dict())
+    if me.consent_at is None:
+        await message.answer(notice_text(ctx))
+    await message.answer(t("report_from_free_text"), reply_markup=kb.cancel_only())
+    await _take_text(message, state, session, me, ctx, text)
 
 
 async def _draft(state: FSMContext) -> ReportDraft:

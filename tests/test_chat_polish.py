@@ -92,6 +92,11 @@ async def test_each_role_has_its_menu_and_command_list(harness: Harness, org: Or
     for who, (buttons, commands) in expected.items():
         await who.say("/start")
         assert who.last.reply_buttons == buttons, who.user.first_name
+        # Their own greeting, not the resident's privacy notice with 同意/不同意.
+        assert who.last.text.startswith(f"您好，{who.user.first_name}！"), who.last.text
+        assert "工作台" in who.last.text
+        assert not [m for m in who.inbox if t("btn_consent") in [b for b, _ in m.buttons]]
+        assert t("privacy_notice", days=365, hours=72) not in [m.text for m in who.inbox]
         assert commands_set_for(h, who.user.id) == commands
         assert "/" + commands[1] in who.last.text  # the help lists their commands
     await resident.say("/start")

@@ -43,7 +43,7 @@ async def test_notice_at_first_start_and_consent_before_the_first_request(
     w = h.user(5403)
     await w.say("/start")
     await w.press(t("btn_consent_decline"))
-    assert w.last.text == t("consent_declined")
+    assert w.last.text == t("consent_declined", hours=72)
     async with h.sessionmaker() as s:
         declined = await s.scalar(sa.select(Person).where(Person.tg_user_id == 5403))
         assert declined.consent_at is None

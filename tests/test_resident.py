@@ -386,6 +386,45 @@ async def test_appointment_and_unknown_input(harness: Harness) -> None:
     assert u.last.text == t("unknown_input")
 
 
+async def test_free_text_outside_a_conversation_starts_a_report(harness: Harness,
+                                                                  org: Org) -> None:
+    """The greeting says 直接告诉我们: the words typed after it are the description of a new
+    我要反映 draft, with the notice first and the consent sentence on the summary."""
+    h = harness
+    u = h.user(5020)
+    await u.say("/start")
+    await u.say(LAMP)
+    texts = [m.text for m in u.inbox]
+    assert texts.count(t("privacy_notice", days=365, hours=72)) == 2  # /start and now
+    assert t("report_from_free_text") in texts
+    assert u.inbox[-2].text == t("report_ask_place")
+    await u.location(*IN_GRID_1)
+    await u.say(t("btn_no_phone"))
+    assert LAMP in u.last.text and t("summary_consent") in u.last.text
+    assert await tickets(h) == []  # nothing kept before 确认提交
+    await u.press(t("btn_confirm"))
+    [ticket] = await tickets(h)
+    assert ticket.text == LAMP
+    async with h.sessionmaker() as s:
+        person = await s.scalar(sa.text("select consent_at from people where tg_user_id = 5020"))
+    assert person is not None
+    # Too few words to be a problem: how to start, no draft.
+    await u.say("你好")
+    assert u.last.text == t("free_text_short", minimum=4)
+    # A leftover button's words, a command and a sticker are not descriptions.
+    await u.say(t("btn_no_phone"))
+    assert u.last.text == t("unknown_input")
+    await u.say("/nosuchcommand")
+    assert u.last.text == t("unknown_input")
+    assert await fsm_state(h) == [None]
+    # Staff typing outside a task: their menu, no draft.
+    worker_person = await org.person("grid-shjd-1")
+    worker = h.user(worker_person.tg_user_id or 0, worker_person.name)
+    await worker.say(LAMP)
+    assert worker.last.text == t("unknown_input")
+    assert len(await tickets(h)) == 1
+
+
 def test_report_draft_round_trips_and_refuses_unknown_fields() -> None:
     """The FSM data of 我要反映 is ReportDraft's fields: stored and read back unchanged (the
     offers as pairs again after JSON), turned into the ticket's Draft in one place, and a
