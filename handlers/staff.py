@@ -104,7 +104,8 @@ async def on_step(query: CallbackQuery, callback_data: WorkCb, state: FSMContext
     await state.set_state(step)
     await state.set_data({"ticket_id": ticket.id, "photos": []})
     await query.answer()
-    await query.message.answer(t(prompt, number=ticket.number), reply_markup=kb.cancel_only())
+    await query.message.answer(t(prompt, number=ticket.number, limit=work.MAX_RESULT_PHOTOS),
+                               reply_markup=kb.cancel_only())
 
 
 async def on_reason(message: Message, state: FSMContext, session: AsyncSession,
@@ -153,7 +154,9 @@ async def on_result_photo(message: Message, state: FSMContext) -> None:
         await message.answer(t("result_photo_limit", limit=work.MAX_RESULT_PHOTOS))
         return
     await state.update_data(photos=photos)
-    await message.answer(t("result_photo_saved", count=len(photos)))
+    full = len(photos) >= work.MAX_RESULT_PHOTOS  # the last one: ask for the words only
+    await message.answer(t("result_photo_full" if full else "result_photo_saved",
+                           count=len(photos)))
 
 
 async def on_result(message: Message, state: FSMContext, session: AsyncSession,

@@ -496,8 +496,11 @@ TEXTS: dict[str, str] = {
     "returned_ok": "已退回：{number}，分派中心会重新分派。",
     "ask_progress": "请发送 {number} 的办理进展（文字或照片），群众会收到通知。",
     "progress_ok": "已记录进展：{number}，群众已收到通知。",
-    "ask_result": "请先发送办理结果照片（可选），最后发送办理结果文字即办结 {number}。",
+    "ask_result": (
+        "请先发送办理结果照片（可选，最多{limit}张），最后发送办理结果文字即办结 {number}。"
+    ),
     "result_photo_saved": "已收到结果照片（{count}张），请继续发送照片或发送办理结果文字。",
+    "result_photo_full": "已收到结果照片（{count}张，已达上限），请发送办理结果文字。",
     "result_photo_limit": "结果照片最多{limit}张，这张没有保存。",
     "resolved_ok": "已办结：{number}。群众将收到结果并评价。",
     "transfer_pick": "把 {number} 转派给：",

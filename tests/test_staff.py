@@ -290,9 +290,15 @@ async def test_result_photos_past_the_limit_are_told(harness: Harness, org: Org)
     card = worker.last
     await worker.press(t("btn_work_accept"), card)
     await worker.press(t("btn_work_resolve"), card)
+    # The prompt states the limit; at exactly the limit no more photos are asked for.
+    assert worker.last.text == t("ask_result", number=ticket.number, limit=MAX_RESULT_PHOTOS)
+    assert f"最多{MAX_RESULT_PHOTOS}张" in worker.last.text
     for i in range(MAX_RESULT_PHOTOS):
         await worker.photo(f"R-{i}")
-    assert worker.last.text == t("result_photo_saved", count=MAX_RESULT_PHOTOS)
+        if i == MAX_RESULT_PHOTOS - 2:
+            assert worker.last.text == t("result_photo_saved", count=MAX_RESULT_PHOTOS - 1)
+    assert worker.last.text == t("result_photo_full", count=MAX_RESULT_PHOTOS)
+    assert "继续发送照片" not in worker.last.text
     await worker.photo("R-too-many")
     assert worker.last.text == t("result_photo_limit", limit=MAX_RESULT_PHOTOS)
     await worker.photo("R-captioned", caption="路灯已更换，恢复照明")
