@@ -7,7 +7,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Membership, Person, Role, Ticket
+from models import Membership, Person, Place, PlaceKind, Role, Ticket
 
 # Who may dispatch (triage, assign, re-route, close): dispatchers and admins.
 DISPATCH_ROLES = (Role.DISPATCHER, Role.ADMIN)
@@ -67,6 +67,19 @@ async def people_with_role(
         stmt = stmt.where(Membership.unit_id == unit_id)
     if place_id is not None:
         stmt = stmt.where(Membership.place_id == place_id)
+    return list((await session.scalars(stmt)).unique())
+
+
+async def grid_workers(session: AsyncSession, place_id: int) -> list[Person]:
+    """The grid workers of a ticket's place: those of the grid itself, or, for a community
+    or village (the place buttons stop there; only a shared location finds the grid), those
+    of the grids directly under it. A town or the county has none."""
+    grids = sa.select(Place.id).where(sa.or_(
+        Place.id == place_id,
+        sa.and_(Place.parent_id == place_id, Place.kind == PlaceKind.GRID)))
+    stmt = (sa.select(Person).join(Membership, Membership.person_id == Person.id)
+            .where(Membership.role == Role.GRID_WORKER, Membership.place_id.in_(grids))
+            .order_by(Person.id))
     return list((await session.scalars(stmt)).unique())
 
 

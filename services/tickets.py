@@ -191,8 +191,9 @@ class Lifecycle:
         if unit is None or not unit.active:
             raise InvalidInput("err_unknown_unit")
         if assignee_id is None and ticket.place_id is not None:
-            workers = await access.people_with_role(
-                self.session, Role.GRID_WORKER, place_id=ticket.place_id)
+            # The place's grid worker is the assignee: told, with the work buttons and the
+            # ticket in 我的待办 also when the resident picked the community, not a grid.
+            workers = await access.grid_workers(self.session, ticket.place_id)
             assignee_id = workers[0].id if workers else None
         if not await access.can_receive(self.session, unit.id, ticket.place_id, assignee_id):
             if actor is not None:

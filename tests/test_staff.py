@@ -327,3 +327,30 @@ def test_card_buttons_follow_the_transition_table() -> None:
     assert card_actions(TicketState.ACCEPTED) == (
         WorkAction.PROGRESS, WorkAction.RESOLVE, WorkAction.TRANSFER, WorkAction.WHISTLE,
         WorkAction.DETAIL)
+
+
+async def test_community_picked_without_location_reaches_its_grid_worker(
+        harness: Harness, org: Org) -> None:
+    """The place buttons stop at the community; its grid worker is still the assignee: told,
+    with the work buttons, and the ticket in 我的待办 (README: the place's grid worker)."""
+    from services.texts import plain
+
+    h = harness
+    u = h.user(6020)
+    await u.say(t("btn_report"))
+    await u.say(LAMP)
+    await u.press(plain("btn_suggested_place", name="泗河社区"))
+    await u.say(t("btn_no_phone"))
+    await u.press(t("btn_confirm"))
+    ticket = await the_ticket(h)
+    worker = await staff(h, org, "grid-shjd-1")
+    community = await org.place("SS-SHJD-01")
+    assert ticket.place_id == community.id  # the community, not one of its grids
+    assert ticket.assignee_id == (await org.person("grid-shjd-1")).id
+    await h.deliver()
+    card = next(m for m in worker.inbox if ticket.number in m.text)
+    assert t("btn_work_accept") in [b for b, _ in card.buttons]
+    await worker.say(t("btn_menu_queue"))
+    assert ticket.number in worker.last.text
+    await worker.press(t("btn_work_accept"), card)
+    assert (await the_ticket(h)).state == TicketState.ACCEPTED
