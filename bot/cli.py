@@ -359,7 +359,7 @@ async def _bot_username(config: Config) -> str:
 
 async def _stats(config: Config, args: argparse.Namespace) -> int:
     from bot.app import make_context
-    from services import report_charts, report_files, reports
+    from services import errand_stats, report_charts, report_files, reports
 
     ctx = make_context(config)
     try:
@@ -373,10 +373,13 @@ async def _stats(config: Config, args: argparse.Namespace) -> int:
     appraisal = ctx.appraisal
     async with _db_session(config) as session:
         report = await reports.compute(session, ctx, start, end, appraisal, group=args.group)
+        errands = await reports.errand_figures(session, start, end)
         print(report_files.summary_text(report, appraisal, top=50))
+        print(errand_stats.section_text(errands, top=50))
         written = []
         if args.xlsx:
-            args.xlsx.write_bytes(await report_files.workbook(session, report, appraisal))
+            args.xlsx.write_bytes(await report_files.workbook(session, report, appraisal,
+                                                              errands))
             written.append(args.xlsx)
         if args.report:
             args.report.write_bytes(await reports.monthly_report(

@@ -33,8 +33,9 @@ async def on_stats(message: Message, session: AsyncSession, ctx: ServiceContext,
         return
     appraisal = ctx.appraisal
     if kind == "summary":
-        text, png = await reports.summary(session, ctx, me, start, end, appraisal)
+        text, errands, png = await reports.summary(session, ctx, me, start, end, appraisal)
         await message.answer(text)
+        await message.answer(errands)
         await message.answer_photo(BufferedInputFile(png, filename="stats.png"))
         return
     make = reports.export if kind == "export" else reports.report_file

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.report_files import (
     RANKED_RATES,
@@ -19,6 +19,9 @@ from services.report_files import (
 )
 from services.stats import Appraisal, Figures, Report, ranking
 from services.texts import plain
+
+if TYPE_CHECKING:
+    from services.errand_stats import ErrandFigures
 
 CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
              "SimHei", "Microsoft YaHei", "PingFang SC")
@@ -146,17 +149,99 @@ def _change(now: float | None, before: float | None, is_rate: bool) -> str:
 
 
 def monthly_report(report: Report, previous: Report, appraisal: Appraisal,
-                   fmt: str = "pdf", generated: str = "") -> bytes:
-    """The one-page A4 通报: headline figures with the change from the previous period,
-    the ranking with scores, the daily chart, the units with the most overdue requests."""
+                   fmt: str = "pdf", generated: str = "",
+                   errands: ErrandFigures | None = None) -> bytes:
+    """The A4 通报: headline figures with the change from the previous period, the ranking
+    with scores, the daily chart, the units with the most overdue requests; in a PDF with
+    `errands`, a second page of 红色代办 (figures, orders by errand, the rankings of 驿站
+    and 双报到 units). A PNG is the first page."""
     with _lock:
         plt = _pyplot()
         fig = plt.figure(figsize=A4)
         try:
             _draw_report(fig, report, previous, appraisal, generated)
-            return _save(fig, fmt, 200 if fmt == "png" else 72)
+            if fmt != "pdf" or errands is None:
+                return _save(fig, fmt, 200 if fmt == "png" else 72)
+            from matplotlib.backends.backend_pdf import PdfPages
+
+            second = plt.figure(figsize=A4)
+            try:
+                _draw_errands(second, report, errands, generated)
+                buf = io.BytesIO()
+                with PdfPages(buf) as pdf:
+                    pdf.savefig(fig)
+                    pdf.savefig(second)
+                return buf.getvalue()
+            finally:
+                plt.close(second)
         finally:
             plt.close(fig)
+
+
+def _table(fig: Any, top: float, title: str, header: list[str], rows: list[list[str]],
+           widths: list[float], more: str = "") -> float:
+    """A titled table from `top` down (figure coordinates); returns where it ends."""
+    height = 0.02 * (max(len(rows), 1) + 1) + 0.01
+    ax = fig.add_axes((0.05, top - height, 0.9, height))
+    ax.axis("off")
+    ax.set_title(title, fontsize=10, loc="left")
+    if rows:
+        table = ax.table(cellText=rows, colLabels=header, bbox=(0, 0, 1, 1),
+                         cellLoc="center", colWidths=widths)
+        table.auto_set_font_size(False)
+        table.set_fontsize(7.5)
+    else:
+        ax.text(0.5, 0.5, "本期没有数据", ha="center")
+    if more:
+        fig.text(0.05, top - height - 0.012, more, fontsize=7)
+    return top - height
+
+
+def _draw_errands(fig: Any, report: Report, f: ErrandFigures, generated: str) -> None:
+    from services.errand_stats import ranking
+
+    words = period_words(report)
+    fig.text(0.5, 0.965, "民意快车 红色代办月度通报", ha="center", fontsize=18)
+    fig.text(0.5, 0.94, f"{scope_words(report)}　{words['first']} 至 {words['last']}",
+             ha="center", fontsize=10)
+    mean = f.mean_accept_hours
+    headline = [
+        ("点单", f"{f.ordered:,} 件"), ("优先对象", f"{f.priority:,} 件"),
+        ("平均接单用时", "—" if mean is None else f"{mean:.1f} 小时"),
+        ("完成率", "—" if f.completion is None else f"{f.completion * 100:.1f}%"),
+        ("满意率", "—" if f.satisfaction is None else f"{f.satisfaction * 100:.1f}%"),
+        ("超时未评价", f"{f.unrated:,} 件"), ("志愿服务", f"{f.hours:g} 小时"),
+        ("双报到积分", f"{f.points:,}")]
+    for i, (name, value) in enumerate(headline):
+        x, y = 0.06 + (i % 4) * 0.235, 0.895 - (i // 4) * 0.06
+        fig.text(x, y, name, fontsize=9, color="#555555")
+        fig.text(x, y - 0.025, value, fontsize=13, color="#1F3A5F")
+    header = ["排名", "{}", "确认完成", "服务时长", "积分", "志愿者"]
+    widths = [0.08, 0.4, 0.13, 0.13, 0.13, 0.13]
+    top = 0.77
+    for title, label, rows in (("驿站积分排名", "红帆驿站", f.venues),
+                               ("双报到单位积分排名", "双报到单位", f.units)):
+        ranked = [r for r in ranking(rows)
+                  if f.shown_units is None or rows is f.venues or r[1] in f.shown_units]
+        if not ranked and rows is f.venues and f.shown_units is not None:
+            continue  # a unit leader's 通报 ranks their units only
+        cells = [[str(rank), name[:18], f"{x.errands:,}", f"{x.hours:g}", f"{x.points:,}",
+                  str(len(x.volunteers))] for rank, name, x in ranked[:8]]
+        more = f"另有 {len(ranked) - 8} 个见明细表（/stats export）" if len(ranked) > 8 else ""
+        top = _table(fig, top, title, [h.format(label) for h in header], cells, widths,
+                     more) - 0.045
+    items = f.by_item.most_common(8)
+    if items and top > 0.2:
+        ax = fig.add_axes((0.25, 0.09, 0.68, min(0.25, top - 0.13)))
+        names = [name for name, _ in items][::-1]
+        ax.barh(names, [n for _, n in items][::-1], color=COLORS["received"], label="点单")
+        ax.barh(names, [f.done_by_item[name] for name in names], color=COLORS["resolved"],
+                height=0.4, label="办完")
+        ax.set_title("按事项的点单与办完", fontsize=10)
+        ax.legend(loc="lower right", fontsize=7)
+        ax.tick_params(labelsize=8)
+    fig.text(0.06, 0.03, plain("def_errand_ranking").replace("；", "；\n", 1)
+             + (f"　生成于 {generated}" if generated else ""), fontsize=7, color="#555555")
 
 
 def _draw_report(fig: Any, report: Report, previous: Report, appraisal: Appraisal,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +15,9 @@ from services import offload, xlsx
 from services.stats import RATES, Appraisal, Figures, Report, ranking
 from services.texts import join, plain, t
 from services.xlsx import Moment, Pct
+
+if TYPE_CHECKING:
+    from services.errand_stats import ErrandFigures
 
 GROUP_LABELS = {"unit": "单位", "town": "镇街", "grid": "网格", "category": "类别"}
 # The columns of the ranking (chat, 汇总 sheet, PDF), in the 通报's order.
@@ -91,10 +94,13 @@ def _value(f: Figures, name: str) -> Any:
     return getattr(f, name)
 
 
-async def workbook(session: AsyncSession, report: Report, appraisal: Appraisal) -> bytes:
+async def workbook(session: AsyncSession, report: Report, appraisal: Appraisal,
+                   errands: ErrandFigures | None = None) -> bytes:
     """汇总 (the ranking with scores), 指标 (every figure by group), 诉求清单 (the period's
-    tickets in scope), 预约 (in scope) and 说明 (each figure's definition). The tickets
-    are read here; the workbook is built in another process."""
+    tickets in scope), 预约 (in scope), the 红色代办 sheets when `errands` is given (its
+    figures, orders by errand, the rankings of 驿站 and 双报到 units) and 说明 (each
+    figure's definition). The tickets are read here; the workbook is built in another
+    process."""
     units = dict((await session.execute(sa.select(Unit.id, Unit.name))).tuples().all())
     stmt = (sa.select(Ticket.number, Ticket.state, Ticket.category, Ticket.unit_id,
                       sa.func.substr(sa.func.coalesce(sa.func.nullif(Ticket.title, ""),
@@ -107,7 +113,8 @@ async def workbook(session: AsyncSession, report: Report, appraisal: Appraisal) 
         stmt = stmt.where(Ticket.unit_id.in_(report.scope.unit_ids))
     result = await (await session.connection()).execute(stmt)  # Core rows, as in stats
     tickets = await asyncio.to_thread(lambda: [tuple(row) for row in result])
-    return await offload.in_process(_build_workbook, report, appraisal, tickets, units)
+    return await offload.in_process(_build_workbook, report, appraisal, tickets, units,
+                                    errands)
 
 
 def _ticket_rows(rows: Iterable[Any], units: Mapping[int, str], tz: Any) -> list[list[Any]]:
@@ -121,7 +128,7 @@ def _ticket_rows(rows: Iterable[Any], units: Mapping[int, str], tz: Any) -> list
 
 
 def _build_workbook(report: Report, appraisal: Appraisal, tickets: Iterable[Any],
-                    units: Mapping[int, str]) -> bytes:
+                    units: Mapping[int, str], errands: ErrandFigures | None = None) -> bytes:
     wb = xlsx.new_workbook()
     words = period_words(report)
     caption = [plain("stats_header", scope=scope_words(report), **words).replace("\n", "　"),
@@ -148,14 +155,23 @@ def _build_workbook(report: Report, appraisal: Appraisal, tickets: Iterable[Any]
     xlsx.add_table(wb, "预约", ["状态", "件数"],
                    [[plain(f"booking_{s.value}"), report.total.appointments[s.value]]
                     for s in BookingState], caption=caption)
-    xlsx.add_table(wb, "说明", ["指标", "定义"], definitions(appraisal),
+    if errands is not None:
+        from services import errand_stats
+
+        for title, header, rows in errand_stats.sheets(errands):
+            xlsx.add_table(wb, title, header, rows, caption=caption, freeze_columns=2)
+    xlsx.add_table(wb, "说明", ["指标", "定义"], definitions(appraisal, errands is not None),
                    caption=[plain("def_period_note"), plain("def_rates_note")])
     return xlsx.save(wb)
 
 
-def definitions(appraisal: Appraisal) -> list[list[str]]:
+def definitions(appraisal: Appraisal, errands: bool = False) -> list[list[str]]:
     rows = [[plain(f"fig_{n}"), plain(f"def_{n}", hours=f"{appraisal.response_hours:g}")]
             for n in FIGURES]
     rows.append([plain("fig_score"), plain("def_score", weights=weights_words(appraisal.weights))])
     rows.append([plain("fig_appointments"), plain("def_appointments")])
+    if errands:
+        from services import errand_stats
+
+        rows += errand_stats.definitions()
     return rows

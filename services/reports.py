@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Person
-from services import offload, report_files, stats
+from services import errand_stats, offload, report_files, stats
 from services.context import ServiceContext
 from services.stats import COUNTY, Appraisal, Report, Scope
 from services.texts import fmt_moment, t
@@ -38,16 +38,26 @@ async def compute(session: AsyncSession, ctx: ServiceContext, start: dt.datetime
                                scope=scope)
 
 
+async def errand_figures(session: AsyncSession, start: dt.datetime, end: dt.datetime,
+                         scope: Scope = COUNTY) -> errand_stats.ErrandFigures:
+    """The 红色代办 figures beside the 诉求 ones: the county's, or a unit leader's units'
+    (the errands their 双报到 volunteers took, and where the units rank)."""
+    return await errand_stats.compute(session, start, end, unit_ids=scope.unit_ids)
+
+
 async def summary(session: AsyncSession, ctx: ServiceContext, person: Person,
                   start: dt.datetime, end: dt.datetime, appraisal: Appraisal
-                  ) -> tuple[str, bytes]:
-    """The chat answer to /stats: the text and the chart, in the person's scope."""
+                  ) -> tuple[str, str, bytes]:
+    """The chat answer to /stats: the text, the 红色代办 part and the chart, in the
+    person's scope."""
     from services import report_charts
 
     scope = await stats.scope_for(session, person)
     report = await compute(session, ctx, start, end, appraisal, scope)
+    errands = await errand_figures(session, start, end, scope)
     png = await offload.in_process(report_charts.chart_png, report, appraisal)
-    return report_files.summary_text(report, appraisal), png
+    return (report_files.summary_text(report, appraisal), errand_stats.section_text(errands),
+            png)
 
 
 async def export(session: AsyncSession, ctx: ServiceContext, person: Person,
@@ -55,7 +65,8 @@ async def export(session: AsyncSession, ctx: ServiceContext, person: Person,
     """/stats export: the workbook, every sheet in the person's scope."""
     scope = await stats.scope_for(session, person)
     report = await compute(session, ctx, start, end, appraisal, scope)
-    data = await report_files.workbook(session, report, appraisal)
+    data = await report_files.workbook(session, report, appraisal,
+                                       await errand_figures(session, start, end, scope))
     words = report_files.period_words(report)
     return File(data, f"stats-{words['first']}-{words['last']}.xlsx",
                 t("stats_export_caption", start=words["first"], last=words["last"],
@@ -72,8 +83,9 @@ async def monthly_report(session: AsyncSession, ctx: ServiceContext, start: dt.d
     before = stats.previous_period(start, end, ctx.calendar.tz)
     previous = await compute(session, ctx, *before, appraisal, scope)
     generated = fmt_moment(ctx.clock.now(), ctx.calendar.tz)
+    errands = await errand_figures(session, start, end, scope)
     return await offload.in_process(report_charts.monthly_report, report, previous,
-                                    appraisal, fmt, generated)
+                                    appraisal, fmt, generated, errands)
 
 
 async def report_file(session: AsyncSession, ctx: ServiceContext, person: Person,

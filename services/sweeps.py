@@ -182,9 +182,11 @@ async def daily_digest(sessionmaker: async_sessionmaker[AsyncSession],
 async def monthly_report(sessionmaker: async_sessionmaker[AsyncSession], ctx: ServiceContext,
                          appraisal: Appraisal | None = None) -> int:
     """On the first working day of a month: last month's figures to admins (the county)
-    and to each unit leader (their unit, every figure scoped), once. One pass over the
-    month's events serves every unit. Returns the number of messages queued."""
-    from services import report_files, stats
+    and to each unit leader (their unit, every figure scoped), with 红色代办 (the county's;
+    a unit's 双报到 volunteers and its rank), and to each 驿站's organisers their 驿站's
+    红色代办 and its rank, once. One pass over the month's events serves every unit.
+    Returns the number of messages queued."""
+    from services import errand_stats, report_files, stats
 
     appraisal = appraisal or Appraisal()
     now = ctx.clock.now()
@@ -201,8 +203,11 @@ async def monthly_report(sessionmaker: async_sessionmaker[AsyncSession], ctx: Se
             return 0
         county = await stats.compute(session, start, end, now, ctx.calendar,
                                      response_hours=appraisal.response_hours)
+        county_errands = await errand_stats.compute(session, start, end)
         admins = await access.chat_ids(session, Audience(Role.ADMIN))
-        text = t("ob_monthly_report", summary=report_files.summary_text(county, appraisal))
+        text = t("ob_monthly_report", summary=join([
+            report_files.summary_text(county, appraisal),
+            errand_stats.section_text(county_errands)], "\n\n"))
         queued += len(enqueue(session, admins, kind="monthly_report", now=now, text=text,
                               priority=NORMAL))
         for unit in await session.scalars(sa.select(Unit).where(Unit.active)):
@@ -210,9 +215,35 @@ async def monthly_report(sessionmaker: async_sessionmaker[AsyncSession], ctx: Se
             if not leaders:
                 continue
             own = county.of_group(unit.name)  # the county's figures, not a second pass
+            parts = [report_files.summary_text(own, appraisal, top=0)]
+            if unit.name in county_errands.units:  # it has 双报到 volunteers: where it stands
+                parts.append(errand_stats.section_text(
+                    await errand_stats.compute(session, start, end,
+                                               unit_ids=frozenset({unit.id}))))
             queued += len(enqueue(
                 session, leaders, kind="monthly_report", now=now, priority=NORMAL,
-                text=t("ob_monthly_report",
-                       summary=report_files.summary_text(own, appraisal, top=0))))
+                text=t("ob_monthly_report", summary=join(parts, "\n\n"))))
+        queued += await _errand_monthly(session, ctx, start, end)
         await session.commit()
+    return queued
+
+
+async def _errand_monthly(session: AsyncSession, ctx: ServiceContext, start: dt.datetime,
+                          end: dt.datetime) -> int:
+    """Each 驿站's organisers: last month's 红色代办 of their 驿站 and its place in the
+    county's ranking of 驿站."""
+    from services import errand_stats
+
+    queued = 0
+    local = ctx.calendar.tz
+    for venue in await errands.venues(session):
+        chats = await errands.organiser_chats(session, venue.id)
+        if not chats:
+            continue
+        own = await errand_stats.compute(session, start, end, venue_ids=[venue.id])
+        queued += len(enqueue(
+            session, chats, kind="monthly_report", now=ctx.clock.now(), priority=NORMAL,
+            text=t("ob_errand_monthly", venue=venue.name, summary=errand_stats.summary_text(
+                own, start.astimezone(local).date(),
+                (end.astimezone(local) - dt.timedelta(days=1)).date()))))
     return queued

@@ -339,7 +339,7 @@ TEXTS: dict[str, str] = {
     "stats_working": "正在生成，请稍候……",
     "ob_monthly_report": (
         "【月度通报】\n{summary}\n\n"
-        "发送 /stats report 上月 获取一页纸通报（PDF），/stats export 上月 获取明细表。"
+        "发送 /stats report 上月 获取通报（PDF），/stats export 上月 获取明细表。"
     ),
     # figure names and definitions (chat, workbook 说明 sheet, PDF); see services/stats.py
     "fig_received": "受理",
@@ -739,12 +739,69 @@ TEXTS: dict[str, str] = {
     "errand_stats_head": "红色代办统计（{start} 至 {end}）",
     "errand_stats_body": (
         "点单 {ordered} 件（优先对象 {priority} 件），接单 {accepted} 件，"
-        "平均接单用时 {accept} 小时；办完 {completed} 件，取消 {cancelled} 件，"
-        "完成率 {completion}；满意率 {satisfaction}；志愿服务 {hours} 小时，积分 {points}。"
+        "平均接单用时 {accept} 小时（中位数 {median}）；办完 {completed} 件，取消 {cancelled} 件，"
+        "完成率 {completion}；评价 {rated} 件，满意率 {satisfaction}，超时未评价 {unrated} 件；"
+        "确认完成 {confirmed} 件，志愿服务 {hours} 小时，积分 {points}。"
     ),
     "errand_stats_items": "按事项：{items}",
     "errand_stats_venues": "驿站积分排名：{ranking}",
     "errand_stats_units": "双报到单位积分排名：{ranking}",
+    "errand_rank_item": "{rank}. {name} {points}分（{hours}小时）",
+    "errand_stats_venue_rank": (
+        "{name}：全县驿站积分第 {rank}/{of} 名，{volunteers} 名志愿者确认完成代办 "
+        "{errands} 件，服务 {hours} 小时，积分 {points}"
+    ),
+    "errand_stats_unit_rank": (
+        "双报到单位 {name}：全县第 {rank}/{of} 名，{volunteers} 名志愿者确认完成代办 "
+        "{errands} 件，服务 {hours} 小时，积分 {points}"
+    ),
+    "errand_stats_section": "【红色代办】",
+    "ob_errand_monthly": (
+        "【红色代办月度通报】{venue}\n{summary}\n\n"
+        "发送 /errandstats 上月 可再次查看。"
+    ),
+    # figure names and definitions of 红色代办 (workbook, 说明 sheet); services/errand_stats.py
+    "fig_errand_ordered": "代办点单",
+    "def_errand_ordered": "统计期间内点单的红色代办件数（替人点单也计入）。",
+    "fig_errand_priority": "优先对象点单",
+    "def_errand_priority": (
+        "点单中被服务人70周岁以上或属重点关爱对象（孤寡、留守儿童、残疾）的件数。"
+    ),
+    "fig_errand_accepted": "代办接单",
+    "def_errand_accepted": "期间内点单、已由志愿者接单的件数。",
+    "fig_errand_mean_accept_hours": "平均接单用时（小时）",
+    "def_errand_mean_accept_hours": "从点单到志愿者接单的小时数（自然时间）的平均值。",
+    "fig_errand_median_accept_hours": "接单用时中位数（小时）",
+    "def_errand_median_accept_hours": "从点单到志愿者接单的小时数（自然时间）的中位数。",
+    "fig_errand_completed": "代办办完",
+    "def_errand_completed": "期间内点单、志愿者已标记“已完成”的件数。",
+    "fig_errand_cancelled": "代办取消",
+    "def_errand_cancelled": "期间内点单、点单人取消的件数。",
+    "fig_errand_completion": "代办完成率",
+    "def_errand_completion": "办完件数 ÷（点单件数 − 取消件数）。",
+    "fig_errand_rated": "代办评价",
+    "def_errand_rated": "期间内点单、点单人作出评价（满意、基本满意、不满意）的件数。",
+    "fig_errand_satisfied": "代办满意",
+    "def_errand_satisfied": "评价为满意或基本满意的件数。",
+    "fig_errand_satisfaction": "代办满意率",
+    "def_errand_satisfaction": "（满意 + 基本满意）÷ 评价件数；超时未评价的不计入。",
+    "fig_errand_unrated": "超时未评价",
+    "def_errand_unrated": (
+        "志愿者办完后，点单人经提醒仍未在时限内确认、自动关闭的件数（不计入满意率）。"
+    ),
+    "fig_errand_confirmed": "确认完成",
+    "def_errand_confirmed": (
+        "统计期间内确认完成（评价满意、基本满意或超时自动关闭）的件数，计入时长和积分。"
+    ),
+    "fig_errand_hours": "志愿服务时长（小时）",
+    "def_errand_hours": "期间内确认完成的代办记给志愿者的服务时长（按事项配置）。",
+    "fig_errand_points": "双报到积分",
+    "def_errand_points": "期间内确认完成的代办记给志愿者的双报到双积分（按事项配置）。",
+    "fig_errand_ranking": "驿站、双报到单位排名",
+    "def_errand_ranking": (
+        "按期间内确认完成代办的积分排序，积分相同按服务时长；积分和时长都相同的名次并列。"
+        "驿站按代办单所属驿站，双报到单位按接单志愿者所在单位计。"
+    ),
     "errand_stats_usage": "用法：/errandstats [本月|上月|2026-11|2026-11-01..2026-11-30]",
     "wish_intro": (
         "微心愿：写下一个小心愿（价值不超过{limit}元），由红帆驿站发布，"

@@ -130,9 +130,10 @@ async def test_order_offer_lapse_accept_complete_rate(harness: Harness, org: Org
     await organiser.say(t("btn_menu_errandstats"))
     figures = organiser.last.text
     assert "点单 1 件（优先对象 1 件），接单 1 件，平均接单用时 71.5 小时" in figures
-    assert "完成率 100.0%；满意率 100.0%；志愿服务 1 小时，积分 10" in figures
-    assert "驿站积分排名：1. 泗河社区红帆驿站 10分" in figures
-    assert "双报到单位积分排名：1. 县住房和城乡建设局 10分" in figures
+    assert "完成率 100.0%；评价 1 件，满意率 100.0%，超时未评价 0 件" in figures
+    assert "确认完成 1 件，志愿服务 1 小时，积分 10" in figures
+    assert "泗河社区红帆驿站：全县驿站积分第 1/1 名，1 名志愿者确认完成代办 1 件" in figures
+    assert "双报到单位积分排名：1. 县住房和城乡建设局 10分（1小时）" in figures
     await organiser.say("/errandstats 明年")
     assert organiser.last.text == t("errand_stats_usage")
     await u.say("/errandstats")

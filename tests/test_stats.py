@@ -33,11 +33,11 @@ from models import (
     Venue,
 )
 from models.db import make_sessionmaker
-from services import report_files, stats, sweeps
+from services import errand_stats, report_files, stats, sweeps
 from services.clock import ManualClock
 from services.context import ServiceContext
 from services.errors import NotAllowed
-from services.texts import t
+from services.texts import join, t
 from services.tickets import Draft, Route
 from tests.bot_double import Harness
 from tests.conftest import TZ, Org
@@ -352,8 +352,9 @@ async def test_stats_in_chat_and_refused_to_residents(harness: Harness, org: Org
     clock.set(at(30, 12))
     dispatcher = harness.user((await org.person("staff-dispatch-1")).tg_user_id or 0)
     await dispatcher.say("/stats 2026-11")
-    assert "受理 4 件" in dispatcher.inbox[-2].text
-    assert "解决率 100.0%（2/2），满意率 100.0%（2/2）" in dispatcher.inbox[-2].text
+    assert "受理 4 件" in dispatcher.inbox[-3].text
+    assert "解决率 100.0%（2/2），满意率 100.0%（2/2）" in dispatcher.inbox[-3].text
+    assert dispatcher.inbox[-2].text.startswith(t("errand_stats_section"))
     calls = [type(c).__name__ for c in harness.recorder.calls]
     assert "SendPhoto" in calls
     await dispatcher.say("/stats report 2026-11")
@@ -364,8 +365,8 @@ async def test_stats_in_chat_and_refused_to_residents(harness: Harness, org: Org
     assert dispatcher.last.text == t("stats_usage")
     leader = harness.user((await org.person("staff-cg-leader")).tg_user_id or 0)
     await leader.say("/stats 2026-11")
-    assert "受理 2 件" in leader.inbox[-2].text and "县城市管理局" in leader.inbox[-2].text
-    assert "转为诉求 0" in leader.inbox[-2].text
+    assert "受理 2 件" in leader.inbox[-3].text and "县城市管理局" in leader.inbox[-3].text
+    assert "转为诉求 0" in leader.inbox[-3].text
     resident = harness.user(8100)
     await resident.say("/stats")
     assert resident.last.text == "/stats 仅供单位负责人、县民意诉求受理中心分派员或管理员使用。"
@@ -412,8 +413,10 @@ async def test_monthly_report_once_county_and_each_unit(
     leader, admin = await org.person("staff-cg-leader"), await org.person("staff-admin-1")
     sent = {r.chat_id: r.text for r in await session.scalars(
         sa.select(OutboxMessage).where(OutboxMessage.kind == "monthly_report"))}
-    assert sent[leader.tg_user_id] == t(
-        "ob_monthly_report", summary=report_files.summary_text(own, APPRAISAL, top=0))
+    errands = await errand_stats.compute(session, *NOVEMBER, unit_ids=frozenset({cg.id}))
+    assert sent[leader.tg_user_id] == t("ob_monthly_report", summary=join([
+        report_files.summary_text(own, APPRAISAL, top=0), errand_stats.section_text(errands)],
+        "\n\n"))  # 县城市管理局 has a 双报到 volunteer: where it ranks
     assert "受理 4 件" in sent[admin.tg_user_id] and "单位排名" in sent[admin.tg_user_id]
 
 
