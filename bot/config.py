@@ -250,6 +250,8 @@ class ErrandsConfig(_Section):
     item_hours: dict[str, float] = Field(default_factory=dict)
     item_points: dict[str, int] = Field(default_factory=dict)
     wish_value_limit: int = Field(_ERRANDS.wish_value_limit, ge=1, le=100_000)
+    confirm_remind_hours: float = Field(_ERRANDS.confirm_remind_hours, gt=0, le=720)
+    confirm_close_hours: float = Field(_ERRANDS.confirm_close_hours, gt=0, le=720)
 
     def rules(self) -> ErrandRules:
         return ErrandRules(**self.model_dump())

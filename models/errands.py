@@ -18,7 +18,7 @@ class ErrandState(enum.StrEnum):
     ACCEPTED = "accepted"  # 接单
     VISITED = "visited"  # 已上门
     DONE = "done"  # 已完成: waiting for the orderer's confirmation
-    CLOSED = "closed"  # confirmed and rated
+    CLOSED = "closed"  # confirmed and rated, or closed 未评价 by the confirmation timeout
     CANCELLED = "cancelled"
 
 
@@ -46,6 +46,10 @@ class Errand(Base):
     offered: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
     # The offer lapses at this moment (office hours counted): the sweep offers the next.
     offer_until: Mapped[dt.datetime | None] = mapped_column(index=True)
+    # Done, waiting for whoever ordered to confirm: the reminder is due at `remind_at`,
+    # and at `close_at` the errand closes 未评价 (the sweeps; NULL when nothing is planned).
+    remind_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    close_at: Mapped[dt.datetime | None] = mapped_column(index=True)
     result_note: Mapped[str] = mapped_column(sa.Text, default="")
     result_photo: Mapped[str | None] = mapped_column(sa.String(256))
     rating: Mapped[str | None] = mapped_column(sa.String(32))

@@ -107,6 +107,18 @@ class ErrandNotices:
                                 rating=t(f"errand_rating_{errand.rating}"),
                                 hours=f"{errand.hours:g}", points=errand.points))
 
+    async def confirm_reminder(self, errand: Errand, now: dt.datetime) -> None:
+        enqueue(self.session, await self._chat(errand.orderer_id), kind="errand_confirm",
+                now=now, markup=buttons(errand, "orderer"),
+                text=t("ob_errand_confirm_reminder", id=errand.id, item=errand.item,
+                       close=fmt_moment(errand.close_at, self.tz)))
+
+    async def timed_out(self, errand: Errand, now: dt.datetime) -> None:
+        enqueue(self.session, await self._chat(errand.orderer_id), kind="errand_timeout",
+                now=now, text=t("ob_errand_timed_out", id=errand.id, item=errand.item,
+                                venue=await self._venue_name(errand)))
+        await self.closed(errand, now)
+
     async def cancelled(self, errand: Errand, offered_to: int | None,
                         now: dt.datetime) -> None:
         chats = await self._organisers(errand.venue_id) + await self._chat(offered_to)

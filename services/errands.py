@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -45,6 +45,11 @@ class ErrandRules:
     item_hours: dict[str, float] = field(default_factory=dict)  # errand name -> hours
     item_points: dict[str, int] = field(default_factory=dict)
     wish_value_limit: int = 200  # 微心愿: yuan
+    # 已完成 but not confirmed: whoever ordered is reminded after `confirm_remind_hours`
+    # and the errand closes 未评价 after `confirm_close_hours` (wall-clock hours from 已完成;
+    # both sent in office hours): the volunteer is credited, the 满意率 does not count it.
+    confirm_remind_hours: float = 24.0
+    confirm_close_hours: float = 72.0
 
     def credit(self, item: str) -> tuple[float, int]:
         return self.item_hours.get(item, self.hours), self.item_points.get(item, self.points)
@@ -72,6 +77,8 @@ class ErrandAction(enum.StrEnum):
     BASIC = "basic"  # 基本满意
     UNSATISFIED = "unsatisfied"  # back to the organiser
     CANCEL = "cancel"
+    REMIND = "remind"  # the sweep: whoever ordered has not confirmed yet
+    TIMEOUT = "timeout"  # the sweep: not confirmed in time, closed 未评价
 
 
 A = ErrandAction
@@ -95,8 +102,11 @@ TRANSITIONS: dict[ErrandAction, Transition] = {
     A.BASIC: Transition(frozenset({S.DONE}), Party.ORDERER),
     A.UNSATISFIED: Transition(frozenset({S.DONE}), Party.ORDERER),
     A.CANCEL: Transition(frozenset({S.ORDERED, S.OFFERED}), Party.ORDERER),
+    A.REMIND: Transition(frozenset({S.DONE}), Party.SYSTEM),
+    A.TIMEOUT: Transition(frozenset({S.DONE}), Party.SYSTEM),
 }
 RATINGS = (A.SATISFIED, A.BASIC, A.UNSATISFIED)
+UNRATED = "unrated"  # the rating of an errand closed by the confirmation timeout
 
 
 def actions_for(state: S, party: Party) -> list[ErrandAction]:
@@ -381,7 +391,11 @@ class ErrandLifecycle:
         if not note and not photo:
             raise InvalidInput("err_errand_result")
         errand.result_note, errand.result_photo = note[:2000], photo
-        errand.done_at = self.clock.now()
+        errand.done_at = now = self.clock.now()
+        remind = dt.timedelta(hours=self.rules.confirm_remind_hours)
+        close = dt.timedelta(hours=self.rules.confirm_close_hours)
+        errand.remind_at = now + remind if remind < close else None
+        errand.close_at = now + close
         self._move(errand, volunteer, A.COMPLETE, S.DONE, note[:2000])
         await self.notices.completed(errand, self.clock.now())
 
@@ -393,6 +407,7 @@ class ErrandLifecycle:
             raise NotAllowed()
         now = self.clock.now()
         errand.rating = rating.value
+        errand.remind_at = errand.close_at = None
         if rating == A.UNSATISFIED:  # back to the organiser, who assigns it again
             volunteer_id = errand.volunteer_id
             errand.volunteer_id, errand.offered, errand.offer_until = None, [], None
@@ -403,6 +418,26 @@ class ErrandLifecycle:
         errand.closed_at = now
         self._move(errand, orderer, rating, S.CLOSED, hours=errand.hours, points=errand.points)
         await self.notices.closed(errand, now)
+
+    async def remind(self, errand: Errand) -> None:
+        """The sweep: 已完成 and not confirmed after `confirm_remind_hours`: ask again."""
+        self._check(errand, A.REMIND)
+        errand.remind_at = None
+        self._move(errand, None, A.REMIND, S.DONE)
+        await self.notices.confirm_reminder(errand, self.clock.now())
+
+    async def timeout(self, errand: Errand) -> None:
+        """The sweep: not confirmed after `confirm_close_hours`: closed 未评价. The work was
+        done, so the volunteer is credited; the 满意率 counts only real answers."""
+        self._check(errand, A.TIMEOUT)
+        now = self.clock.now()
+        errand.rating = UNRATED
+        errand.remind_at = errand.close_at = None
+        errand.hours, errand.points = self.rules.credit(errand.item)
+        errand.closed_at = now
+        self._move(errand, None, A.TIMEOUT, S.CLOSED, hours=errand.hours,
+                   points=errand.points)
+        await self.notices.timed_out(errand, now)
 
     async def cancel(self, errand: Errand, orderer: Person) -> None:
         self._check(errand, A.CANCEL)
@@ -443,21 +478,40 @@ class ErrandLifecycle:
         await self.notices.offered(errand, volunteer, now)
 
 
-async def lapse_due(session: AsyncSession, clock: Clock, calendar: WorkingCalendar,
-                    rules: ErrandRules, limit: int = 100) -> int:
-    """The sweep: offers not accepted in time go to the next volunteer. Flushes; the
-    caller commits (a concurrent change of one errand fails its version check)."""
+class ErrandSweep(NamedTuple):
+    name: str
+    column: Any  # the moment column (indexed) the sweep reads
+    state: S  # the state it acts in; elsewhere the moment is stale and is dropped
+    act: Callable[[ErrandLifecycle, Errand], Awaitable[Any]]
+
+
+SWEEPS = (
+    # An offer not accepted within the office hours goes to the next on the rota.
+    ErrandSweep("errand_offers", Errand.offer_until, S.OFFERED, ErrandLifecycle.lapse),
+    # Timeouts before reminders: after a long stop nobody is reminded of a closed errand.
+    ErrandSweep("errand_timeouts", Errand.close_at, S.DONE, ErrandLifecycle.timeout),
+    ErrandSweep("errand_reminders", Errand.remind_at, S.DONE, ErrandLifecycle.remind),
+)
+
+
+async def sweep_due(session: AsyncSession, clock: Clock, calendar: WorkingCalendar,
+                    rules: ErrandRules, sweep: ErrandSweep, limit: int = 100) -> int:
+    """One batch of one sweep: the errands whose moment has come, those that come first
+    first. Flushes; the caller commits. On PostgreSQL the rows are taken `FOR UPDATE SKIP
+    LOCKED` (two processes take different errands); everywhere a concurrent change of an
+    errand fails its version check and the batch is left for the next run."""
     from models.db import skip_locked
 
     now = clock.now()
-    stmt = (sa.select(Errand).where(Errand.offer_until <= now)
-            .order_by(Errand.priority.desc(), Errand.offer_until).limit(limit))
-    errands = list(await session.scalars(skip_locked(session, stmt, of=Errand)))
+    stmt = (sa.select(Errand).where(sweep.column <= now)
+            .order_by(Errand.priority.desc(), sweep.column).limit(limit))
+    found = list(await session.scalars(skip_locked(session, stmt, of=Errand)))
     life = ErrandLifecycle(session, clock, calendar, rules)
-    for errand in errands:
-        if errand.state == S.OFFERED:
-            await life.lapse(errand)
-        else:
-            errand.offer_until = None
+    for errand in found:
+        if errand.state == sweep.state:
+            await sweep.act(life, errand)
+        else:  # a stale plan (should not happen): drop it rather than act on it
+            setattr(errand, sweep.column.key, None)
     await session.flush()
-    return len(errands)
+    return len(found)
+

@@ -721,6 +721,14 @@ TEXTS: dict[str, str] = {
     "errand_rating_satisfied": "满意",
     "errand_rating_basic": "基本满意",
     "errand_rating_unsatisfied": "不满意",
+    "errand_rating_unrated": "未评价（超过确认时限）",
+    "ob_errand_confirm_reminder": (
+        "【请确认】您点的代办单 #{id}（{item}）志愿者已办完，请确认并评价。"
+        "{close} 前未评价的，将按“未评价”自动完成。"
+    ),
+    "ob_errand_timed_out": (
+        "代办单 #{id}（{item}）超过确认时限，已按“未评价”完成。如有问题，请联系{venue}。"
+    ),
     "btn_errand_assign": "指派志愿者",
     "btn_errand_auto": "按轮值派单",
     "btn_errand_accept": "接单",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import pytest
@@ -310,3 +311,88 @@ async def test_queue_puts_priority_first_and_forged_choices_are_refused(
     assert cards[0].startswith("【优先】代办单 #2") and cards[1].startswith("代办单 #1")
     errand = await the_errand(harness)
     assert not errand.priority
+
+
+async def a_done_errand(harness: Harness, org: Org, u: Chatter) -> tuple[Chatter, Chatter]:
+    """u orders for 王奶奶; the organiser offers it down the rota; vol-1 accepts and marks
+    it 已完成 (at the clock's moment). Returns the organiser and vol-1."""
+    await order_for_grandma(u)
+    await u.press(plain("btn_errand_confirm"))
+    await harness.deliver()
+    organiser = await chat(harness, org, "org-shjd-01")
+    await organiser.press(plain("btn_errand_auto"))
+    await harness.deliver()
+    vol1 = await chat(harness, org, "vol-1")
+    await vol1.press(plain("btn_errand_accept"))
+    await vol1.press(plain("btn_errand_complete"))
+    await vol1.say("药已送到")
+    await harness.deliver()
+    return organiser, vol1
+
+
+async def test_unconfirmed_errand_is_reminded_then_closed_unrated(
+        harness: Harness, org: Org) -> None:
+    """已完成 on Friday 10:00, never confirmed: the reminder is due on Saturday but waits for
+    Monday's office hours; at Monday 10:00 (72 hours) the errand closes 未评价 — once, even
+    with two sweeps at the same moment — the volunteer is credited, the 满意率 ignores it."""
+    u = harness.user(7501, "刘阿姨")
+    organiser, vol1 = await a_done_errand(harness, org, u)
+    done_message = u.last
+    assert [b for b, _ in done_message.buttons] == [plain("btn_errand_satisfied"),
+                                                    plain("btn_errand_basic"),
+                                                    plain("btn_errand_unsatisfied")]
+    clock = harness.ctx.clock
+    # A system action is no button: forged, it is refused and changes nothing.
+    for action in (ErrandAction.TIMEOUT, ErrandAction.REMIND):
+        await u.press_data(ErrandCb(action=action, id=1).pack(), done_message)
+        assert u.last_alert() == plain("stale_button")
+
+    clock.set(dt.datetime(2026, 11, 28, 11, 0, tzinfo=TZ))  # Saturday: not in office hours
+    assert "errand_reminders" not in (await sweeps.run_sweeps(
+        harness.sessionmaker, harness.ctx)).done
+    clock.set(dt.datetime(2026, 11, 30, 9, 0, tzinfo=TZ))  # Monday morning
+    reports = await asyncio.gather(*(sweeps.run_sweeps(harness.sessionmaker, harness.ctx)
+                                     for _ in range(2)))
+    assert sum(r.done.get("errand_reminders", 0) for r in reports) == 1
+    await harness.deliver()
+    reminder = u.last
+    assert reminder.text == t("ob_errand_confirm_reminder", id=1, item="代购药品和生活用品",
+                              close="2026年11月30日 10:00")
+    assert [b for b, _ in reminder.buttons] == [b for b, _ in done_message.buttons]
+
+    clock.set(dt.datetime(2026, 11, 30, 10, 5, tzinfo=TZ))
+    reports = await asyncio.gather(*(sweeps.run_sweeps(harness.sessionmaker, harness.ctx)
+                                     for _ in range(2)))
+    assert sum(r.done.get("errand_timeouts", 0) for r in reports) == 1
+    await harness.deliver()
+    assert u.last.text == t("ob_errand_timed_out", id=1, item="代购药品和生活用品",
+                            venue="泗河社区红帆驿站")
+    assert vol1.last.text == t("ob_errand_closed", id=1,
+                               rating=t("errand_rating_unrated"), hours="1", points=10)
+    await u.press(plain("btn_errand_satisfied"), reminder)  # too late: closed
+    assert u.last_alert() == plain("err_illegal_transition")
+    async with harness.sessionmaker() as s:
+        errand = await s.get(Errand, 1)
+        actions = list(await s.scalars(sa.select(ErrandEvent.action).order_by(ErrandEvent.id)))
+    assert errand is not None and errand.state == ErrandState.CLOSED
+    assert (errand.rating, errand.hours, errand.points) == ("unrated", 1.0, 10)
+    assert (errand.remind_at, errand.close_at) == (None, None)
+    assert actions[-2:] == ["remind", "timeout"]
+    await organiser.say("/errandstats")
+    figures = organiser.last.text
+    assert "评价 0 件，满意率 —，超时未评价 1 件；确认完成 1 件，志愿服务 1 小时" in figures
+
+
+async def test_a_rating_in_time_cancels_the_reminder_and_timeout(harness: Harness,
+                                                                 org: Org) -> None:
+    u = harness.user(7502)
+    await a_done_errand(harness, org, u)
+    errand = await the_errand(harness)
+    assert errand.remind_at == dt.datetime(2026, 11, 28, 10, 0, tzinfo=TZ)
+    assert errand.close_at == dt.datetime(2026, 11, 30, 10, 0, tzinfo=TZ)
+    await u.press(plain("btn_errand_basic"))
+    harness.ctx.clock.set(dt.datetime(2026, 12, 1, 9, 0, tzinfo=TZ))
+    report = await sweeps.run_sweeps(harness.sessionmaker, harness.ctx)
+    assert not report.done.get("errand_reminders") and not report.done.get("errand_timeouts")
+    errand = await the_errand(harness)
+    assert (errand.rating, errand.remind_at, errand.close_at) == ("basic", None, None)
