@@ -7,6 +7,7 @@ volunteer who accepted; an offer names the errand, the community and the time, n
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,74 +55,76 @@ class ErrandNotices:
         venue = await self.session.get(Venue, errand.venue_id)
         return venue.name if venue else "—"
 
-    def _priority(self, errand: Errand) -> int:
-        return URGENT if errand.priority else NORMAL
+    def _send(self, errand: Errand, chats: list[int], **message: Any) -> None:
+        """Every message of an errand for someone over 70 or 重点关爱 goes out first."""
+        message.setdefault("priority", URGENT if errand.priority else NORMAL)
+        enqueue(self.session, chats, **message)
 
     async def ordered(self, errand: Errand, venue: Venue, now: dt.datetime) -> None:
-        enqueue(self.session, await self._organisers(venue.id), kind="errand_new", now=now,
-                priority=self._priority(errand), markup=buttons(errand, "organiser"),
-                text=t("ob_errand_new", summary=summary(errand, venue.name, contact=True)))
+        self._send(errand, await self._organisers(venue.id), kind="errand_new", now=now,
+                   markup=buttons(errand, "organiser"),
+                   text=t("ob_errand_new", summary=summary(errand, venue.name, contact=True)))
 
     async def offered(self, errand: Errand, volunteer: Person, now: dt.datetime) -> None:
-        enqueue(self.session, await self._chat(volunteer.id), kind="errand_offer", now=now,
-                priority=self._priority(errand), markup=buttons(errand, "volunteer"),
-                text=t("ob_errand_offer", summary=summary(
-                    errand, await self._venue_name(errand), contact=False),
-                    until=fmt_moment(errand.offer_until, self.tz)))
+        self._send(errand, await self._chat(volunteer.id), kind="errand_offer", now=now,
+                   markup=buttons(errand, "volunteer"),
+                   text=t("ob_errand_offer", summary=summary(
+                       errand, await self._venue_name(errand), contact=False),
+                       until=fmt_moment(errand.offer_until, self.tz)))
 
     async def accepted(self, errand: Errand, volunteer: Person, now: dt.datetime) -> None:
-        enqueue(self.session, await self._chat(errand.orderer_id), kind="errand_accepted",
-                now=now, text=t("ob_errand_accepted", id=errand.id, item=errand.item,
-                                volunteer=volunteer.name))
-        enqueue(self.session, await self._organisers(errand.venue_id),
-                kind="errand_accepted", now=now,
-                text=t("ob_errand_accepted_org", id=errand.id, volunteer=volunteer.name))
+        self._send(errand, await self._chat(errand.orderer_id), kind="errand_accepted",
+                   now=now, text=t("ob_errand_accepted", id=errand.id, item=errand.item,
+                                   volunteer=volunteer.name))
+        self._send(errand, await self._organisers(errand.venue_id),
+                   kind="errand_accepted", now=now,
+                   text=t("ob_errand_accepted_org", id=errand.id, volunteer=volunteer.name))
 
     async def exhausted(self, errand: Errand, now: dt.datetime) -> None:
-        enqueue(self.session, await self._organisers(errand.venue_id), kind="errand_exhausted",
-                now=now, priority=URGENT, markup=buttons(errand, "organiser"),
-                text=t("ob_errand_exhausted", summary=summary(
-                    errand, await self._venue_name(errand), contact=True)))
+        self._send(errand, await self._organisers(errand.venue_id), kind="errand_exhausted",
+                   now=now, priority=URGENT, markup=buttons(errand, "organiser"),
+                   text=t("ob_errand_exhausted", summary=summary(
+                       errand, await self._venue_name(errand), contact=True)))
 
     async def visited(self, errand: Errand, volunteer: Person, now: dt.datetime) -> None:
-        enqueue(self.session, await self._chat(errand.orderer_id), kind="errand_visited",
-                now=now, text=t("ob_errand_visited", id=errand.id, volunteer=volunteer.name))
+        self._send(errand, await self._chat(errand.orderer_id), kind="errand_visited",
+                   now=now, text=t("ob_errand_visited", id=errand.id, volunteer=volunteer.name))
 
     async def completed(self, errand: Errand, now: dt.datetime) -> None:
-        enqueue(self.session, await self._chat(errand.orderer_id), kind="errand_done", now=now,
-                markup=buttons(errand, "orderer"),
-                photos=[errand.result_photo] if errand.result_photo else [],
-                text=t("ob_errand_done", id=errand.id, item=errand.item,
-                       note=esc(errand.result_note, 2000) or "—"))
+        self._send(errand, await self._chat(errand.orderer_id), kind="errand_done", now=now,
+                   markup=buttons(errand, "orderer"),
+                   photos=[errand.result_photo] if errand.result_photo else [],
+                   text=t("ob_errand_done", id=errand.id, item=errand.item,
+                          note=esc(errand.result_note, 2000) or "—"))
 
     async def unsatisfied(self, errand: Errand, now: dt.datetime) -> None:
-        enqueue(self.session, await self._organisers(errand.venue_id),
-                kind="errand_unsatisfied", now=now, priority=URGENT,
-                markup=buttons(errand, "organiser"),
-                text=t("ob_errand_unsatisfied", summary=summary(
-                    errand, await self._venue_name(errand), contact=True)))
+        self._send(errand, await self._organisers(errand.venue_id),
+                   kind="errand_unsatisfied", now=now, priority=URGENT,
+                   markup=buttons(errand, "organiser"),
+                   text=t("ob_errand_unsatisfied", summary=summary(
+                       errand, await self._venue_name(errand), contact=True)))
 
     async def closed(self, errand: Errand, now: dt.datetime) -> None:
-        enqueue(self.session, await self._chat(errand.volunteer_id), kind="errand_closed",
-                now=now, text=t("ob_errand_closed", id=errand.id,
-                                rating=t(f"errand_rating_{errand.rating}"),
-                                hours=f"{errand.hours:g}", points=errand.points))
+        self._send(errand, await self._chat(errand.volunteer_id), kind="errand_closed",
+                   now=now, text=t("ob_errand_closed", id=errand.id,
+                                   rating=t(f"errand_rating_{errand.rating}"),
+                                   hours=f"{errand.hours:g}", points=errand.points))
 
     async def confirm_reminder(self, errand: Errand, now: dt.datetime) -> None:
-        enqueue(self.session, await self._chat(errand.orderer_id), kind="errand_confirm",
-                now=now, markup=buttons(errand, "orderer"),
-                text=t("ob_errand_confirm_reminder", id=errand.id, item=errand.item,
-                       close=fmt_moment(errand.close_at, self.tz)))
+        self._send(errand, await self._chat(errand.orderer_id), kind="errand_confirm",
+                   now=now, markup=buttons(errand, "orderer"),
+                   text=t("ob_errand_confirm_reminder", id=errand.id, item=errand.item,
+                          close=fmt_moment(errand.close_at, self.tz)))
 
     async def timed_out(self, errand: Errand, now: dt.datetime) -> None:
-        enqueue(self.session, await self._chat(errand.orderer_id), kind="errand_timeout",
-                now=now, text=t("ob_errand_timed_out", id=errand.id, item=errand.item,
-                                venue=await self._venue_name(errand)))
+        self._send(errand, await self._chat(errand.orderer_id), kind="errand_timeout",
+                   now=now, text=t("ob_errand_timed_out", id=errand.id, item=errand.item,
+                                   venue=await self._venue_name(errand)))
         await self.closed(errand, now)
 
     async def cancelled(self, errand: Errand, offered_to: int | None,
                         now: dt.datetime) -> None:
         chats = await self._organisers(errand.venue_id) + await self._chat(offered_to)
-        enqueue(self.session, chats, kind="errand_cancelled", now=now,
-                text=t("ob_errand_cancelled", id=errand.id, item=errand.item))
+        self._send(errand, chats, kind="errand_cancelled", now=now,
+                   text=t("ob_errand_cancelled", id=errand.id, item=errand.item))
 

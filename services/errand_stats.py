@@ -6,7 +6,7 @@ monthly ranking of 驿站 and of 双报到 units by the points their volunteers 
 - ordered / priority / cancelled: errands ordered in the period / of those, for someone
   over `elderly_age` or 重点关爱 (they come first) / cancelled by whoever ordered;
 - accepted, time to accept: of those ordered, accepted by a volunteer / hours from 点单
-  to 接单 (mean and median);
+  to 接单 (mean and median; and the mean of those that come first, to see they do);
 - completed: of those ordered, marked 已完成 (完成率 = completed / (ordered - cancelled));
 - rated / satisfied / unrated: of those ordered, rated by whoever ordered / 满意 or
   基本满意 (满意率 = satisfied / rated) / closed with no rating after the confirmation
@@ -80,6 +80,7 @@ class ErrandFigures:
     satisfied: int = 0  # 满意 + 基本满意
     unrated: int = 0  # closed without a rating (the confirmation timed out)
     accept_hours: list[float] = field(default_factory=list)
+    priority_accept_hours: list[float] = field(default_factory=list)  # they come first
     by_item: Counter[str] = field(default_factory=Counter)
     done_by_item: Counter[str] = field(default_factory=Counter)
     confirmed: int = 0
@@ -99,6 +100,11 @@ class ErrandFigures:
     @property
     def mean_accept_hours(self) -> float | None:
         return sum(self.accept_hours) / len(self.accept_hours) if self.accept_hours else None
+
+    @property
+    def priority_mean_accept_hours(self) -> float | None:
+        hours = self.priority_accept_hours
+        return sum(hours) / len(hours) if hours else None
 
     @property
     def median_accept_hours(self) -> float | None:
@@ -197,7 +203,10 @@ async def compute(session: AsyncSession, start: dt.datetime, end: dt.datetime,
             figures.cancelled += state == ErrandState.CANCELLED
             if accepted is not None:
                 figures.accepted += 1
-                figures.accept_hours.append((accepted - created).total_seconds() / 3600)
+                waited = (accepted - created).total_seconds() / 3600
+                figures.accept_hours.append(waited)
+                if priority:
+                    figures.priority_accept_hours.append(waited)
             if done is not None:
                 figures.completed += 1
                 figures.done_by_item[item] += 1
@@ -233,6 +242,7 @@ def body_lines(f: ErrandFigures, top: int = 5) -> list[Html]:
     lines = [t("errand_stats_body", ordered=f.ordered, priority=f.priority,
                accepted=f.accepted, completed=f.completed, cancelled=f.cancelled,
                accept=_hours(f.mean_accept_hours), median=_hours(f.median_accept_hours),
+               first=_hours(f.priority_mean_accept_hours),
                completion=_pct(f.completion), satisfaction=_pct(f.satisfaction),
                rated=f.rated, unrated=f.unrated, confirmed=f.confirmed,
                hours=f"{f.hours:g}", points=f.points)]
@@ -267,6 +277,7 @@ def section_text(f: ErrandFigures, top: int = 5) -> Html:
 
 # -- the workbook's sheets (services/report_files.py adds them) -------------------------
 FIGURES = ("ordered", "priority", "accepted", "mean_accept_hours", "median_accept_hours",
+           "priority_mean_accept_hours",
            "completed", "cancelled", "completion", "rated", "satisfied", "satisfaction",
            "unrated", "confirmed", "hours", "points")
 PERCENTS = ("completion", "satisfaction")

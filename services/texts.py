@@ -747,7 +747,8 @@ TEXTS: dict[str, str] = {
     "errand_stats_head": "红色代办统计（{start} 至 {end}）",
     "errand_stats_body": (
         "点单 {ordered} 件（优先对象 {priority} 件），接单 {accepted} 件，"
-        "平均接单用时 {accept} 小时（中位数 {median}）；办完 {completed} 件，取消 {cancelled} 件，"
+        "平均接单用时 {accept} 小时（中位数 {median}，优先对象 {first}）；"
+        "办完 {completed} 件，取消 {cancelled} 件，"
         "完成率 {completion}；评价 {rated} 件，满意率 {satisfaction}，超时未评价 {unrated} 件；"
         "确认完成 {confirmed} 件，志愿服务 {hours} 小时，积分 {points}。"
     ),
@@ -781,6 +782,10 @@ TEXTS: dict[str, str] = {
     "def_errand_mean_accept_hours": "从点单到志愿者接单的小时数（自然时间）的平均值。",
     "fig_errand_median_accept_hours": "接单用时中位数（小时）",
     "def_errand_median_accept_hours": "从点单到志愿者接单的小时数（自然时间）的中位数。",
+    "fig_errand_priority_mean_accept_hours": "优先对象平均接单用时（小时）",
+    "def_errand_priority_mean_accept_hours": (
+        "被服务人70周岁以上或属重点关爱对象的代办，从点单到接单的小时数的平均值。"
+    ),
     "fig_errand_completed": "代办办完",
     "def_errand_completed": "期间内点单、志愿者已标记“已完成”的件数。",
     "fig_errand_cancelled": "代办取消",

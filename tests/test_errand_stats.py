@@ -94,7 +94,8 @@ async def test_stats_in_chat_show_errands_and_the_rankings(
     await dispatcher.say("/stats 2026-11")
     county = dispatcher.inbox[-2].text
     assert county.startswith(t("errand_stats_section"))
-    assert "点单 5 件（优先对象 2 件），接单 4 件，平均接单用时 2.8 小时（中位数 2.5）" in county
+    assert ("点单 5 件（优先对象 2 件），接单 4 件，"
+            "平均接单用时 2.8 小时（中位数 2.5，优先对象 2.0）") in county
     assert "完成率 100.0%；评价 4 件，满意率 75.0%，超时未评价 0 件" in county
     assert "确认完成 3 件，志愿服务 3 小时，积分 30" in county
     assert ("驿站积分排名：1. 泗河社区红帆驿站 20分（2小时）；2. 东关社区红帆驿站 10分（1小时）"

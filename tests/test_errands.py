@@ -15,6 +15,7 @@ from models import (
     Errand,
     ErrandEvent,
     ErrandState,
+    OutboxMessage,
     Person,
     Venue,
     Wish,
@@ -25,6 +26,7 @@ from services import errands, privacy, sweeps
 from services.clock import ManualClock
 from services.errands import ErrandAction
 from services.org_import import OrgImportError, import_org
+from services.outbox import URGENT
 from services.texts import plain, t
 from services.wishes import WishAction
 from tests.bot_double import Chatter, Harness
@@ -309,6 +311,12 @@ async def test_queue_puts_priority_first_and_forged_choices_are_refused(
     await organiser.say("/orders")
     cards = [m.text for m in organiser.inbox if "代办单 #" in m.text]
     assert cards[0].startswith("【优先】代办单 #2") and cards[1].startswith("代办单 #1")
+    async with harness.sessionmaker() as s:  # the older order waits behind the priority one
+        queued = list(await s.scalars(sa.select(OutboxMessage.id).where(
+            OutboxMessage.kind == "errand_new").order_by(OutboxMessage.priority,
+                                                          OutboxMessage.id)))
+        new = {r.id: r.text for r in await s.scalars(sa.select(OutboxMessage))}
+    assert "代办单 #2" in new[queued[0]] and "代办单 #1" in new[queued[-1]]
     errand = await the_errand(harness)
     assert not errand.priority
 
@@ -378,6 +386,13 @@ async def test_unconfirmed_errand_is_reminded_then_closed_unrated(
     assert (errand.rating, errand.hours, errand.points) == ("unrated", 1.0, 10)
     assert (errand.remind_at, errand.close_at) == (None, None)
     assert actions[-2:] == ["remind", "timeout"]
+    async with harness.sessionmaker() as s:  # for 王奶奶 (78): every message goes out first
+        sent = (await s.execute(sa.select(OutboxMessage.kind, OutboxMessage.priority)
+                                .where(OutboxMessage.kind.startswith("errand_")))).all()
+    assert {kind for kind, _ in sent} >= {"errand_new", "errand_offer", "errand_accepted",
+                                          "errand_done", "errand_confirm", "errand_timeout",
+                                          "errand_closed"}
+    assert {priority for _, priority in sent} == {URGENT}
     await organiser.say("/errandstats")
     figures = organiser.last.text
     assert "评价 0 件，满意率 —，超时未评价 1 件；确认完成 1 件，志愿服务 1 小时" in figures
