@@ -12,8 +12,9 @@ from bot.calendar import coverage_gaps
 from bot.config import Config
 from models import Membership, Place, PlaceKind, Role, Unit, migrate
 from models.db import make_sessionmaker
-from services import outbox, privacy
+from services import errands, outbox, privacy
 from services.context import ServiceContext
+from services.texts import WEEKDAYS, plain
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 
@@ -57,6 +58,7 @@ async def health_report(config: Config, engine: AsyncEngine, ctx: ServiceContext
         checks.append(_check("calendar", OK, f"chinese-calendar {version} 覆盖 {today.year} 年"))
     if db_ok:
         checks.append(await _org_check(engine))
+        checks.append(await _errands_check(engine))
         checks.append(await _outbox_check(engine, ctx))
         checks.append(await _privacy_check(config, engine, ctx))
     return {"ok": all(c["status"] != FAIL for c in checks), "checks": checks}
@@ -84,6 +86,19 @@ async def _org_check(engine: AsyncEngine) -> dict[str, str]:
     if not units or not dispatchers:
         return _check("org", WARN, detail + "：请先运行 minyi org import FILE.toml")
     return _check("org", OK, detail)
+
+
+async def _errands_check(engine: AsyncEngine) -> dict[str, str]:
+    """红色代办: every 驿站 that takes errands has someone on each weekday's rota."""
+    async with make_sessionmaker(engine)() as session:
+        taking = len(await errands.venues(session))
+        gaps = await errands.rota_gaps(session)
+    if not gaps:
+        return _check("errands", OK, plain("doctor_errands_ok", venues=taking))
+    return _check("errands", WARN, plain("doctor_errands_gaps", venues=taking, gaps="；".join(
+        plain("doctor_errands_gap", name=venue.name, code=venue.code,
+              days="、".join(plain("weekday_short", day=WEEKDAYS[n]) for n in days))
+        for venue, days in gaps)))
 
 
 async def _privacy_check(config: Config, engine: AsyncEngine, ctx: ServiceContext

@@ -225,6 +225,20 @@ async def rota(session: AsyncSession, venue: Venue, day: dt.date) -> list[Person
     return [by_code[c] for c in codes if c in by_code]
 
 
+async def rota_gaps(session: AsyncSession) -> list[tuple[Venue, list[int]]]:
+    """`minyi doctor`: the 驿站 taking errands whose rota leaves a weekday (0 = Monday) with
+    no active volunteer: an errand wanted that day can only wait for the organiser."""
+    gaps = []
+    for place in await venues(session):
+        active = {p.code for p in await volunteers(session, place.id)}
+        rota_days = (place.errands or {}).get("rota", {})
+        empty = [n for n, key in enumerate(WEEKDAY_KEYS)
+                 if not active & set(rota_days.get(key, []))]
+        if empty:
+            gaps.append((place, empty))
+    return gaps
+
+
 async def organiser_chats(session: AsyncSession, venue_id: int) -> list[int]:
     rows = await session.scalars(
         sa.select(Person.tg_user_id).join(Membership, Membership.person_id == Person.id)

@@ -765,6 +765,13 @@ TEXTS: dict[str, str] = {
         "{errands} 件，服务 {hours} 小时，积分 {points}"
     ),
     "errand_stats_section": "【红色代办】",
+    "doctor_errands_ok": "{venues} 个红帆驿站开展红色代办，轮值表每天都有志愿者",
+    "doctor_errands_gaps": (
+        "{venues} 个红帆驿站开展红色代办；轮值表有空档（那天点的单只能等组织员手动指派，"
+        "请在组织文件的 rota 中补上志愿者）：{gaps}"
+    ),
+    "doctor_errands_gap": "{name}（{code}）{days}无人轮值",
+    "weekday_short": "周{day}",
     "ob_errand_monthly": (
         "【红色代办月度通报】{venue}\n{summary}\n\n"
         "发送 /errandstats 上月 可再次查看。"

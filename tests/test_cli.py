@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
 from models import migrate
+from services.texts import plain
 from tests.conftest import EXAMPLE_ORG, pg_url, reset_postgres
 
 
@@ -59,7 +61,27 @@ def test_import_then_doctor_reports_a_healthy_install(
     head = migrate.head_revision()
     assert "✓ database: sqlite" in out and f"✓ migrations: 当前 {head}，最新 {head}" in out
     assert "✓ org: 52 个网格" in out and "状态：正常" in out
+    assert "✓ errands: " + plain("doctor_errands_ok", venues=1) in out
     assert (sqlite_env / "minyi.db").exists()
+
+
+def test_doctor_warns_of_a_rota_day_with_nobody(sqlite_env: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Saturday's only volunteer leaves the rota and Sunday's leaves the team: an errand
+    wanted those days can only wait for the organiser; doctor says so (a warning)."""
+    org = sqlite_env / "org.toml"
+    text = EXAMPLE_ORG.read_text(encoding="utf-8").replace('sat = ["vol-3"]', "sat = []")
+    org.write_text(text, encoding="utf-8")
+    assert main(["org", "import", str(org)]) == 0
+    with sqlite3.connect(sqlite_env / "minyi.db") as conn:
+        conn.execute("UPDATE people SET active = 0 WHERE code = 'vol-2'")  # sun = ["vol-2"]
+    capsys.readouterr()
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert ("! errands: " + plain("doctor_errands_gaps", venues=1, gaps=plain(
+        "doctor_errands_gap", name="泗河社区红帆驿站", code="RS-SHJD-01", days="周六、周日"))
+        in out)
+    assert "状态：正常" in out
 
 
 def test_bad_org_file_is_refused_with_lines(sqlite_env: Path,
