@@ -64,7 +64,8 @@ async def show_queue(message: Message, session: AsyncSession, me: Person) -> Non
     await message.answer(t("errand_queue_head"))
     for errand in queue[:10]:
         venue = await errands.venue(session, errand.venue_id)
-        await message.answer(summary(errand, venue.name, contact=True) + "\n"
+        await message.answer(summary(errand, venue.name, contact=True,
+                                     orderer=await errands.orderer_line(session, errand)) + "\n"
                              + t(f"errand_state_{errand.state}"),
                              reply_markup=ekb.for_errand(errand, Party.ORGANISER))
 
@@ -104,7 +105,9 @@ async def on_accept(query: CallbackQuery, callback_data: ErrandCb, session: Asyn
     venue = await errands.venue(session, errand.venue_id)
     # Only now, and only to this volunteer, the beneficiary's contact.
     await _done(query, session, errand, Party.VOLUNTEER,
-                t("errand_accepted_you", summary=summary(errand, venue.name, contact=True)))
+                t("errand_accepted_you", summary=summary(
+                    errand, venue.name, contact=True,
+                    orderer=await errands.orderer_line(session, errand))))
 
 
 async def on_decline(query: CallbackQuery, callback_data: ErrandCb, session: AsyncSession,

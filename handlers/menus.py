@@ -15,7 +15,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, BotCommandScopeChat, KeyboardButton, ReplyKeyboardMarkup
 
 from models import Person, Role
-from services import access
+from services import access, errands
 from services.texts import t
 
 log = logging.getLogger(__name__)
@@ -67,9 +67,11 @@ def is_staff(me: Person | None) -> bool:
 
 
 def role_names(me: Person) -> str:
-    """This person's staff roles in words, each once: 网格员、承办单位工作人员."""
-    return "、".join(dict.fromkeys(t(f"role_{m.role}") for m in me.memberships
-                                  if m.role != Role.RESIDENT))
+    """This person's staff roles in words, each once: 网格员、承办单位工作人员 (a 三长 with
+    their 小区/楼栋/单元)."""
+    return "、".join(dict.fromkeys(
+        errands.block_title(m.label) if m.role == Role.BLOCK_HEAD else t(f"role_{m.role}")
+        for m in me.memberships if m.role != Role.RESIDENT))  # a 三长: 幸福小区3号楼楼栋长
 
 
 def who_may(command: str) -> str:

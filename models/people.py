@@ -70,6 +70,8 @@ class Membership(Base):
     place_id: Mapped[int | None] = mapped_column(sa.ForeignKey("places.id"), index=True)
     # organiser / volunteer: the 红帆驿站 they serve
     venue_id: Mapped[int | None] = mapped_column(sa.ForeignKey("venues.id"), index=True)
+    # block_head (三长): their 小区/楼栋/单元 as the org file's `block` ("幸福小区/3号楼")
+    label: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
 
     person: Mapped[Person] = relationship(back_populates="memberships")
 

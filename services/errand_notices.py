@@ -22,8 +22,10 @@ def buttons(errand: Errand, party: str) -> dict[str, object]:
     return keyboard(Keyboard.ERRAND, errand_id=errand.id, party=party, state=errand.state.value)
 
 
-def summary(errand: Errand, venue_name: str, *, contact: bool) -> Html:
-    """An errand as staff read it; the contact only where `contact` is allowed."""
+def summary(errand: Errand, venue_name: str, *, contact: bool, orderer: Html | None = None
+            ) -> Html:
+    """An errand as staff read it; the contact (and, 替人点单, who ordered: `orderer`
+    from `errands.orderer_line`) only where `contact` is allowed."""
     text = t("errand_summary", id=errand.id, item=errand.item, venue=venue_name,
              day=f"{errand.wanted_day.month}月{errand.wanted_day.day}日",
              window=t(f"errand_window_{errand.window}"),
@@ -34,6 +36,8 @@ def summary(errand: Errand, venue_name: str, *, contact: bool) -> Html:
         text = Html(text + "\n" + t("errand_contact", name=errand.beneficiary_name,
                                     address=esc(errand.address, 300),
                                     phone=errand.phone))
+        if orderer:
+            text = Html(text + "\n" + orderer)
     return text
 
 
@@ -51,6 +55,11 @@ class ErrandNotices:
         person = await self.session.get(Person, person_id) if person_id else None
         return [person.tg_user_id] if person and person.tg_user_id else []
 
+    async def _orderer(self, errand: Errand) -> Html:
+        from services.errands import orderer_line
+
+        return await orderer_line(self.session, errand)
+
     async def _venue_name(self, errand: Errand) -> str:
         venue = await self.session.get(Venue, errand.venue_id)
         return venue.name if venue else "—"
@@ -63,7 +72,8 @@ class ErrandNotices:
     async def ordered(self, errand: Errand, venue: Venue, now: dt.datetime) -> None:
         self._send(errand, await self._organisers(venue.id), kind="errand_new", now=now,
                    markup=buttons(errand, "organiser"),
-                   text=t("ob_errand_new", summary=summary(errand, venue.name, contact=True)))
+                   text=t("ob_errand_new", summary=summary(
+                       errand, venue.name, contact=True, orderer=await self._orderer(errand))))
 
     async def offered(self, errand: Errand, volunteer: Person, now: dt.datetime) -> None:
         self._send(errand, await self._chat(volunteer.id), kind="errand_offer", now=now,
@@ -84,7 +94,8 @@ class ErrandNotices:
         self._send(errand, await self._organisers(errand.venue_id), kind="errand_exhausted",
                    now=now, priority=URGENT, markup=buttons(errand, "organiser"),
                    text=t("ob_errand_exhausted", summary=summary(
-                       errand, await self._venue_name(errand), contact=True)))
+                       errand, await self._venue_name(errand), contact=True,
+                       orderer=await self._orderer(errand))))
 
     async def visited(self, errand: Errand, volunteer: Person, now: dt.datetime) -> None:
         self._send(errand, await self._chat(errand.orderer_id), kind="errand_visited",
@@ -102,7 +113,8 @@ class ErrandNotices:
                    kind="errand_unsatisfied", now=now, priority=URGENT,
                    markup=buttons(errand, "organiser"),
                    text=t("ob_errand_unsatisfied", summary=summary(
-                       errand, await self._venue_name(errand), contact=True)))
+                       errand, await self._venue_name(errand), contact=True,
+                       orderer=await self._orderer(errand))))
 
     async def closed(self, errand: Errand, now: dt.datetime) -> None:
         self._send(errand, await self._chat(errand.volunteer_id), kind="errand_closed",

@@ -25,6 +25,7 @@ from services import errand_notices, privacy
 from services.clock import Clock
 from services.deadlines import WorkingCalendar
 from services.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
+from services.texts import Html, plain, t
 
 WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WINDOWS = ("morning", "afternoon", "any")
@@ -237,6 +238,25 @@ async def rota_gaps(session: AsyncSession) -> list[tuple[Venue, list[int]]]:
         if empty:
             gaps.append((place, empty))
     return gaps
+
+
+def block_title(label: str) -> str:
+    """A 三长 as people call them: 幸福小区3号楼楼栋长 (from the org file's `block`)."""
+    parts = [p for p in (label or "").split("/") if p]
+    if not parts:
+        return plain("role_block_head")
+    return "".join(parts) + plain(f"block_head_{min(len(parts), 3)}")
+
+
+async def orderer_line(session: AsyncSession, errand: Errand) -> Html:
+    """替人点单: who ordered (a 三长 with their 小区/楼栋/单元), for those who see the
+    contact; empty for someone who ordered for themselves."""
+    person = await session.get(Person, errand.orderer_id) if errand.for_other else None
+    if person is None:
+        return Html("")
+    head = next((m for m in person.memberships if m.role == Role.BLOCK_HEAD), None)
+    return t("errand_orderer", name=person.name or "—",
+             role=t("errand_orderer_role", role=block_title(head.label)) if head else "")
 
 
 async def organiser_chats(session: AsyncSession, venue_id: int) -> list[int]:

@@ -220,6 +220,17 @@ def _validate(data: dict[str, Any], chk: _Checker, known: dict[str, set[str]]) -
             chk.error("people", i, row, f"双报到单位 unit {row['unit']!r} 不存在")
         if "block_head" in roles and row.get("place") not in places:
             chk.error("people", i, row, "block_head 需要有效的 place（所在社区）")
+        if "block" in row and not _is_block(row["block"]):
+            chk.error("people", i, row, "block 应为“小区/楼栋/单元”（1到3级，用 / 分隔，"
+                      "每级不超过20字，例如 \"幸福小区/3号楼\"）")
+
+
+def _is_block(value: object) -> bool:
+    """A 三长's 小区, 小区/楼栋 or 小区/楼栋/单元."""
+    if not isinstance(value, str) or len(value) > 64:
+        return False
+    parts = value.split("/")
+    return 1 <= len(parts) <= 3 and all(1 <= len(p.strip()) <= 20 for p in parts)
 
 
 def _validate_person(row: dict[str, Any], i: int, chk: _Checker, places: set[str],
@@ -435,4 +446,8 @@ def _set_memberships(person: Person, row: dict[str, Any],
     person.memberships = keep + [
         Membership(role=r, unit_id=u, place_id=p, venue_id=v)
         for r, u, p, v in sorted(wanted, key=str)]
+    block = "/".join(p.strip() for p in str(row.get("block", "")).split("/") if p.strip())
+    for m in person.memberships:  # a 三长's 小区/楼栋/单元
+        if m.role == Role.BLOCK_HEAD and m.label != block:
+            m.label, changed = block, True
     return changed

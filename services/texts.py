@@ -772,6 +772,11 @@ TEXTS: dict[str, str] = {
     ),
     "doctor_errands_gap": "{name}（{code}）{days}无人轮值",
     "weekday_short": "周{day}",
+    "block_head_1": "小区长",
+    "block_head_2": "楼栋长",
+    "block_head_3": "单元长",
+    "errand_orderer": "代点单：{name}{role}",
+    "errand_orderer_role": "（{role}）",
     "ob_errand_monthly": (
         "【红色代办月度通报】{venue}\n{summary}\n\n"
         "发送 /errandstats 上月 可再次查看。"

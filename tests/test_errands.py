@@ -411,3 +411,34 @@ async def test_a_rating_in_time_cancels_the_reminder_and_timeout(harness: Harnes
     assert not report.done.get("errand_reminders") and not report.done.get("errand_timeouts")
     errand = await the_errand(harness)
     assert (errand.rating, errand.remind_at, errand.close_at) == ("basic", None, None)
+
+
+async def test_a_block_head_orders_for_a_neighbour_and_is_named_with_their_building(
+        harness: Harness, org: Org, session: AsyncSession, clock: ManualClock) -> None:
+    head = await chat(harness, org, "head-shjd-01")  # 仲伟, block = "幸福小区/3号楼"
+    assert [(m.role, m.label) for m in (await org.person("head-shjd-01")).memberships] == [
+        ("block_head", "幸福小区/3号楼")]
+    await order_for_grandma(head)
+    await head.press(plain("btn_errand_confirm"))
+    await harness.deliver()
+    organiser = await chat(harness, org, "org-shjd-01")
+    named = t("errand_orderer", name="仲伟", role=t("errand_orderer_role",
+                                                   role="幸福小区3号楼楼栋长"))
+    assert named in organiser.last.text and PHONE in organiser.last.text
+    await organiser.press(plain("btn_errand_auto"))
+    await harness.deliver()
+    vol1 = await chat(harness, org, "vol-1")
+    assert "仲伟" not in vol1.last.text  # the offer: no contact, nor who ordered
+    await vol1.press(plain("btn_errand_accept"))
+    assert named in vol1.last.text
+    await organiser.say("/orders")
+    assert named in organiser.last.text
+
+    # A resident ordering for themselves is not named again; a bad block is refused.
+    assert errands.block_title("") == plain("role_block_head")
+    assert errands.block_title("幸福小区/3号楼/2单元") == "幸福小区3号楼2单元单元长"
+    text = EXAMPLE_ORG.read_text(encoding="utf-8").replace(
+        'block = "幸福小区/3号楼"', 'block = "幸福小区/3号楼/2单元/201室"')
+    with pytest.raises(OrgImportError) as err:
+        await import_org(session, text, clock)
+    assert any("head-shjd-01" in e and "block" in e for e in err.value.errors)
