@@ -252,6 +252,7 @@ class ErrandsConfig(_Section):
     wish_value_limit: int = Field(_ERRANDS.wish_value_limit, ge=1, le=100_000)
     confirm_remind_hours: float = Field(_ERRANDS.confirm_remind_hours, gt=0, le=720)
     confirm_close_hours: float = Field(_ERRANDS.confirm_close_hours, gt=0, le=720)
+    town_step: int = Field(_ERRANDS.town_step, ge=1, le=100)
 
     def rules(self) -> ErrandRules:
         return ErrandRules(**self.model_dump())

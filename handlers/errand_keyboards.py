@@ -16,7 +16,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.keyboards import Id
-from models import Errand, ErrandState, Person, Venue, WishState
+from models import Errand, ErrandState, Person, Place, Venue, WishState
 from services import wishes
 from services.errands import CARE, WINDOWS, ErrandAction, Party, actions_for
 from services.texts import WEEKDAYS, plain
@@ -32,6 +32,7 @@ class ErrandCb(CallbackData, prefix="er"):
 
 
 class Step(enum.StrEnum):
+    TOWN = "town"  # many 驿站: the town first
     VENUE = "venue"
     ITEM = "item"
     WHOM = "whom"
@@ -54,6 +55,15 @@ def _choices(labels: list[str], step: Step, key: str, width: int = 2) -> InlineK
     for i, label in enumerate(labels):
         kb.button(text=label, callback_data=OrderCb(step=step, value=i, key=key))
     kb.adjust(width)
+    return kb.as_markup()
+
+
+def towns(found: list[tuple[Place, list[Venue]]], key: str) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for town, venues_there in found:
+        kb.button(text=plain("errand_town_button", town=town.name, n=len(venues_there)),
+                  callback_data=OrderCb(step=Step.TOWN, value=town.id, key=key))
+    kb.adjust(2)
     return kb.as_markup()
 
 
@@ -136,10 +146,12 @@ class WishCb(CallbackData, prefix="wi"):
 
 
 class WishVenueCb(CallbackData, prefix="wv"):
-    """The 驿站 chosen for a new wish; `key` ties it to one draft."""
+    """The 驿站 (or, with many, first its town) chosen for a new wish; `key` ties it to
+    one draft."""
 
     id: Id
     key: str
+    town: bool = False
 
 
 def wish_venues(found: list[Venue], key: str) -> InlineKeyboardMarkup:
@@ -147,6 +159,15 @@ def wish_venues(found: list[Venue], key: str) -> InlineKeyboardMarkup:
     for venue in found:
         kb.button(text=venue.name, callback_data=WishVenueCb(id=venue.id, key=key))
     kb.adjust(1)
+    return kb.as_markup()
+
+
+def wish_towns(found: list[tuple[Place, list[Venue]]], key: str) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for town, venues_there in found:
+        kb.button(text=plain("errand_town_button", town=town.name, n=len(venues_there)),
+                  callback_data=WishVenueCb(id=town.id, key=key, town=True))
+    kb.adjust(2)
     return kb.as_markup()
 
 

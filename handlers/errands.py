@@ -47,7 +47,7 @@ async def _save(state: FSMContext, draft: ErrandDraft, **extra: Any) -> None:
 
 
 async def start(message: Message, state: FSMContext, session: AsyncSession,
-                me: Person) -> None:
+                ctx: ServiceContext, me: Person) -> None:
     found = await errands.venues(session)
     if not found:
         await message.answer(t("errand_no_venues"), reply_markup=kb.main_menu(me))
@@ -56,7 +56,20 @@ async def start(message: Message, state: FSMContext, session: AsyncSession,
     await state.set_state(Order.choose)
     await state.set_data({})
     await _save(state, draft)
+    if len(found) > ctx.errands.town_step:  # many 驿站: the town first
+        await message.answer(t("errand_intro") + "\n" + t("errand_pick_town"),
+                             reply_markup=ekb.towns(await errands.by_town(session), draft.key))
+        return
     await message.answer(t("errand_intro"), reply_markup=ekb.venues(found, draft.key))
+
+
+async def on_town(query: CallbackQuery, callback_data: OrderCb, state: FSMContext,
+                  session: AsyncSession) -> None:
+    draft = await _current(query, callback_data, state)
+    if draft is None:
+        return
+    found = await errands.in_town(session, callback_data.value)
+    await _step(query, t("errand_pick_venue"), ekb.venues(found, draft.key))
 
 
 async def _current(query: CallbackQuery, callback_data: OrderCb,
@@ -225,9 +238,9 @@ def make_router() -> Router:
     router.message.register(start, F.text == t("btn_errand"))
     router.message.register(start, Command("errand"))
     router.message.register(my_errands, Command("errands"))
-    for step, handler in ((Step.VENUE, on_venue), (Step.ITEM, on_item), (Step.WHOM, on_whom),
-                          (Step.CARE, on_care), (Step.DAY, on_day), (Step.WINDOW, on_window),
-                          (Step.CONFIRM, on_confirm)):
+    for step, handler in ((Step.TOWN, on_town), (Step.VENUE, on_venue), (Step.ITEM, on_item),
+                          (Step.WHOM, on_whom), (Step.CARE, on_care), (Step.DAY, on_day),
+                          (Step.WINDOW, on_window), (Step.CONFIRM, on_confirm)):
         router.callback_query.register(handler, OrderCb.filter(F.step == step))
     router.message.register(
         on_typed, StateFilter(Order.name, Order.age, Order.address, Order.phone),

@@ -40,6 +40,11 @@ async def start(message: Message, state: FSMContext, session: AsyncSession,
     key = uuid.uuid4().hex[:16]
     await state.set_state(WishForm.venue)
     await state.set_data({"key": key})
+    if len(found) > ctx.errands.town_step:  # many 驿站: the town first
+        await message.answer(t("wish_intro", limit=ctx.errands.wish_value_limit) + "\n"
+                             + t("errand_pick_town"),
+                             reply_markup=ekb.wish_towns(await errands.by_town(session), key))
+        return
     await message.answer(t("wish_intro", limit=ctx.errands.wish_value_limit),
                          reply_markup=ekb.wish_venues(found, key))
 
@@ -49,6 +54,14 @@ async def on_venue(query: CallbackQuery, callback_data: WishVenueCb, state: FSMC
     data = await state.get_data()
     if await state.get_state() != WishForm.venue.state or data.get("key") != callback_data.key:
         await query.answer(t("stale_button"), show_alert=True)
+        return
+    if callback_data.town:  # the town's 驿站
+        found = await errands.in_town(session, callback_data.id)
+        await query.answer()
+        assert isinstance(query.message, Message)
+        await query.message.edit_reply_markup(reply_markup=None)
+        await query.message.answer(t("errand_pick_venue"),
+                                   reply_markup=ekb.wish_venues(found, callback_data.key))
         return
     venue = await errands.venue(session, callback_data.id)
     await state.update_data(venue_id=venue.id)

@@ -19,7 +19,17 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Errand, ErrandEvent, Membership, Person, Role, Venue, VenueKind
+from models import (
+    Errand,
+    ErrandEvent,
+    Membership,
+    Person,
+    Place,
+    PlaceKind,
+    Role,
+    Venue,
+    VenueKind,
+)
 from models import ErrandState as S
 from services import errand_notices, privacy
 from services.clock import Clock
@@ -51,6 +61,8 @@ class ErrandRules:
     # both sent in office hours): the volunteer is credited, the 满意率 does not count it.
     confirm_remind_hours: float = 24.0
     confirm_close_hours: float = 72.0
+    # More 驿站 taking errands than this: a resident picks the town (镇/街道) first.
+    town_step: int = 8
 
     def credit(self, item: str) -> tuple[float, int]:
         return self.item_hours.get(item, self.hours), self.item_points.get(item, self.points)
@@ -174,6 +186,33 @@ async def venues(session: AsyncSession) -> list[Venue]:
     rows = await session.scalars(sa.select(Venue).where(Venue.kind == VenueKind.RED_SAIL)
                                  .order_by(Venue.code))
     return [v for v in rows if menu(v)]
+
+
+async def by_town(session: AsyncSession) -> list[tuple[Place, list[Venue]]]:
+    """The 驿站 that take errands grouped by their town (镇/街道), in code order; a 驿站
+    outside any town is under the county."""
+    places = {p.id: p for p in await session.scalars(sa.select(Place))}
+
+    def town(place_id: int | None) -> Place | None:
+        node = places.get(place_id or 0)
+        while node is not None and node.kind not in (PlaceKind.TOWN, PlaceKind.COUNTY):
+            node = places.get(node.parent_id or 0)
+        return node
+
+    grouped: dict[int, tuple[Place, list[Venue]]] = {}
+    for place in await venues(session):
+        found = town(place.place_id)
+        if found is not None:
+            grouped.setdefault(found.id, (found, []))[1].append(place)
+    return sorted(grouped.values(), key=lambda g: g[0].code)
+
+
+async def in_town(session: AsyncSession, town_id: int) -> list[Venue]:
+    """The 驿站 of one town that take errands; none (a forged or stale town) is NotFound."""
+    found = next((v for town, v in await by_town(session) if town.id == town_id), [])
+    if not found:
+        raise NotFound()
+    return found
 
 
 async def venue(session: AsyncSession, venue_id: int) -> Venue:

@@ -665,6 +665,9 @@ TEXTS: dict[str, str] = {
         "70周岁以上老人和孤寡、留守儿童、残疾等重点关爱对象优先。请选择红帆驿站："
     ),
     "errand_no_venues": "暂无开展红色代办的红帆驿站。",
+    "errand_pick_town": "红帆驿站较多，请先选择所在镇（街道）：",
+    "errand_town_button": "{town}（{n}）",
+    "errand_pick_venue": "请选择红帆驿站：",
     "errand_pick_item": "{venue}可代办的事项，请选择：",
     "errand_for_whom": "为谁办理？",
     "btn_errand_self": "为自己",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from handlers import menus
 from handlers.errand_keyboards import ErrandCb, OrderCb, Step, WishCb
@@ -22,9 +23,11 @@ from models import (
     WishEvent,
     WishState,
 )
+from models.db import make_sessionmaker
 from services import errands, privacy, sweeps
 from services.clock import ManualClock
-from services.errands import ErrandAction
+from services.context import ServiceContext
+from services.errands import ErrandAction, ErrandRules
 from services.org_import import OrgImportError, import_org
 from services.outbox import URGENT
 from services.texts import plain, t
@@ -442,3 +445,39 @@ async def test_a_block_head_orders_for_a_neighbour_and_is_named_with_their_build
     with pytest.raises(OrgImportError) as err:
         await import_org(session, text, clock)
     assert any("head-shjd-01" in e and "block" in e for e in err.value.errors)
+
+
+async def test_many_venues_ask_for_the_town_first(engine: AsyncEngine, org: Org,
+                                                  ctx: ServiceContext,
+                                                  session: AsyncSession) -> None:
+    """With more 驿站 than errands.town_step, 点单 and 微心愿 ask for the town first; a
+    town without 驿站 (forged) is refused."""
+    from bot.app import make_request_router
+    from bot.config import Config, FloodConfig
+
+    jihe = (await session.scalars(sa.select(Venue).where(Venue.code == "RS-JHJD-01"))).one()
+    jihe.errands = {"menu": ["陪同就医"], "rota": {}}
+    await session.commit()
+    config = Config(flood=FloodConfig(limit=1000))
+    harness = Harness(config, make_sessionmaker(engine),
+                      dataclasses.replace(ctx, errands=ErrandRules(town_step=1)),
+                      await make_request_router(config, make_sessionmaker(engine)))
+    u = harness.user(7601)
+    await u.say(t("btn_errand"))
+    towns = u.last_with_buttons()
+    assert t("errand_pick_town") in towns.text
+    assert [b for b, _ in towns.buttons] == ["济河街道（1）", "泗河街道（1）"]  # by code
+    key = OrderCb.unpack(towns.buttons[0][1]).key
+    jinzhuang = await org.place("SS-JZ")  # a town without 驿站 taking errands
+    await u.press_data(OrderCb(step=Step.TOWN, value=jinzhuang.id, key=key).pack(), towns)
+    assert u.last_alert() == plain("err_not_found")
+    await u.press("济河街道（1）")
+    assert u.last.text == t("errand_pick_venue")
+    assert [b for b, _ in u.last.buttons] == ["济河社区红帆驿站"]
+    await u.press("济河社区红帆驿站")
+    assert u.last.text == t("errand_pick_item", venue="济河社区红帆驿站")
+
+    await u.say("/wish")
+    await u.press("泗河街道（1）")
+    await u.press("泗河社区红帆驿站")
+    assert u.last.text == t("wish_ask_text")
