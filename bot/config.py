@@ -253,6 +253,7 @@ class ErrandsConfig(_Section):
     confirm_remind_hours: float = Field(_ERRANDS.confirm_remind_hours, gt=0, le=720)
     confirm_close_hours: float = Field(_ERRANDS.confirm_close_hours, gt=0, le=720)
     town_step: int = Field(_ERRANDS.town_step, ge=1, le=100)
+    volunteer_capacity: int = Field(_ERRANDS.volunteer_capacity, ge=0, le=50)
 
     def rules(self) -> ErrandRules:
         return ErrandRules(**self.model_dump())

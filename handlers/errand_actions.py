@@ -81,8 +81,9 @@ async def on_assign(query: CallbackQuery, callback_data: ErrandCb, session: Asyn
         if not people:
             await message.answer(t("errand_no_rota", id=errand.id))
             return
-        await message.answer(t("errand_pick_volunteer", id=errand.id),
-                             reply_markup=ekb.rota(errand.id, people))
+        await message.answer(t("errand_pick_volunteer", id=errand.id), reply_markup=ekb.rota(
+            errand.id, people, await errands.held(session, [p.id for p in people]),
+            ctx.errands.volunteer_capacity))
         return
     chosen = await ctx.errand_lifecycle(session).assign(errand, me, callback_data.arg)
     await _done(query, session, errand, Party.ORGANISER,

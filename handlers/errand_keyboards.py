@@ -124,10 +124,14 @@ def for_errand(errand: Errand, party: Party) -> InlineKeyboardMarkup | None:
     return actions(errand.id, errand.state, party)
 
 
-def rota(errand_id: int, people: list[Person]) -> InlineKeyboardMarkup:
+def rota(errand_id: int, people: list[Person], held: dict[int, int],
+         capacity: int) -> InlineKeyboardMarkup:
+    """The day's rota, each with the errands they hold (of `capacity`, when there is one)."""
     kb = InlineKeyboardBuilder()
     for person in people:
-        kb.button(text=person.name or str(person.id),
+        name = person.name or str(person.id)
+        kb.button(text=plain("errand_rota_load", name=name, held=held.get(person.id, 0),
+                             limit=capacity) if capacity else name,
                   callback_data=ErrandCb(action=ErrandAction.ASSIGN, id=errand_id,
                                          arg=person.id))
     kb.adjust(2)

@@ -41,6 +41,7 @@ WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WINDOWS = ("morning", "afternoon", "any")
 CARE = ("", "elderly_alone", "left_behind_child", "disabled")  # 重点关爱: 孤寡, 留守儿童, 残疾
 OPEN = (S.ORDERED, S.OFFERED, S.ACCEPTED, S.VISITED, S.DONE)
+HELD = (S.OFFERED, S.ACCEPTED, S.VISITED)  # what counts against a volunteer's capacity
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,12 @@ class ErrandRules:
     confirm_close_hours: float = 72.0
     # More 驿站 taking errands than this: a resident picks the town (镇/街道) first.
     town_step: int = 8
+    # Errands one volunteer may hold at once (offered, accepted or 已上门); a volunteer at
+    # it is skipped down the rota and cannot be assigned more. 0: no limit.
+    volunteer_capacity: int = 3
+
+    def full(self, held: int) -> bool:
+        return 0 < self.volunteer_capacity <= held
 
     def credit(self, item: str) -> tuple[float, int]:
         return self.item_hours.get(item, self.hours), self.item_points.get(item, self.points)
@@ -298,6 +305,15 @@ async def orderer_line(session: AsyncSession, errand: Errand) -> Html:
              role=t("errand_orderer_role", role=block_title(head.label)) if head else "")
 
 
+async def held(session: AsyncSession, volunteer_ids: list[int]) -> dict[int, int]:
+    """Errands each volunteer holds now (offered to them, accepted or 已上门)."""
+    rows = await session.execute(
+        sa.select(Errand.volunteer_id, sa.func.count()).where(
+            Errand.volunteer_id.in_(volunteer_ids), Errand.state.in_(HELD))
+        .group_by(Errand.volunteer_id))
+    return {vid: n for vid, n in rows.tuples() if vid is not None}
+
+
 async def organiser_chats(session: AsyncSession, venue_id: int) -> list[int]:
     rows = await session.scalars(
         sa.select(Person.tg_user_id).join(Membership, Membership.person_id == Person.id)
@@ -419,6 +435,10 @@ class ErrandLifecycle:
                        if v.id == volunteer_id), None)
         if chosen is None:
             raise InvalidInput("err_errand_not_volunteer")
+        load = (await held(self.session, [chosen.id])).get(chosen.id, 0)
+        if errand.volunteer_id != chosen.id and self.rules.full(load):
+            raise InvalidInput("err_errand_volunteer_full", name=chosen.name,
+                               limit=self.rules.volunteer_capacity)
         await self._offer(errand, organiser, A.ASSIGN, chosen)
         return chosen
 
@@ -528,8 +548,11 @@ class ErrandLifecycle:
         runs out the errand goes back to the organiser, who is told."""
         place = await venue(self.session, errand.venue_id)
         tried = set(errand.offered or [])
-        nxt = next((v for v in await rota(self.session, place, errand.wanted_day)
-                    if v.id not in tried), None)
+        on_rota = await rota(self.session, place, errand.wanted_day)
+        loads = await held(self.session, [v.id for v in on_rota])
+        # Down the rota: the first not asked yet who has room for one more.
+        nxt = next((v for v in on_rota
+                    if v.id not in tried and not self.rules.full(loads.get(v.id, 0))), None)
         if nxt is None:
             errand.volunteer_id = errand.offer_until = None
             self._move(errand, actor, action, S.ORDERED, exhausted=True)

@@ -28,6 +28,7 @@ from services import errands, privacy, sweeps
 from services.clock import ManualClock
 from services.context import ServiceContext
 from services.errands import ErrandAction, ErrandRules
+from services.errors import InvalidInput
 from services.org_import import OrgImportError, import_org
 from services.outbox import URGENT
 from services.texts import plain, t
@@ -156,7 +157,7 @@ async def test_unsatisfied_back_to_organiser_and_rota_runs_out(harness: Harness,
     await harness.deliver()
     organiser = await chat(harness, org, "org-shjd-01")
     await organiser.press(plain("btn_errand_assign"))
-    await organiser.press("颜海涛")
+    await organiser.press("颜海涛（0/3）")  # the errands each holds, of errands.volunteer_capacity
     await harness.deliver()
     vol1, vol2 = await chat(harness, org, "vol-1"), await chat(harness, org, "vol-2")
     await vol1.press(plain("btn_errand_decline"))  # -> vol-2, the next on Monday's rota
@@ -165,7 +166,7 @@ async def test_unsatisfied_back_to_organiser_and_rota_runs_out(harness: Harness,
     await harness.deliver()
     assert organiser.last.text.startswith(plain("ob_errand_exhausted", summary="")[:10])
     await organiser.press(plain("btn_errand_assign"))
-    await organiser.press("曾庆华")
+    await organiser.press("曾庆华（0/3）")
     await harness.deliver()
     await vol2.press(plain("btn_errand_accept"))
     await vol2.press(plain("btn_errand_complete"))
@@ -481,3 +482,37 @@ async def test_many_venues_ask_for_the_town_first(engine: AsyncEngine, org: Org,
     await u.press("泗河街道（1）")
     await u.press("泗河社区红帆驿站")
     assert u.last.text == t("wish_ask_text")
+
+
+async def test_a_volunteer_at_capacity_is_skipped_and_cannot_be_assigned(
+        session: AsyncSession, org: Org, ctx: ServiceContext, clock: ManualClock) -> None:
+    """errands.volunteer_capacity = 1: vol-1 holds an accepted errand, so the next one goes
+    down the rota to vol-2, and assigning vol-1 by hand is refused with a Chinese answer;
+    once vol-1 has finished, they can be assigned again."""
+    rules = ErrandRules(volunteer_capacity=1)
+    life = errands.ErrandLifecycle(session, clock, ctx.calendar, rules)
+    venue = (await session.scalars(sa.select(Venue).where(Venue.code == "RS-SHJD-01"))).one()
+    resident = Person(name="居民", tg_user_id=7701, created_at=clock.now())
+    session.add(resident)
+    organiser, vol1 = await org.person("org-shjd-01"), await org.person("vol-1")
+
+    async def order(n: int) -> Errand:
+        errand = await life.order(resident, errands.ErrandDraft(
+            key=f"cap-{n}", venue_id=venue.id, item="其他", name="张大爷", age=75,
+            address="泗河社区1号楼101", phone="13800000000", day="2026-11-30",
+            window="any"))
+        await session.flush()
+        return errand
+
+    first = await order(1)
+    assert (await life.auto(first, organiser)) == vol1  # Monday's rota: vol-1, vol-2
+    await life.accept(first, vol1)
+    second = await order(2)
+    chosen = await life.auto(second, organiser)
+    assert chosen is not None and chosen.code == "vol-2"  # vol-1 is full
+    with pytest.raises(InvalidInput) as refused:
+        await life.assign(second, organiser, vol1.id)
+    assert refused.value.key == "err_errand_volunteer_full"
+    await life.complete(first, vol1, "好了", None)  # done: no longer held
+    assert (await life.assign(second, organiser, vol1.id)) == vol1
+    assert (await errands.held(session, [vol1.id])) == {vol1.id: 1}
