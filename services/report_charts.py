@@ -198,8 +198,6 @@ def _table(fig: Any, top: float, title: str, header: list[str], rows: list[list[
 
 
 def _draw_errands(fig: Any, report: Report, f: ErrandFigures, generated: str) -> None:
-    from services.errand_stats import ranking
-
     words = period_words(report)
     fig.text(0.5, 0.965, "民意快车 红色代办月度通报", ha="center", fontsize=18)
     fig.text(0.5, 0.94, f"{scope_words(report)}　{words['first']} 至 {words['last']}",
@@ -219,12 +217,12 @@ def _draw_errands(fig: Any, report: Report, f: ErrandFigures, generated: str) ->
     header = ["排名", "{}", "确认完成", "服务时长", "积分", "志愿者"]
     widths = [0.08, 0.4, 0.13, 0.13, 0.13, 0.13]
     top = 0.77
-    for title, label, rows in (("驿站积分排名", "红帆驿站", f.venues),
-                               ("双报到单位积分排名", "双报到单位", f.units)):
-        ranked = [r for r in ranking(rows)
-                  if f.shown_units is None or rows is f.venues or r[1] in f.shown_units]
-        if not ranked and rows is f.venues and f.shown_units is not None:
-            continue  # a unit leader's 通报 ranks their units only
+    for title, label, rows, only in (
+            ("驿站积分排名", "红帆驿站", f.venues, f.shown_venues),
+            ("双报到单位积分排名", "双报到单位", f.units, f.shown_units)):
+        ranked = f.shown(rows)  # in a scope, its own rows with their county rank
+        if only is not None and not ranked:
+            continue  # a unit leader's 通报 has no 驿站 ranking
         cells = [[str(rank), name[:18], f"{x.errands:,}", f"{x.hours:g}", f"{x.points:,}",
                   str(len(x.volunteers))] for rank, name, x in ranked[:8]]
         more = f"另有 {len(ranked) - 8} 个见明细表（/stats export）" if len(ranked) > 8 else ""

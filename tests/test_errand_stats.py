@@ -162,6 +162,14 @@ async def test_workbook_and_pdf_have_the_errand_sheets_and_page(
                      "县城市管理局", "75.0%", "3 小时", "按事项的点单与办完"):
         assert expected in page, expected
 
+    # A unit leader's 通报: their unit's row with its county rank, no 驿站 ranking.
+    cg = await org.unit("CG")
+    pdf = await reports.monthly_report(session, ctx, *NOVEMBER, stats.Appraisal(),
+                                       stats.Scope(frozenset({cg.id}), ("县城市管理局",)))
+    page = PdfReader(io.BytesIO(pdf)).pages[1].extract_text()
+    assert "县城市管理局" in page and "66.7%" in page
+    assert "驿站积分排名" not in page and "县住房和城乡建设局" not in page
+
     # A unit leader's workbook: their unit's row of the ranking of units, no 驿站 sheet.
     leader = await chat(harness, org, "staff-cg-leader")
     await leader.say("/stats export 2026-11")
