@@ -63,6 +63,7 @@ PERSONAS = (
     Persona("organiser", "红帆驿站组织员", "org-shjd-01", 10008),
     Persona("volunteer", "红色代办志愿者", "vol-1", 10009),
     Persona("town", "泗河街道工作人员", "staff-shjd-1", 10010),
+    Persona("block_head", "楼栋长（替人点单）", "head-shjd-01", 10011),
 )
 
 
