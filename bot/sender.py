@@ -268,9 +268,15 @@ class OutboxSender:
         spec = row.keyboard or {}
         if spec.get("kind") == Keyboard.EDIT:  # a card already sent: the buttons of now
             args = spec.get("args") or {}
+            card = args.get("card")
+            if card in (Keyboard.ERRAND, Keyboard.WISH):  # the state it had when queued
+                inner = {k: v for k, v in args.items() if k not in ("card", "message_id")}
+                markup = (render_keyboard(outbox.keyboard(Keyboard(card), **inner))
+                          if inner.get("state") else None)
+            else:
+                markup = await self._card_markup(card, args.get("ticket_id"))
             await self.bot.edit_message_reply_markup(
-                chat_id=row.chat_id, message_id=int(args["message_id"]),
-                reply_markup=await self._card_markup(args.get("card"), args.get("ticket_id")))
+                chat_id=row.chat_id, message_id=int(args["message_id"]), reply_markup=markup)
             return int(args["message_id"])
         markup = (await self._card_markup(spec.get("kind"), (spec.get("args") or {}).get(
             "ticket_id")) if spec.get("kind") in CARDS else render_keyboard(row.keyboard))

@@ -74,6 +74,7 @@ async def on_assign(query: CallbackQuery, callback_data: ErrandCb, session: Asyn
                     ctx: ServiceContext, me: Person) -> None:
     errand = await _load(session, me, callback_data)
     if callback_data.arg == 0:  # show the day's rota to choose from
+        errands.check(errand, A.ASSIGN)
         venue = await errands.venue(session, errand.venue_id)
         people = await errands.rota(session, venue, errand.wanted_day)
         await query.answer()
@@ -86,8 +87,11 @@ async def on_assign(query: CallbackQuery, callback_data: ErrandCb, session: Asyn
             ctx.errands.volunteer_capacity))
         return
     chosen = await ctx.errand_lifecycle(session).assign(errand, me, callback_data.arg)
-    await _done(query, session, errand, Party.ORGANISER,
-                t("errand_offered_to", id=errand.id, volunteer=chosen.name))
+    await session.commit()
+    await query.answer()
+    # The picker becomes what was done: no list left to pick from again.
+    await (await _message(query)).edit_text(
+        t("errand_offered_to", id=errand.id, volunteer=chosen.name), reply_markup=None)
 
 
 async def on_auto(query: CallbackQuery, callback_data: ErrandCb, session: AsyncSession,
@@ -134,26 +138,43 @@ async def on_complete(query: CallbackQuery, callback_data: ErrandCb, state: FSMC
                       session: AsyncSession, me: Person) -> None:
     """Ask for the result first; the errand is completed when it arrives."""
     errand = await _load(session, me, callback_data)
-    if errand.state not in errands.TRANSITIONS[A.COMPLETE].sources:
-        from services.errors import IllegalTransition
-
-        raise IllegalTransition()
+    errands.check(errand, A.COMPLETE)
     await state.set_state(Result.note)
     await state.set_data({"errand_id": errand.id})
     await query.answer()
-    await (await _message(query)).answer(t("errand_ask_result"),
-                                         reply_markup=kb.cancel_only())
+    await (await _message(query)).answer(
+        t("errand_ask_result", id=errand.id, limit=errands.MAX_RESULT_PHOTOS),
+        reply_markup=kb.cancel_only())
+
+
+async def on_result_photo(message: Message, state: FSMContext) -> None:
+    """A photo without a caption is kept (up to the limit); the text then completes."""
+    assert message.photo
+    data = await state.get_data()
+    if data.get("photo"):
+        await message.answer(t("errand_result_photo_limit", limit=errands.MAX_RESULT_PHOTOS))
+        return
+    await state.update_data(photo=message.photo[-1].file_id)
+    await message.answer(t("errand_result_photo_saved", id=data["errand_id"]))
 
 
 async def on_result(message: Message, state: FSMContext, session: AsyncSession,
                     ctx: ServiceContext, me: Person) -> None:
-    errand = await errands.for_volunteer(session, me, (await state.get_data())["errand_id"])
-    photo = message.photo[-1].file_id if message.photo else None
+    """The result text (or a captioned photo) completes the errand with the photo kept."""
+    data = await state.get_data()
+    errand = await errands.for_volunteer(session, me, data["errand_id"])
+    photo = data.get("photo")
+    dropped = bool(message.photo) and photo is not None
+    if message.photo and photo is None:
+        photo = message.photo[-1].file_id
     await ctx.errand_lifecycle(session).complete(
         errand, me, message.text or message.caption or "", photo)
     await state.clear()
     await session.commit()
-    await message.answer(t("errand_completed_you", id=errand.id), reply_markup=kb.main_menu(me))
+    done = t("errand_completed_you", id=errand.id)
+    if dropped:  # the captioned photo was one too many: said, not silently lost
+        done = t("errand_result_photo_limit", limit=errands.MAX_RESULT_PHOTOS) + "\n" + done
+    await message.answer(done, reply_markup=kb.main_menu(me))
 
 
 async def on_rate(query: CallbackQuery, callback_data: ErrandCb, session: AsyncSession,
@@ -198,7 +219,8 @@ async def on_stats(message: Message, session: AsyncSession, ctx: ServiceContext,
     if start is None or end is None or end - start > dt.timedelta(days=3 * 366):
         await message.answer(t("errand_stats_usage"))
         return
-    figures = await errand_stats.compute(session, start, end, venue_ids)
+    figures = await errand_stats.compute(session, start, end, venue_ids,
+                                         now=ctx.clock.now().astimezone(tz))
     await message.answer(errand_stats.summary_text(
         figures, start.date(), (end - dt.timedelta(days=1)).date()))
 
@@ -211,6 +233,8 @@ def make_router() -> Router:
                             (A.BASIC, on_rate), (A.UNSATISFIED, on_rate),
                             (A.CANCEL, on_cancel)):
         router.callback_query.register(handler, ErrandCb.filter(F.action == action))
+    router.message.register(on_result_photo, StateFilter(Result.note), F.photo,
+                            ~F.caption)
     router.message.register(on_result, StateFilter(Result.note), F.text | F.photo,
                             ~F.text.in_(kb.menu_texts()))
     for command, handler in (("orders", show_queue), ("volunteer", volunteer),

@@ -227,6 +227,9 @@ async def my_errands(message: Message, session: AsyncSession, me: Person) -> Non
         await message.answer(
             t("errand_mine_line", id=errand.id, item=errand.item,
               day=f"{errand.wanted_day.month}月{errand.wanted_day.day}日",
+              # 替人点单 (a 三长 for several elders): whom each is for
+              served=t("errand_mine_served", name=errand.beneficiary_name)
+              if errand.for_other else "",
               state=t(f"errand_state_{errand.state}")),
             reply_markup=ekb.for_errand(errand, errands.Party.ORDERER))
 

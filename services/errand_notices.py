@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Errand, Person, Venue
-from services.outbox import NORMAL, URGENT, Keyboard, enqueue, keyboard
+from services.outbox import NORMAL, URGENT, Keyboard, enqueue, keyboard, refresh_copies
 from services.texts import Html, esc, fmt_moment, t
 
 
@@ -68,6 +68,15 @@ class ErrandNotices:
         """Every message of an errand for someone over 70 or 重点关爱 goes out first."""
         message.setdefault("priority", URGENT if errand.priority else NORMAL)
         enqueue(self.session, chats, **message)
+
+    async def refresh(self, errand: Errand, now: dt.datetime) -> None:
+        """The errand's state changed: every card of it already sent shows the buttons of
+        now (the new-order card loses 按轮值派单 once assigned, an invitation 已完成 once
+        done); an invitation that went to someone else loses its buttons."""
+        volunteer = await self._chat(errand.volunteer_id)
+        await refresh_copies(
+            self.session, Keyboard.ERRAND, "errand_id", errand.id, errand.state.value, now,
+            lambda chat_id, party: party != "volunteer" or chat_id in volunteer)
 
     async def ordered(self, errand: Errand, venue: Venue, now: dt.datetime) -> None:
         self._send(errand, await self._organisers(venue.id), kind="errand_new", now=now,

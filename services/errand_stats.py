@@ -7,7 +7,8 @@ monthly ranking of 驿站 and of 双报到 units by the points their volunteers 
   over `elderly_age` or 重点关爱 (they come first) / cancelled by whoever ordered;
 - accepted, time to accept: of those ordered, accepted by a volunteer / hours from 点单
   to 接单 (mean and median; and the mean of those that come first, to see they do);
-- completed: of those ordered, marked 已完成 (完成率 = completed / (ordered - cancelled));
+- completed: of those ordered, marked 已完成 (完成率 = completed / (ordered - cancelled -
+  not yet due), an order still open whose wanted day has not passed counting neither way);
 - rated / satisfied / unrated: of those ordered, rated by whoever ordered / 满意 or
   基本满意 (满意率 = satisfied / rated) / closed with no rating after the confirmation
   timeout (未评价: not in the 满意率, see docs/errands.md);
@@ -76,6 +77,7 @@ class ErrandFigures:
     accepted: int = 0
     completed: int = 0
     cancelled: int = 0
+    not_due: int = 0  # still open, its wanted day not passed yet: not in the 完成率
     rated: int = 0
     satisfied: int = 0  # 满意 + 基本满意
     unrated: int = 0  # closed without a rating (the confirmation timed out)
@@ -112,7 +114,7 @@ class ErrandFigures:
 
     @property
     def completion(self) -> float | None:
-        return ratio(self.completed, self.ordered - self.cancelled)
+        return ratio(self.completed, self.ordered - self.cancelled - self.not_due)
 
     @property
     def satisfaction(self) -> float | None:
@@ -152,11 +154,15 @@ def scope(person: Person) -> list[int] | None:
 
 async def compute(session: AsyncSession, start: dt.datetime, end: dt.datetime,
                   venue_ids: list[int] | None = None,
-                  unit_ids: frozenset[int] | None = None) -> ErrandFigures:
+                  unit_ids: frozenset[int] | None = None,
+                  now: dt.datetime | None = None) -> ErrandFigures:
     """The figures of the module docstring for [start, end), in a 驿站 scope (`venue_ids`)
     or a unit scope (`unit_ids`, the 双报到 units of a unit leader), else the county.
-    The rankings are always the county's; a scope says which of their rows are shown."""
+    The rankings are always the county's; a scope says which of their rows are shown.
+    An order still open on a wanted day not before `now` (local; default `end`) is not due
+    yet: the 完成率 leaves it out."""
     figures = ErrandFigures()
+    today = min(end, now or end).date()
     unit_of = dict((await session.execute(
         sa.select(Membership.person_id, Membership.unit_id)
         .where(Membership.role == Role.VOLUNTEER, Membership.unit_id.is_not(None))))
@@ -181,11 +187,12 @@ async def compute(session: AsyncSession, start: dt.datetime, end: dt.datetime,
                 [p for p, u in unit_of.items() if u in unit_ids]))))
     stmt = sa.select(Errand.id, Errand.created_at, Errand.closed_at, Errand.accepted_at,
                      Errand.done_at, Errand.state, Errand.priority, Errand.item, Errand.rating,
-                     Errand.hours, Errand.points, Errand.venue_id, Errand.volunteer_id).where(
+                     Errand.hours, Errand.points, Errand.venue_id, Errand.volunteer_id,
+                     Errand.wanted_day).where(
         sa.or_(sa.and_(Errand.created_at >= start, Errand.created_at < end),
                sa.and_(Errand.closed_at >= start, Errand.closed_at < end)))
     for (errand_id, created, closed, accepted, done, state, priority, item, rating, hours,
-         points, venue_id, volunteer_id) in await session.execute(stmt):
+         points, venue_id, volunteer_id, wanted_day) in await session.execute(stmt):
         unit_id = unit_of.get(volunteer_id)
         confirmed = closed is not None and start <= closed < end
         if confirmed:  # the rankings are the county's, whatever the scope
@@ -201,6 +208,8 @@ async def compute(session: AsyncSession, start: dt.datetime, end: dt.datetime,
             figures.priority += priority
             figures.by_item[item] += 1
             figures.cancelled += state == ErrandState.CANCELLED
+            figures.not_due += (done is None and state != ErrandState.CANCELLED
+                                and wanted_day >= today)
             if accepted is not None:
                 figures.accepted += 1
                 waited = (accepted - created).total_seconds() / 3600
@@ -257,7 +266,9 @@ def body_lines(f: ErrandFigures, top: int = 5) -> list[Html]:
             if line:
                 lines.append(t(top_key, ranking=line))
             continue
-        lines += [t(own_key, name=name, rank=rank, of=len(rows), errands=tally.errands,
+        lines += [t(own_key, name=name, errands=tally.errands,
+                    rank=t("errand_rank_of", rank=rank, of=len(rows))
+                    if tally.points or tally.errands else t("errand_rank_none"),
                     hours=f"{tally.hours:g}", points=tally.points,
                     volunteers=len(tally.volunteers))
                   for rank, name, tally in f.shown(rows)]

@@ -34,7 +34,7 @@ from models import ErrandState as S
 from services import errand_notices, privacy
 from services.clock import Clock
 from services.deadlines import WorkingCalendar
-from services.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
+from services.errors import InvalidInput, NotAllowed, NotFound
 from services.texts import Html, plain, t
 
 WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -42,6 +42,7 @@ WINDOWS = ("morning", "afternoon", "any")
 CARE = ("", "elderly_alone", "left_behind_child", "disabled")  # 重点关爱: 孤寡, 留守儿童, 残疾
 OPEN = (S.ORDERED, S.OFFERED, S.ACCEPTED, S.VISITED, S.DONE)
 HELD = (S.OFFERED, S.ACCEPTED, S.VISITED)  # what counts against a volunteer's capacity
+MAX_RESULT_PHOTOS = 1  # 已完成: the photo an errand's result keeps (Errand.result_photo)
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,14 @@ TRANSITIONS: dict[ErrandAction, Transition] = {
 }
 RATINGS = (A.SATISFIED, A.BASIC, A.UNSATISFIED)
 UNRATED = "unrated"  # the rating of an errand closed by the confirmation timeout
+
+
+def check(errand: Errand, action: ErrandAction) -> None:
+    """A press of a button the errand's state no longer allows (a stale card): refused
+    with what the errand is now."""
+    if errand.state not in TRANSITIONS[action].sources:
+        raise InvalidInput("err_errand_state", id=errand.id,
+                           state=plain(f"errand_now_{errand.state}"))
 
 
 def actions_for(state: S, party: Party) -> list[ErrandAction]:
@@ -376,17 +385,19 @@ class ErrandLifecycle:
         self.notices = errand_notices.ErrandNotices(session, calendar.tz)
 
     def _check(self, errand: Errand, action: ErrandAction) -> None:
-        if errand.state not in TRANSITIONS[action].sources:
-            raise IllegalTransition()
+        check(errand, action)
 
-    def _move(self, errand: Errand, actor: Person | None, action: ErrandAction, to: S,
-              note: str = "", **data: Any) -> None:
+    async def _move(self, errand: Errand, actor: Person | None, action: ErrandAction, to: S,
+                    note: str = "", **data: Any) -> None:
         now = self.clock.now()
         self.session.add(ErrandEvent(errand_id=errand.id, actor_id=actor.id if actor else None,
                                      action=action.value, from_state=errand.state,
                                      to_state=to.value, note=note, data=data, at=now))
+        changed = errand.state != to or action in (A.ASSIGN, A.DECLINE, A.LAPSE)
         errand.state = to
         errand.updated_at = now
+        if changed:  # the buttons on every copy of its cards change
+            await self.notices.refresh(errand, now)
 
     async def order(self, orderer: Person, draft: ErrandDraft) -> Errand:
         """点单. A second confirm of the same draft returns the errand it made."""
@@ -454,7 +465,7 @@ class ErrandLifecycle:
             raise NotAllowed()
         errand.offer_until = None
         errand.accepted_at = self.clock.now()
-        self._move(errand, volunteer, A.ACCEPT, S.ACCEPTED)
+        await self._move(errand, volunteer, A.ACCEPT, S.ACCEPTED)
         await self.notices.accepted(errand, volunteer, self.clock.now())
 
     async def decline(self, errand: Errand, volunteer: Person) -> Person | None:
@@ -472,7 +483,7 @@ class ErrandLifecycle:
         self._check(errand, A.VISIT)
         if errand.volunteer_id != volunteer.id:
             raise NotAllowed()
-        self._move(errand, volunteer, A.VISIT, S.VISITED)
+        await self._move(errand, volunteer, A.VISIT, S.VISITED)
         await self.notices.visited(errand, volunteer, self.clock.now())
 
     async def complete(self, errand: Errand, volunteer: Person, note: str,
@@ -481,7 +492,7 @@ class ErrandLifecycle:
         if errand.volunteer_id != volunteer.id:
             raise NotAllowed()
         note = (note or "").strip()
-        if not note and not photo:
+        if not note:  # a photo alone says nothing to whoever ordered: the text closes it
             raise InvalidInput("err_errand_result")
         errand.result_note, errand.result_photo = note[:2000], photo
         errand.done_at = now = self.clock.now()
@@ -489,7 +500,7 @@ class ErrandLifecycle:
         close = dt.timedelta(hours=self.rules.confirm_close_hours)
         errand.remind_at = now + remind if remind < close else None
         errand.close_at = now + close
-        self._move(errand, volunteer, A.COMPLETE, S.DONE, note[:2000])
+        await self._move(errand, volunteer, A.COMPLETE, S.DONE, note[:2000])
         await self.notices.completed(errand, self.clock.now())
 
     async def rate(self, errand: Errand, orderer: Person, rating: ErrandAction) -> None:
@@ -504,19 +515,20 @@ class ErrandLifecycle:
         if rating == A.UNSATISFIED:  # back to the organiser, who assigns it again
             volunteer_id = errand.volunteer_id
             errand.volunteer_id, errand.offered, errand.offer_until = None, [], None
-            self._move(errand, orderer, rating, S.ORDERED, volunteer_id=volunteer_id)
+            await self._move(errand, orderer, rating, S.ORDERED, volunteer_id=volunteer_id)
             await self.notices.unsatisfied(errand, now)
             return
         errand.hours, errand.points = self.rules.credit(errand.item)
         errand.closed_at = now
-        self._move(errand, orderer, rating, S.CLOSED, hours=errand.hours, points=errand.points)
+        await self._move(errand, orderer, rating, S.CLOSED, hours=errand.hours,
+                         points=errand.points)
         await self.notices.closed(errand, now)
 
     async def remind(self, errand: Errand) -> None:
         """The sweep: 已完成 and not confirmed after `confirm_remind_hours`: ask again."""
         self._check(errand, A.REMIND)
         errand.remind_at = None
-        self._move(errand, None, A.REMIND, S.DONE)
+        await self._move(errand, None, A.REMIND, S.DONE)
         await self.notices.confirm_reminder(errand, self.clock.now())
 
     async def timeout(self, errand: Errand) -> None:
@@ -528,7 +540,7 @@ class ErrandLifecycle:
         errand.remind_at = errand.close_at = None
         errand.hours, errand.points = self.rules.credit(errand.item)
         errand.closed_at = now
-        self._move(errand, None, A.TIMEOUT, S.CLOSED, hours=errand.hours,
+        await self._move(errand, None, A.TIMEOUT, S.CLOSED, hours=errand.hours,
                    points=errand.points)
         await self.notices.timed_out(errand, now)
 
@@ -538,7 +550,7 @@ class ErrandLifecycle:
             raise NotAllowed()
         offered_to = errand.volunteer_id if errand.state == S.OFFERED else None
         errand.offer_until = None
-        self._move(errand, orderer, A.CANCEL, S.CANCELLED)
+        await self._move(errand, orderer, A.CANCEL, S.CANCELLED)
         await self.notices.cancelled(errand, offered_to, self.clock.now())
 
     # -- offering down the rota -------------------------------------------------------
@@ -555,7 +567,7 @@ class ErrandLifecycle:
                     if v.id not in tried and not self.rules.full(loads.get(v.id, 0))), None)
         if nxt is None:
             errand.volunteer_id = errand.offer_until = None
-            self._move(errand, actor, action, S.ORDERED, exhausted=True)
+            await self._move(errand, actor, action, S.ORDERED, exhausted=True)
             await self.notices.exhausted(errand, self.clock.now())
             return None
         await self._offer(errand, actor, action, nxt)
@@ -569,7 +581,7 @@ class ErrandLifecycle:
         errand.offered = [*(errand.offered or []), volunteer.id]
         errand.offer_until = self.calendar.add_working_time(
             now, dt.timedelta(hours=self.rules.offer_hours))
-        self._move(errand, actor, action, S.OFFERED, volunteer_id=volunteer.id,
+        await self._move(errand, actor, action, S.OFFERED, volunteer_id=volunteer.id,
                    previous=previous)
         await self.notices.offered(errand, volunteer, now)
 

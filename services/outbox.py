@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +59,31 @@ CARDS = frozenset({Keyboard.ASSIGNMENT, Keyboard.TRIAGE})
 def keyboard(kind: Keyboard, **args: Any) -> dict[str, Any]:
     """An abstract keyboard the bot layer renders with its CallbackData factories."""
     return {"kind": Keyboard(kind).value, "args": args}
+
+
+async def refresh_copies(session: AsyncSession, card: Keyboard, ref: str, ref_id: int,
+                         state: str, now: dt.datetime,
+                         keeps: Callable[[int, str], bool]) -> None:
+    """Every copy already sent of an errand's (wish's) messages with buttons (`card`, its
+    id in the keyboard's `ref`) gets the buttons of `state` for its party, or none where
+    `keeps(chat_id, party)` says that chat no longer acts on it (an offer that went to
+    the next volunteer, a wish someone else claimed): one edit per copy, through the
+    outbox like any push."""
+    sent = await session.execute(
+        sa.select(OutboxMessage.chat_id, OutboxMessage.tg_message_id, OutboxMessage.keyboard)
+        .where(OutboxMessage.keyboard["kind"].as_string() == card.value,
+               OutboxMessage.keyboard["args"][ref].as_integer() == ref_id,
+               OutboxMessage.state == OutboxState.SENT,
+               OutboxMessage.tg_message_id.is_not(None))
+        .order_by(OutboxMessage.id))
+    for chat_id, message_id, spec in sent:
+        party = str(((spec or {}).get("args") or {}).get("party", ""))
+        args: dict[str, Any] = {ref: ref_id, "party": party}
+        if keeps(chat_id, party):
+            args["state"] = state
+        enqueue(session, [chat_id], kind="card_edit", text="", now=now, priority=URGENT,
+                markup=keyboard(Keyboard.EDIT, card=card.value, message_id=message_id,
+                                **args))
 
 
 def enqueue(

@@ -699,7 +699,8 @@ TEXTS: dict[str, str] = {
         "已点单，代办单号 #{id}。驿站组织员会尽快安排志愿者，接单后会通知您。"
     ),
     "errand_mine_empty": "您还没有点过代办。",
-    "errand_mine_line": "#{id} {item} {day} —— {state}",
+    "errand_mine_line": "#{id} {item} {day}{served} —— {state}",
+    "errand_mine_served": "，为 {name}",
     "errand_state_ordered": "待派单",
     "errand_state_offered": "待志愿者接单",
     "errand_state_accepted": "志愿者已接单",
@@ -716,7 +717,12 @@ TEXTS: dict[str, str] = {
     "errand_accepted_you": "您已接单。\n{summary}",
     "errand_declined": "已婉拒代办单 #{id}，已转给下一位志愿者。",
     "errand_visited_you": "已记录：代办单 #{id} 已上门。",
-    "errand_ask_result": "请发送办理结果说明（可附一张照片，文字写在照片说明里）：",
+    "errand_ask_result": (
+        "请发送办理结果说明，发出文字即完成代办单 #{id}。"
+        "可先发{limit}张照片（或把文字写在照片说明里一起发）："
+    ),
+    "errand_result_photo_saved": "已收到照片。请再发送办理结果文字，即完成代办单 #{id}。",
+    "errand_result_photo_limit": "结果照片最多{limit}张，这张没有保存。",
     "errand_completed_you": "已记录：代办单 #{id} 已完成，等待点单人确认。",
     "errand_rated": "感谢评价！代办单 #{id}：{rating}。",
     "errand_rated_bad": "抱歉没让您满意，代办单 #{id} 已退回驿站重新安排。",
@@ -759,12 +765,14 @@ TEXTS: dict[str, str] = {
     "errand_stats_venues": "驿站积分排名：{ranking}",
     "errand_stats_units": "双报到单位积分排名：{ranking}",
     "errand_rank_item": "{rank}. {name} {points}分（{hours}小时）",
+    "errand_rank_of": "第 {rank}/{of} 名",
+    "errand_rank_none": "暂无排名（尚无确认完成的代办）",
     "errand_stats_venue_rank": (
-        "{name}：全县驿站积分第 {rank}/{of} 名，{volunteers} 名志愿者确认完成代办 "
+        "{name}：全县驿站积分{rank}，{volunteers} 名志愿者确认完成代办 "
         "{errands} 件，服务 {hours} 小时，积分 {points}"
     ),
     "errand_stats_unit_rank": (
-        "双报到单位 {name}：全县第 {rank}/{of} 名，{volunteers} 名志愿者确认完成代办 "
+        "双报到单位 {name}：全县{rank}，{volunteers} 名志愿者确认完成代办 "
         "{errands} 件，服务 {hours} 小时，积分 {points}"
     ),
     "errand_stats_section": "【红色代办】",
@@ -878,7 +886,22 @@ TEXTS: dict[str, str] = {
     "err_errand_not_volunteer": "该志愿者不在本驿站的服务队中。",
     "err_errand_volunteer_full": "{name} 手上已有 {limit} 件代办未完成，请指派其他志愿者。",
     "errand_rota_load": "{name}（{held}/{limit}）",
-    "err_errand_result": "请写一句办理结果，或发一张照片。",
+    "err_errand_result": "请写一句办理结果（文字，或写在照片说明里）。",
+    "err_errand_state": "代办单 #{id} {state}，这个按钮已失效。",
+    "errand_now_ordered": "正在等待派单",
+    "errand_now_offered": "已派给志愿者，正在等待接单",
+    "errand_now_accepted": "已由志愿者接单",
+    "errand_now_visited": "志愿者已上门",
+    "errand_now_done": "已完成，正在等待点单人确认",
+    "errand_now_closed": "已完成并确认",
+    "errand_now_cancelled": "已取消",
+    "err_wish_state": "微心愿 #{id} {state}，这个按钮已失效。",
+    "wish_now_submitted": "正在等待驿站审核",
+    "wish_now_published": "已发布，正在等待认领",
+    "wish_now_claimed": "已被认领",
+    "wish_now_fulfilled": "已实现",
+    "wish_now_rejected": "不予发布",
+    "err_wish_claimed_other": "这个微心愿 #{id} 已被他人认领。",
     "cli_bad_token": "telegram.token 格式不正确：应为 BotFather 给出的 “123456:ABC…” 形式。",
 }
 

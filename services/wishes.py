@@ -16,9 +16,9 @@ from models import Membership, Person, Place, Role, Venue, Wish, WishEvent
 from models import WishState as S
 from services import errands, privacy
 from services.clock import Clock
-from services.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
-from services.outbox import NORMAL, Keyboard, enqueue, keyboard
-from services.texts import esc, t
+from services.errors import InvalidInput, NotAllowed, NotFound
+from services.outbox import NORMAL, Keyboard, enqueue, keyboard, refresh_copies
+from services.texts import esc, plain, t
 
 
 class WishAction(enum.StrEnum):
@@ -96,7 +96,7 @@ async def for_helper(session: AsyncSession, person: Person, wish_id: int) -> Wis
     if not await _helps(session, person, wish.venue_id):
         raise NotFound()
     if wish.claimer_id not in (None, person.id):  # claimed by someone else
-        raise NotFound()
+        raise InvalidInput("err_wish_claimed_other", id=wish.id)
     return wish
 
 
@@ -134,13 +134,24 @@ class WishLifecycle:
         self.clock = clock
         self.rules = rules
 
-    def _move(self, wish: Wish, actor: Person, action: WishAction, to: S) -> None:
+    def _check(self, wish: Wish, action: WishAction) -> None:
         if wish.state not in TRANSITIONS[action].sources:
-            raise IllegalTransition()
+            raise InvalidInput("err_wish_state", id=wish.id,
+                               state=plain(f"wish_now_{wish.state}"))
+
+    async def _move(self, wish: Wish, actor: Person, action: WishAction, to: S) -> None:
+        self._check(wish, action)
         now = self.clock.now()
         self.session.add(WishEvent(wish_id=wish.id, actor_id=actor.id, action=action.value,
                                    from_state=wish.state, to_state=to.value, at=now))
         wish.state, wish.updated_at = to, now
+        # Every card of it already sent shows the buttons of now; once claimed, only the
+        # claimer keeps any (认领 goes from everyone else's card).
+        claimer = await self.session.get(Person, wish.claimer_id) if wish.claimer_id else None
+        await refresh_copies(
+            self.session, Keyboard.WISH, "wish_id", wish.id, to.value, now,
+            lambda chat_id, party: party != WishParty.HELPER or claimer is None
+            or chat_id == claimer.tg_user_id)
 
     async def _resident(self, wish: Wish) -> list[int]:
         person = await self.session.get(Person, wish.resident_id)
@@ -173,7 +184,7 @@ class WishLifecycle:
         return wish
 
     async def publish(self, wish: Wish, organiser: Person) -> None:
-        self._move(wish, organiser, W.PUBLISH, S.PUBLISHED)
+        await self._move(wish, organiser, W.PUBLISH, S.PUBLISHED)
         venue = await errands.venue(self.session, wish.venue_id)
         now = self.clock.now()
         enqueue(self.session, await _helpers_chats(self.session, wish.venue_id),
@@ -183,15 +194,16 @@ class WishLifecycle:
                 text=t("ob_wish_published_resident", id=wish.id))
 
     async def reject(self, wish: Wish, organiser: Person) -> None:
-        self._move(wish, organiser, W.REJECT, S.REJECTED)
+        await self._move(wish, organiser, W.REJECT, S.REJECTED)
         enqueue(self.session, await self._resident(wish), kind="wish_rejected",
                 now=self.clock.now(), text=t("ob_wish_rejected", id=wish.id))
 
     async def claim(self, wish: Wish, helper: Person) -> None:
         if not await _helps(self.session, helper, wish.venue_id):
             raise NotAllowed()
-        self._move(wish, helper, W.CLAIM, S.CLAIMED)
+        self._check(wish, W.CLAIM)
         wish.claimer_id, wish.claimed_at = helper.id, self.clock.now()
+        await self._move(wish, helper, W.CLAIM, S.CLAIMED)
         enqueue(self.session, await self._resident(wish), kind="wish_claimed",
                 now=self.clock.now(), text=t("ob_wish_claimed", id=wish.id, name=helper.name))
 
@@ -200,7 +212,7 @@ class WishLifecycle:
             raise NotAllowed()
         if not photo:
             raise InvalidInput("err_wish_photo")
-        self._move(wish, helper, W.FULFIL, S.FULFILLED)
+        await self._move(wish, helper, W.FULFIL, S.FULFILLED)
         wish.photo, wish.fulfilled_at = photo, self.clock.now()
         chats = await self._resident(wish) + await errands.organiser_chats(
             self.session, wish.venue_id)

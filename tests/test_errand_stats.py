@@ -222,3 +222,39 @@ async def test_errand_hours_and_points_count_when_confirmed(
     assert (november.ordered, november.points, december.ordered, december.points) == (
         5, 20, 0, 10)
     assert plain("fig_errand_points") == "双报到积分"
+
+
+async def test_an_order_not_yet_due_is_not_against_the_completion_and_nothing_has_no_rank(
+        harness: Harness, org: Org, ctx: ServiceContext, clock: ManualClock,
+        session: AsyncSession) -> None:
+    """/errandstats while one order is done and another is wanted tomorrow: the open one
+    is not yet due, so the 完成率 is 100%, not 50%. A unit leader whose volunteers have
+    confirmed nothing gets no place in the county ranking (暂无), not "第 1/2 名"."""
+    sihe = await venue(session, "RS-SHJD-01")
+    resident = Person(name="居民", tg_user_id=8811, created_at=clock.now())
+    session.add(resident)
+    await session.commit()
+    organiser = await org.person("org-shjd-01")
+    vol = await org.person("vol-1")
+    life = ctx.errand_lifecycle(session)
+    today = clock.now().astimezone(TZ).date()
+    for n, day in enumerate((today, today + dt.timedelta(days=1)), start=1):
+        errand = await life.order(resident, ErrandDraft(
+            key=f"due-{n}", venue_id=sihe.id, item=errands.menu(sihe)[0], name="张大爷",
+            age=60, address="泗河社区1号楼101", phone="13800000000", day=day.isoformat(),
+            window="any"))
+        await session.commit()
+        if n == 1:
+            await life.assign(errand, organiser, vol.id)
+            await life.accept(errand, vol)
+            await life.complete(errand, vol, "办好了", None)
+            await session.commit()
+    clock.advance(dt.timedelta(days=1))  # the first one's day is over, the second's is today
+    org_chat = await chat(harness, org, "org-shjd-01")
+    await org_chat.say("/errandstats")
+    assert "点单 2 件" in org_chat.last.text and "完成率 100.0%" in org_chat.last.text
+    leader = await chat(harness, org, "staff-cg-leader")
+    await leader.say("/stats")
+    own = leader.inbox[-2].text
+    assert "双报到单位 县城市管理局：全县暂无排名（尚无确认完成的代办）" in own
+    assert "全县第" not in own

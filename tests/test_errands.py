@@ -86,11 +86,18 @@ async def test_order_offer_lapse_accept_complete_rate(harness: Harness, org: Org
     assert PHONE in organiser.last.text and "【优先】" in organiser.last.text
     assert [b for b, _ in organiser.last.buttons] == [plain("btn_errand_assign"),
                                                      plain("btn_errand_auto")]
+    new_card = organiser.last
     await organiser.press(plain("btn_errand_auto"))
     vol1, vol2 = await chat(harness, org, "vol-1"), await chat(harness, org, "vol-2")
     assert organiser.last.text == t("errand_offered_to", id=1, volunteer="颜海涛")
     await harness.deliver()
+    # The new-order card follows the state: offered, it may be re-assigned, not 轮值派单.
+    assert [b for b, _ in new_card.buttons] == [plain("btn_errand_assign")]
+    await organiser.press_data(ErrandCb(action=ErrandAction.AUTO, id=1).pack(), new_card)
+    assert organiser.last_alert() == plain("err_errand_state", id=1,
+                                           state=plain("errand_now_offered"))
     offer = vol1.last
+    accept_data = offer.buttons[0][1]
     assert PHONE not in offer.text and "泗河社区3号楼" not in offer.text  # no contact yet
     assert [b for b, _ in offer.buttons] == [plain("btn_errand_accept"),
                                             plain("btn_errand_decline")]
@@ -100,28 +107,43 @@ async def test_order_offer_lapse_accept_complete_rate(harness: Harness, org: Org
     report = await sweeps.run_sweeps(harness.sessionmaker, harness.ctx)
     assert report.done["errand_offers"] == 1
     await harness.deliver()
-    await vol1.press(plain("btn_errand_accept"), offer)  # the lapsed offer is not theirs now
+    assert offer.buttons == []  # the lapsed offer is not theirs now: its buttons went
+    await vol1.press_data(accept_data, offer)
     assert vol1.last_alert() == plain("err_not_found")
+    invitation = vol2.last
     await vol2.press(plain("btn_errand_accept"))
     assert PHONE in vol2.last.text and "泗河社区3号楼2单元101" in vol2.last.text
     await vol2.press_data(ErrandCb(action=ErrandAction.ACCEPT, id=1).pack())  # double tap
-    assert vol2.last_alert() == plain("err_illegal_transition")
+    assert vol2.last_alert() == plain("err_errand_state", id=1,
+                                      state=plain("errand_now_accepted"))
     await vol2.press(plain("btn_errand_visit"))
+    complete = vol2.last_with_buttons()
     await vol2.press(plain("btn_errand_complete"))
-    assert vol2.last.text == t("errand_ask_result")
-    await vol2.photo("receipt-1", caption="药已送到，收据在照片里")
+    assert vol2.last.text == t("errand_ask_result", id=1, limit=1)
+    # A photo without a caption is kept; one more is past the limit and said so; the text
+    # completes the errand with the photo.
+    await vol2.photo("receipt-1")
+    assert vol2.last.text == t("errand_result_photo_saved", id=1)
+    await vol2.photo("receipt-2")
+    assert vol2.last.text == t("errand_result_photo_limit", limit=1)
+    async with harness.sessionmaker() as s:
+        assert (await s.get(Errand, 1)).state == ErrandState.VISITED  # type: ignore[union-attr]
+    await vol2.say("药已送到，收据在照片里")
     assert vol2.last.text == t("errand_completed_you", id=1)
+    await vol2.press_data(ErrandCb(action=ErrandAction.COMPLETE, id=1).pack(), complete)
+    assert vol2.last_alert() == plain("err_errand_state", id=1, state=plain("errand_now_done"))
 
     await harness.deliver()
     texts = [m.text for m in u.inbox]
     assert t("ob_errand_accepted", id=1, item="代购药品和生活用品", volunteer="曾庆华") in texts
     assert t("ob_errand_visited", id=1, volunteer="曾庆华") in texts
-    assert "药已送到" in u.last.text
+    assert "药已送到，收据在照片里" in u.last.text and u.last.photo == "receipt-1"
+    assert invitation.buttons == [] and complete.buttons == []  # every copy follows
     done_message = u.last
     await u.press(plain("btn_errand_satisfied"))
     assert u.last.text == t("errand_rated", id=1, rating=t("errand_rating_satisfied"))
     await u.press_data(ErrandCb(action=ErrandAction.SATISFIED, id=1).pack(), done_message)
-    assert u.last_alert() == plain("err_illegal_transition")
+    assert u.last_alert() == plain("err_errand_state", id=1, state=plain("errand_now_closed"))
 
     await vol2.say("/start")
     assert t("btn_menu_volunteer") in vol2.last.reply_buttons
@@ -244,16 +266,20 @@ async def test_wish_posted_claimed_fulfilled(harness: Harness, org: Org) -> None
     assert "老花镜" in new.text
     await organiser.press(plain("btn_wish_publish"))
     await organiser.press_data(WishCb(action=WishAction.PUBLISH, id=1).pack(), new)
-    assert organiser.last_alert() == plain("err_illegal_transition")
+    assert organiser.last_alert() == plain("err_wish_state", id=1,
+                                           state=plain("wish_now_published"))
     await harness.deliver()
     rep, other_town = await chat(harness, org, "rep-1"), await chat(harness, org, "rep-2")
     vol = await chat(harness, org, "vol-1")
     assert "老花镜" in rep.last.text and "老花镜" in vol.last.text
     assert not any("老花镜" in m.text for m in other_town.inbox)  # not their town
     offer = vol.last
+    claim = offer.buttons[0][1]
     await rep.press(plain("btn_wish_claim"))
-    await vol.press(plain("btn_wish_claim"), offer)  # claimed by someone else already
-    assert vol.last_alert() == plain("err_not_found")
+    await vol.press_data(claim, offer)  # claimed by someone else already
+    assert vol.last_alert() == plain("err_wish_claimed_other", id=1)
+    await harness.deliver()
+    assert offer.buttons == []  # 认领 goes from the other helpers' cards
     await rep.press(plain("btn_wish_fulfil"))
     await rep.say("已经送到了")
     assert rep.last.text == t("err_wish_photo")
@@ -372,6 +398,7 @@ async def test_unconfirmed_errand_is_reminded_then_closed_unrated(
                               close="2026年11月30日 10:00")
     assert [b for b, _ in reminder.buttons] == [b for b, _ in done_message.buttons]
 
+    satisfied = reminder.buttons[0][1]
     clock.set(dt.datetime(2026, 11, 30, 10, 5, tzinfo=TZ))
     reports = await asyncio.gather(*(sweeps.run_sweeps(harness.sessionmaker, harness.ctx)
                                      for _ in range(2)))
@@ -381,8 +408,9 @@ async def test_unconfirmed_errand_is_reminded_then_closed_unrated(
                             venue="泗河社区红帆驿站")
     assert vol1.last.text == t("ob_errand_closed", id=1,
                                rating=t("errand_rating_unrated"), hours="1", points=10)
-    await u.press(plain("btn_errand_satisfied"), reminder)  # too late: closed
-    assert u.last_alert() == plain("err_illegal_transition")
+    assert reminder.buttons == []  # closed: the reminder's buttons went
+    await u.press_data(satisfied, reminder)  # too late: closed
+    assert u.last_alert() == plain("err_errand_state", id=1, state=plain("errand_now_closed"))
     async with harness.sessionmaker() as s:
         errand = await s.get(Errand, 1)
         actions = list(await s.scalars(sa.select(ErrandEvent.action).order_by(ErrandEvent.id)))
@@ -424,6 +452,10 @@ async def test_a_block_head_orders_for_a_neighbour_and_is_named_with_their_build
         ("block_head", "幸福小区/3号楼")]
     await order_for_grandma(head)
     await head.press(plain("btn_errand_confirm"))
+    await head.say("/errands")  # whom each order is for
+    assert head.last.text == t("errand_mine_line", id=1, item="代购药品和生活用品",
+                               day="11月30日", state=t("errand_state_ordered"),
+                               served=t("errand_mine_served", name="王奶奶"))
     await harness.deliver()
     organiser = await chat(harness, org, "org-shjd-01")
     named = t("errand_orderer", name="仲伟", role=t("errand_orderer_role",
