@@ -130,7 +130,7 @@ async def on_whom(query: CallbackQuery, callback_data: OrderCb, state: FSMContex
     draft.phone = "" if draft.for_other else (me.phone or "")
     await _save(state, draft)
     await state.set_state(Order.name if draft.for_other else Order.age)
-    await _step(query, t("errand_ask_name" if draft.for_other else "errand_ask_age"))
+    await _step(query, t("errand_ask_name" if draft.for_other else "errand_ask_age_self"))
 
 
 # The typed steps: (state, check, draft field, next state, next question)
@@ -185,9 +185,10 @@ async def on_window(query: CallbackQuery, callback_data: OrderCb, state: FSMCont
     venue = await errands.venue(session, draft.venue_id or 0)
     day = dt.date.fromisoformat(draft.day)
     text = t("errand_confirm", summary=t(
-        "errand_summary", id="—", item=draft.item, venue=venue.name,
-        day=f"{day.month}月{day.day}日", window=t(f"errand_window_{draft.window}"), first="",
-        age=draft.age, care=t(f"errand_care_{draft.care}") if draft.care else ""),
+        "errand_draft_summary", item=draft.item, venue=venue.name,  # no number before 确认
+        day=f"{day.month}月{day.day}日", window=t(f"errand_window_{draft.window}"),
+        age=draft.age, care=t("errand_care_shown", care=t(f"errand_care_{draft.care}"))
+        if draft.care else ""),
         name=draft.name, phone=draft.phone, address=esc(draft.address, 300))
     if me.consent_at is None:  # 个人信息保护法: confirming is agreeing to the notice
         text = Html(text + "\n\n" + t("summary_consent"))

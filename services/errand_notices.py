@@ -31,7 +31,8 @@ def summary(errand: Errand, venue_name: str, *, contact: bool, orderer: Html | N
              window=t(f"errand_window_{errand.window}"),
              first=t("errand_first") if errand.priority else "",
              age=errand.beneficiary_age,
-             care=t(f"errand_care_{errand.care}") if errand.care else "")
+             care=t("errand_care_shown", care=t(f"errand_care_{errand.care}"))
+             if errand.care else "")
     if contact:
         text = Html(text + "\n" + t("errand_contact", name=errand.beneficiary_name,
                                     address=esc(errand.address, 300),

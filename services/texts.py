@@ -674,6 +674,7 @@ TEXTS: dict[str, str] = {
     "btn_errand_other": "替他人点单",
     "errand_ask_name": "请输入被服务人的姓名：",
     "errand_ask_age": "请输入被服务人的年龄（周岁，数字）：",
+    "errand_ask_age_self": "请输入您的年龄（周岁，数字）：",
     "errand_ask_address": "请输入上门地址（小区、楼栋、单元、门牌）：",
     "errand_ask_phone": "请输入联系电话：",
     "errand_ask_care": "被服务人是否属于重点关爱对象？",
@@ -692,8 +693,12 @@ TEXTS: dict[str, str] = {
     ),
     "errand_summary": (
         "{first}代办单 #{id}：{item}\n红帆驿站：{venue}\n时间：{day} {window}\n"
-        "被服务人：{age}岁 {care}"
+        "被服务人：{age}岁{care}"
     ),
+    "errand_draft_summary": (
+        "代办事项：{item}\n红帆驿站：{venue}\n时间：{day} {window}\n被服务人：{age}岁{care}"
+    ),
+    "errand_care_shown": "，{care}",
     "errand_contact": "姓名：{name}\n地址：{address}\n电话：{phone}",
     "errand_ordered": (
         "已点单，代办单号 #{id}。驿站组织员会尽快安排志愿者，接单后会通知您。"

@@ -73,6 +73,7 @@ async def test_order_offer_lapse_accept_complete_rate(harness: Harness, org: Org
     await order_for_grandma(u)
     confirm = u.last_with_buttons()
     assert "王奶奶" in confirm.text and "泗河社区3号楼2单元101" in confirm.text
+    assert "#—" not in confirm.text and "被服务人：78岁，孤寡老人\n" in confirm.text
     data = confirm.buttons[0][1]
     await u.press(plain("btn_errand_confirm"))
     assert u.last.text == t("errand_ordered", id=1)
@@ -210,6 +211,7 @@ async def test_restart_mid_order_forged_and_foreign_buttons(harness: Harness,
     harness.restart()  # a new process: the draft is in the FSM storage
     await u.press("陪同就医")
     await u.press(plain("btn_errand_self"))
+    assert u.last.text == t("errand_ask_age_self")  # for oneself: 您的年龄
     await u.say("72")
     await u.say("泗河社区5号楼101")
     await u.say("13800000000")
