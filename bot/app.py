@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.calendar import make_calendar
 from bot.config import Config
 from bot.fsm_storage import SqlStorage
+from bot.inline_filters import inline_sync_filters
 from bot.middlewares import (
     CallbackMessage,
     CurrentPerson,
@@ -185,6 +186,7 @@ def make_dispatcher(config: Config, sessionmaker: async_sessionmaker[AsyncSessio
     dp.update.outer_middleware(CurrentPerson())
     dp.callback_query.outer_middleware(CallbackMessage())
     dp.include_routers(*get_routers())
+    inline_sync_filters(dp)  # aiogram would run each in a thread
     return dp
 
 

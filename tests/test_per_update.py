@@ -285,3 +285,26 @@ async def test_a_postgresql_connection_dropped_while_idle_is_replaced_before_use
     finally:
         await engine.dispose()
         await killer.dispose()
+
+
+async def test_filters_run_on_the_loop_not_in_threads(harness: Harness,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """aiogram runs a synchronous filter (F..., a State) in a thread; ours are inlined
+    (bot/inline_filters.py), so a conversation hands nothing to a thread."""
+    import aiogram.dispatcher.event.handler as aiogram_handler
+
+    hops: list[Any] = []
+
+    async def to_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(fn)
+        return fn(*args, **kwargs)
+
+    monkeypatch.setattr(aiogram_handler.asyncio, "to_thread", to_thread)
+    u = harness.user(6021)
+    await u.say("/start")
+    await u.press(t("btn_consent"))
+    await u.say(t("btn_report"))
+    await u.say(LAMP)
+    assert "镇街" in u.last.text or "地点" in u.last.text
+    await u.say("/cancel")
+    assert hops == []
