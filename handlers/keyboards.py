@@ -17,10 +17,10 @@ from aiogram.types import (
     KeyboardButton,
     ReplyKeyboardMarkup,
 )
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
 from handlers import menus
+from handlers.keyboard_builder import InlineKeyboardBuilder
 from models import Person, Place
 from services.texts import TEXTS, plain, t
 

@@ -11,11 +11,11 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import keyboards as kb
 from handlers import views
+from handlers.keyboard_builder import InlineKeyboardBuilder
 from handlers.keyboards import Id
 from models import Person, Ticket
 from services import my_requests, places, work

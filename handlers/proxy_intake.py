@@ -18,11 +18,11 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import keyboards as kb
 from handlers.filters import HasRole
+from handlers.keyboard_builder import InlineKeyboardBuilder
 from models import Person, Unit
 from services import intake, places, work
 from services.context import ServiceContext

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.keyboard_builder import InlineKeyboardBuilder
 from handlers.staff_keyboards import RerouteAction, RerouteCb
 from models import IN_WORK, Person, Ticket
 from services import work

@@ -12,10 +12,10 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import keyboards as kb
+from handlers.keyboard_builder import InlineKeyboardBuilder
 from handlers.keyboards import Id
 from handlers.views import esc
 from models import Booking, BookingState, Person, Venue

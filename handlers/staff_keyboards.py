@@ -13,8 +13,8 @@ from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from handlers.keyboard_builder import InlineKeyboardBuilder
 from handlers.keyboards import Id
 from models import EventAction, Rating, Ticket, TicketState, Unit
 from services.outbox import Keyboard

@@ -95,15 +95,26 @@ async def can_receive(session: AsyncSession, unit_id: int, place_id: int | None,
 
 
 async def chat_ids(session: AsyncSession, *queries: Audience) -> list[int]:
-    """Telegram chats of everyone in any of the audiences; people not bound are skipped."""
-    ids: list[int] = []
-    for role, unit_id, place_id in queries:
+    """Telegram chats of everyone in any of the audiences, audience by audience, each in
+    the order people were added; people not bound are skipped. One statement for all the
+    audiences, reading the chat ids only (no Person objects, no memberships loaded)."""
+    selects = []
+    for i, (role, unit_id, place_id) in enumerate(queries):
         if role in (Role.UNIT_STAFF, Role.UNIT_LEADER) and unit_id is None:
             continue
         if role == Role.GRID_WORKER and place_id is None:
             continue
-        for person in await people_with_role(session, role, unit_id=unit_id,
-                                             place_id=place_id):
-            if person.tg_user_id is not None:
-                ids.append(person.tg_user_id)
-    return list(dict.fromkeys(ids))
+        stmt = (sa.select(sa.literal(i).label("audience"), Person.id, Person.tg_user_id)
+                .join(Membership, Membership.person_id == Person.id)
+                .where(Membership.role == role, Person.tg_user_id.is_not(None)))
+        if unit_id is not None:
+            stmt = stmt.where(Membership.unit_id == unit_id)
+        if place_id is not None:
+            stmt = stmt.where(Membership.place_id == place_id)
+        selects.append(stmt)
+    if not selects:
+        return []
+    union = sa.union_all(*selects).subquery()
+    rows = await session.execute(sa.select(union.c.tg_user_id)
+                                 .order_by(union.c.audience, union.c.id))
+    return list(dict.fromkeys(rows.scalars()))

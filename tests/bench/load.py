@@ -86,6 +86,7 @@ class LoadEmulator(Emulator):
         self.latencies: list[float] = []
         self.answered: list[float] = []  # when each update got its first answer
         self.errors: dict[str, int] = {}
+        self.posted = 0  # updates POSTed to the bot
         self.changed: dict[int, asyncio.Event] = {}
         for chat, code in WORKERS:
             self.user(chat, code)
@@ -136,6 +137,7 @@ class LoadEmulator(Emulator):
 
     async def _push(self, payload: dict[str, Any]) -> dict[str, Any]:
         update = {"update_id": next(self._update_ids), **payload}
+        self.posted += 1
         user = (payload.get("message") or payload.get("callback_query") or {})["from"]["id"]
         assert self.http is not None
         waiter = asyncio.get_running_loop().create_future()
@@ -374,6 +376,17 @@ http {{
                                            stdout=subprocess.DEVNULL,
                                            stderr=subprocess.DEVNULL)
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU the live replicas have used so far (Linux /proc)."""
+        total = 0.0
+        for proc in self.procs:
+            if proc is None or proc.poll() is not None:
+                continue
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
     def kill(self, i: int) -> None:
         proc = self.procs[i]
         assert proc is not None
@@ -426,6 +439,7 @@ class LoadResult:
     p99: float
     errors: dict[str, int]
     resolved: int = 0
+    cpu_ms_per_update: float = 0.0  # the replicas' CPU per update POSTed (after start-up)
 
 
 async def play(emu: LoadEmulator, rate: float, ramp: float, duration: float, think: float,
@@ -506,8 +520,11 @@ async def main(argv: list[str] | None = None) -> None:
             emu._next = itertools.cycle(range(len(emu.targets)))
             async with aiohttp.ClientSession(
                     connector=aiohttp.TCPConnector(limit=1000)) as emu.http:
+                cpu_before, posted_before = cluster.cpu_seconds(), emu.posted
                 result, _, _ = await play(emu, args.rate, args.ramp, args.duration,
                                           args.think, with_staff=not args.no_staff)
+                result.cpu_ms_per_update = (1000 * (cluster.cpu_seconds() - cpu_before)
+                                            / max(1, emu.posted - posted_before))
         finally:
             cluster.stop()
             with contextlib.suppress(Exception):
@@ -520,6 +537,7 @@ async def main(argv: list[str] | None = None) -> None:
     print(f"sustained {result.updates_per_second:.1f} updates/s; POST -> first Bot API call "
           f"p50 {result.p50:.0f} ms, p95 {result.p95:.0f} ms, p99 {result.p99:.0f} ms; "
           f"errors {result.errors or 'none'}")
+    print(f"replicas' CPU per update: {result.cpu_ms_per_update:.1f} ms")
     print(f"errors the replicas logged: {len(logged)}")
     for line in list(dict.fromkeys(logged))[:5]:
         print("   ", line)
