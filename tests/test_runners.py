@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -31,6 +32,7 @@ def env_for(api: Emulator, tmp_path: Path, **extra: str) -> dict[str, str]:
 async def test_polling_answers_start_and_survives_a_failing_set_my_commands(
         api: Emulator, tmp_path: Path) -> None:
     api.faults.methods.add("setMyCommands")
+    gc.unfreeze()
     app = await build_app(load_config(env=env_for(api, tmp_path)))
     task = asyncio.create_task(run_polling(app))
     await api.send_text(555, "/start")
@@ -43,6 +45,8 @@ async def test_polling_answers_start_and_survives_a_failing_set_my_commands(
     await asyncio.wait_for(task, 10)
     assert not app.scheduler.running
     assert {"deleteWebhook", "setMyCommands", "getMe", "getUpdates"} <= set(api.methods())
+    # What start-up built is out of the collector's way (bot.app.freeze_long_lived).
+    assert gc.get_freeze_count() > 0
 
 
 async def test_webhook_sets_the_hook_and_refuses_requests_without_the_secret(
