@@ -70,17 +70,18 @@ async def people_with_role(
     return list((await session.scalars(stmt)).unique())
 
 
-async def grid_workers(session: AsyncSession, place_id: int) -> list[Person]:
-    """The grid workers of a ticket's place: those of the grid itself, or, for a community
-    or village (the place buttons stop there; only a shared location finds the grid), those
-    of the grids directly under it. A town or the county has none."""
+async def grid_worker_ids(session: AsyncSession, place_id: int) -> list[int]:
+    """The grid workers (person ids, in the order they were added) of a ticket's place:
+    those of the grid itself, or, for a community or village (the place buttons stop
+    there; only a shared location finds the grid), those of the grids directly under it.
+    A town or the county has none."""
     grids = sa.select(Place.id).where(sa.or_(
         Place.id == place_id,
         sa.and_(Place.parent_id == place_id, Place.kind == PlaceKind.GRID)))
-    stmt = (sa.select(Person).join(Membership, Membership.person_id == Person.id)
+    stmt = (sa.select(Person.id).join(Membership, Membership.person_id == Person.id)
             .where(Membership.role == Role.GRID_WORKER, Membership.place_id.in_(grids))
             .order_by(Person.id))
-    return list((await session.scalars(stmt)).unique())
+    return list(dict.fromkeys((await session.scalars(stmt)).all()))
 
 
 async def can_receive(session: AsyncSession, unit_id: int, place_id: int | None,

@@ -13,7 +13,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -193,8 +192,8 @@ class Lifecycle:
         if assignee_id is None and ticket.place_id is not None:
             # The place's grid worker is the assignee: told, with the work buttons and the
             # ticket in 我的待办 also when the resident picked the community, not a grid.
-            workers = await access.grid_workers(self.session, ticket.place_id)
-            assignee_id = workers[0].id if workers else None
+            workers = await access.grid_worker_ids(self.session, ticket.place_id)
+            assignee_id = workers[0] if workers else None
         if not await access.can_receive(self.session, unit.id, ticket.place_id, assignee_id):
             if actor is not None:
                 raise InvalidInput("err_unit_nobody", unit=unit.name)
@@ -507,7 +506,9 @@ class Lifecycle:
             await self.session.flush()
         except StaleDataError as exc:
             raise Conflict() from exc
-        if to != from_state:  # the buttons on every copy of its cards change
+        # The buttons on every copy of its cards change; a ticket leaving SUBMITTED was
+        # created in this transaction (submit assigns or triages at once): nothing sent yet.
+        if to != from_state and from_state != S.SUBMITTED:
             await self.notices.refresh_cards(ticket, self.clock.now())
 
     def _event(self, ticket: Ticket, actor: Person | None, action: A, from_state: S | None,
@@ -520,11 +521,11 @@ class Lifecycle:
     async def _next_number(self, now: dt.datetime) -> str:
         """MY + local date + per-day sequence; safe under concurrent submits."""
         day = now.astimezone(self.calendar.tz).strftime("%Y%m%d")
-        await self.session.execute(upsert_insert(self.session, TicketSequence)
-                                   .values(day=day, last=0).on_conflict_do_nothing())
+        insert = upsert_insert(self.session, TicketSequence).values(day=day, last=1)
         seq = await self.session.scalar(
-            sa.update(TicketSequence).where(TicketSequence.day == day)
-            .values(last=TicketSequence.last + 1).returning(TicketSequence.last))
+            insert.on_conflict_do_update(index_elements=[TicketSequence.day],
+                                         set_={"last": TicketSequence.last + 1})
+            .returning(TicketSequence.last))
         return f"MY{day}-{seq:04d}"
 
 
