@@ -21,7 +21,8 @@ from pydantic import Field
 
 from handlers import menus
 from handlers.keyboard_builder import InlineKeyboardBuilder
-from models import Person, Place
+from models import Person
+from services.places import PlaceRow
 from services.texts import TEXTS, plain, t
 
 # A database id or page number: forged data out of range (a negative number, one too big
@@ -108,8 +109,9 @@ def ask_phone(known_masked: str) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, one_time_keyboard=True)
 
 
-def place_choices(places: Sequence[Place], key: str, *, suggested: Sequence[Place] = (),
-                  current: Place | None = None, final_children: bool = False
+def place_choices(places: Sequence[PlaceRow], key: str, *,
+                  suggested: Sequence[PlaceRow] = (), current: PlaceRow | None = None,
+                  final_children: bool = False
                   ) -> InlineKeyboardMarkup:
     """Suggested places first (found in the description), then the level's places."""
     kb = InlineKeyboardBuilder()

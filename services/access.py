@@ -7,7 +7,8 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Membership, Person, Place, PlaceKind, Role, Ticket
+from models import Membership, Person, PlaceKind, Role, Ticket
+from services import places
 
 # Who may dispatch (triage, assign, re-route, close): dispatchers and admins.
 DISPATCH_ROLES = (Role.DISPATCHER, Role.ADMIN)
@@ -75,9 +76,8 @@ async def grid_worker_ids(session: AsyncSession, place_id: int) -> list[int]:
     those of the grid itself, or, for a community or village (the place buttons stop
     there; only a shared location finds the grid), those of the grids directly under it.
     A town or the county has none."""
-    grids = sa.select(Place.id).where(sa.or_(
-        Place.id == place_id,
-        sa.and_(Place.parent_id == place_id, Place.kind == PlaceKind.GRID)))
+    grids = [place_id] + [p.id for p in await places.children(session, place_id)
+                          if p.kind == PlaceKind.GRID]
     stmt = (sa.select(Person.id).join(Membership, Membership.person_id == Person.id)
             .where(Membership.role == Role.GRID_WORKER, Membership.place_id.in_(grids))
             .order_by(Person.id))

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Matter, Person, Place, PlaceKind, Ticket, Unit
+from models import Matter, Person, PlaceKind, Ticket, Unit
 from routing.catalogue import Matter as CatalogueMatter
 from routing.classifier import KeywordClassifier
 from routing.decide import Decider, Decision
@@ -212,9 +212,9 @@ def keep(items: list[Any], item: Any, limit: int) -> bool:
     return True
 
 
-async def place_of(session: AsyncSession, draft: ReportDraft) -> Place | None:
+async def place_of(session: AsyncSession, draft: ReportDraft) -> places.PlaceRow | None:
     """The draft's place; None without one (or when an org import removed it)."""
-    return await session.get(Place, draft.place_id) if draft.place_id else None
+    return await places.find(session, draft.place_id)
 
 
 async def take_address(session: AsyncSession, draft: ReportDraft, text: str | None) -> None:
@@ -248,9 +248,10 @@ class _OrgView:
 class RequestRouter:
     """The dispatch catalogue (from the database) + the learned table -> a `Route`.
 
-    The catalogue and the places are read from the database and re-read whenever
-    `minyi org import` changed them (one cheap query per request), so a county's edit takes
-    effect in the running bot without a restart."""
+    The catalogue is read from the database and re-read whenever `minyi org import`
+    changed it (one cheap query per request), so a county's edit takes effect in the running
+    bot without a restart; the places come from the process's place tree (services.places:
+    an import elsewhere shows within its TTL)."""
 
     def __init__(self, classifier: KeywordClassifier | None, *,
                  min_confidence: float = 0.65) -> None:
@@ -265,23 +266,21 @@ class RequestRouter:
         return True
 
     async def refresh(self, session: AsyncSession) -> None:
-        key = tuple((await session.execute(sa.select(
+        tree = await places.directory(session)
+        key = (*(await session.execute(sa.select(
             sa.select(sa.func.max(Matter.revision)).scalar_subquery(),
             sa.select(sa.func.count()).select_from(Matter).scalar_subquery(),
-            sa.select(sa.func.count()).select_from(Place).scalar_subquery(),
             sa.select(sa.func.count()).select_from(Unit).where(Unit.active)
-            .scalar_subquery()))).one())
+            .scalar_subquery()))).one(), tree.rows)
         if key == self.org.key:
             return
-        rows = (await session.execute(sa.select(Place.id, Place.name, Place.kind,
-                                                Place.parent_id))).all()
+        rows = tree.in_id_order
         town_units = dict((await session.execute(
             sa.select(Unit.place_id, Unit.code).where(Unit.active,
                                                       Unit.place_id.is_not(None)))).all())
-        org = _OrgView(key, {pid: (parent, kind) for pid, _, kind, parent in rows},
-                       town_units)
-        names = {name: (org.town_unit(pid), kind.value) for pid, name, kind, _ in rows
-                 if kind != PlaceKind.GRID}
+        org = _OrgView(key, {p.id: (p.parent_id, p.kind) for p in rows}, town_units)
+        names = {p.name: (org.town_unit(p.id), p.kind.value) for p in rows
+                 if p.kind != PlaceKind.GRID}
         matters = [CatalogueMatter(m.code, m.name, m.unit, dict(m.phrases), dict(m.terms),
                            dict(m.negatives), m.fallback, m.days)
                    for m in await session.scalars(

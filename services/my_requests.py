@@ -7,9 +7,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import EventAction, Person, Place, Ticket, TicketEvent, Unit
+from models import EventAction, Person, Ticket, TicketEvent, Unit
+from services import places
 from services.context import ServiceContext
 from services.errors import InvalidInput, NotFound
+from services.places import PlaceRow
 from services.tickets import ALLOWED_FROM
 
 # What a resident's history shows of each event: staff-internal notes (return reasons,
@@ -29,7 +31,7 @@ class Page:
 class TicketDetail:
     ticket: Ticket
     unit: Unit | None
-    place: Place | None
+    place: PlaceRow | None
     events: list[TicketEvent]
 
     @property
@@ -83,5 +85,5 @@ async def detail(session: AsyncSession, resident: Person, ticket_id: int) -> Tic
         sa.select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
         .order_by(TicketEvent.id))
     unit = await session.get(Unit, ticket.unit_id) if ticket.unit_id else None
-    place = await session.get(Place, ticket.place_id) if ticket.place_id else None
+    place = await places.find(session, ticket.place_id)
     return TicketDetail(ticket, unit, place, list(events))

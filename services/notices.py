@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import OutboxMessage, OutboxState, Person, Place, Role, Ticket, TicketState, Unit
-from services import access
+from models import OutboxMessage, OutboxState, Person, Role, Ticket, TicketState, Unit
+from services import access, places
 from services.access import Audience
 from services.outbox import CARDS, NORMAL, URGENT, Keyboard, enqueue, keyboard
 from services.texts import answer_words, esc, fmt_moment, t
@@ -39,7 +39,7 @@ class Notices:
         return unit.name if unit else "—"
 
     async def _place_name(self, place_id: int | None) -> str:
-        place = await self.session.get(Place, place_id) if place_id else None
+        place = await places.find(self.session, place_id)
         return place.name if place else t("no_grid")
 
     async def _resident_chat(self, ticket: Ticket) -> list[int]:

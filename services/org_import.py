@@ -23,7 +23,7 @@ from routing import catalogue
 from services import staff_admin
 from services.clock import Clock
 from services.errands import WEEKDAY_KEYS
-from services.places import forget_county
+from services.places import forget as forget_places
 
 SECTIONS = ("places", "venues", "units", "people")
 REPORTED = (*SECTIONS, "matters")
@@ -326,7 +326,7 @@ async def import_org(session: AsyncSession, text: str, clock: Clock,
     await _apply(session, data, places, units, report, clock, actor)
     if "matters" in data:
         await _apply_matters(session, matters, report)
-    forget_county()  # a renamed county greets at once
+    forget_places(session)  # the next update sees the new tree (services.places)
     return report
 
 

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import IN_WORK, Membership, Person, Place, Role, Ticket, TicketEvent, Unit
+from models import IN_WORK, Membership, Person, Role, Ticket, TicketEvent, Unit
 from models import TicketState as S
-from services import access, audit
+from services import access, audit, places
 from services.clock import Clock, SystemClock
 from services.errors import InvalidInput, NotAllowed, NotFound
 from services.intake import keep
+from services.places import PlaceRow
 
 MAX_RESULT_PHOTOS = 10  # photos of one 办结 (the result the resident is shown)
 
@@ -50,7 +51,7 @@ def sees_phone(person: Person, ticket: Ticket) -> bool:
 class StaffView:
     ticket: Ticket
     unit: Unit | None
-    place: Place | None
+    place: PlaceRow | None
     resident: Person | None
     assignee: Person | None
     events: list[TicketEvent]
@@ -122,7 +123,7 @@ async def view(session: AsyncSession, person: Person, ticket_id: int,
     return StaffView(
         ticket,
         await session.get(Unit, ticket.unit_id) if ticket.unit_id else None,
-        await session.get(Place, ticket.place_id) if ticket.place_id else None,
+        await places.find(session, ticket.place_id),
         None if ticket.anonymous else await session.get(Person, ticket.resident_id),
         await session.get(Person, ticket.assignee_id) if ticket.assignee_id else None,
         list(events), show_phone)
