@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Booking, BookingState, Person, Place, Role, Slot, Unit, Venue
+from models import Booking, BookingState, Person, Role, Slot, Unit, Venue
 from models.db import skip_locked, upsert_insert
 from services import access, places
 from services.context import ServiceContext
@@ -112,11 +112,11 @@ async def bookable_venues(session: AsyncSession) -> list[Venue]:
 
 async def venues_in(session: AsyncSession, town_id: int) -> list[Venue]:
     """Bookable venues at the town or anywhere below it."""
+    tree = await places.directory(session)
     below = {town_id}
     frontier = [town_id]
     while frontier:
-        kids = list(await session.scalars(sa.select(Place.id).where(
-            Place.parent_id.in_(frontier))))
+        kids = [p.id for parent in frontier for p in tree.children(parent)]
         below.update(kids)
         frontier = kids
     return [v for v in await bookable_venues(session) if v.place_id in below]
@@ -129,7 +129,7 @@ async def venues_near(session: AsyncSession, lat: float, lon: float, max_km: flo
     for venue in await bookable_venues(session):
         vlat, vlon = venue.latitude, venue.longitude
         if vlat is None or vlon is None:
-            place = await session.get(Place, venue.place_id)
+            place = await places.find(session, venue.place_id)
             vlat, vlon = (place.latitude, place.longitude) if place else (None, None)
         if vlat is None or vlon is None:
             continue

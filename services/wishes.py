@@ -12,9 +12,9 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Membership, Person, Place, Role, Venue, Wish, WishEvent
+from models import Membership, Person, Role, Venue, Wish, WishEvent
 from models import WishState as S
-from services import errands, privacy
+from services import errands, places, privacy
 from services.clock import Clock
 from services.errors import InvalidInput, NotAllowed, NotFound
 from services.outbox import NORMAL, Keyboard, enqueue, keyboard, refresh_copies
@@ -86,8 +86,8 @@ async def _helps(session: AsyncSession, person: Person, venue_id: int) -> bool:
     """A volunteer of the 驿站, or a representative of its place or a place above it."""
     if any(m.role == Role.VOLUNTEER and m.venue_id == venue_id for m in person.memberships):
         return True
-    places = await _places_up(session, venue_id)
-    return any(m.role == Role.REPRESENTATIVE and (m.place_id is None or m.place_id in places)
+    up = await _places_up(session, venue_id)
+    return any(m.role == Role.REPRESENTATIVE and (m.place_id is None or m.place_id in up)
                for m in person.memberships)
 
 
@@ -102,17 +102,18 @@ async def for_helper(session: AsyncSession, person: Person, wish_id: int) -> Wis
 
 async def _places_up(session: AsyncSession, venue_id: int) -> set[int]:
     venue = await session.get(Venue, venue_id)
+    tree = await places.directory(session)
     found: set[int] = set()
     place_id = venue.place_id if venue else None
     while place_id is not None and place_id not in found:
         found.add(place_id)
-        place = await session.get(Place, place_id)
+        place = tree.by_id.get(place_id)
         place_id = place.parent_id if place else None
     return found
 
 
 async def _helpers_chats(session: AsyncSession, venue_id: int) -> list[int]:
-    places = await _places_up(session, venue_id)
+    up = await _places_up(session, venue_id)
     rows = await session.execute(
         sa.select(Person.tg_user_id, Membership.role, Membership.place_id,
                   Membership.venue_id).join(Membership, Membership.person_id == Person.id)
@@ -121,7 +122,7 @@ async def _helpers_chats(session: AsyncSession, venue_id: int) -> list[int]:
     return list(dict.fromkeys(
         tg for tg, role, place_id, v_id in rows
         if (role == Role.VOLUNTEER and v_id == venue_id)
-        or (role == Role.REPRESENTATIVE and (place_id is None or place_id in places))))
+        or (role == Role.REPRESENTATIVE and (place_id is None or place_id in up))))
 
 
 def buttons(wish: Wish, party: WishParty) -> dict[str, object]:
