@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.calendar import make_calendar
 from bot.config import Config
-from bot.fsm_storage import SqlStorage
+from bot.fsm_storage import SqlStorage, redis_storage
 from bot.inline_filters import inline_sync_filters
 from bot.middlewares import (
     CallbackMessage,
@@ -101,10 +101,8 @@ def make_storage(config: Config, sessionmaker: async_sessionmaker[AsyncSession],
     restart in the middle of a conversation. The isolation serialises one user's updates,
     so a double tap on 确认 is handled after the first tap finished."""
     if config.redis.url:
-        from aiogram.fsm.storage.redis import RedisStorage
-
         ttl = config.privacy.draft_hours * 3600  # abandoned drafts expire (个人信息保护法)
-        redis = RedisStorage.from_url(config.redis.url, state_ttl=ttl, data_ttl=ttl)
+        redis = redis_storage(config.redis.url, ttl)
         return redis, redis.create_isolation()
     return SqlStorage(sessionmaker, clock), SimpleEventIsolation()
 

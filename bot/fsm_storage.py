@@ -1,4 +1,4 @@
-"""aiogram FSM storage in the SQL database (the embedded default; Redis when configured).
+"""aiogram FSM storage in the SQL database (the embedded default), or Redis when configured.
 
 Inside an update the storage works through the update's own session (`current_session`,
 set by DbSessionMiddleware): the state is read once per update (with its data) and kept
@@ -12,11 +12,12 @@ Only JSON-safe drafts belong in FSM data.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from aiogram.fsm.state import State
@@ -29,9 +30,13 @@ from models import FsmRecord
 from models.db import session_class, upsert_insert
 from services.clock import Clock, SystemClock
 
+if TYPE_CHECKING:
+    from aiogram.fsm.storage.redis import RedisStorage
+
 current_session: ContextVar[AsyncSession | None] = ContextVar("current_session",
                                                               default=None)
 PENDING = "fsm_states"  # Session.info key: {storage key: _Entry}
+REDIS_READS = "fsm_redis"  # Session.info key: {state key: [state, data]} (Redis)
 
 
 @dataclass
@@ -127,3 +132,54 @@ class SqlStorage(BaseStorage):
 
     async def close(self) -> None:
         """The engine belongs to the app, which disposes of it."""
+
+
+def redis_storage(url: str, ttl: int) -> RedisStorage:
+    """aiogram's RedisStorage, read once per update (see ReadOnceRedisStorage)."""
+    from aiogram.fsm.storage.redis import RedisStorage
+
+    class ReadOnceRedisStorage(RedisStorage):
+        """Inside an update (`current_session` set) the state and the data are read in one
+        MGET and kept in the update's session; handlers read the draft several times a
+        step, each a round trip to Redis before. Writes go to Redis at once, as aiogram
+        does (the per-user lock keeps other replicas out meanwhile); deleting what is not
+        there is skipped. Outside an update this is aiogram's storage unchanged."""
+
+        async def _entry(self, key: StorageKey) -> list[Any] | None:
+            session = current_session.get()
+            if session is None:
+                return None
+            kept: dict[str, list[Any]] = session.info.setdefault(REDIS_READS, {})
+            name = self.key_builder.build(key, "state")
+            if name not in kept:
+                state, data = await self.redis.mget(name, self.key_builder.build(key, "data"))
+                kept[name] = [state.decode() if isinstance(state, bytes) else state,
+                              self.json_loads(data) if data else {}]
+            return kept[name]
+
+        async def get_state(self, key: StorageKey) -> str | None:
+            entry = await self._entry(key)
+            return await super().get_state(key) if entry is None else entry[0]
+
+        async def get_data(self, key: StorageKey) -> dict[str, Any]:
+            entry = await self._entry(key)
+            return await super().get_data(key) if entry is None else copy.deepcopy(entry[1])
+
+        async def set_state(self, key: StorageKey, state: Any = None) -> None:
+            entry = await self._entry(key)
+            value = state.state if isinstance(state, State) else state
+            if entry is not None and value is None and entry[0] is None:
+                return
+            await super().set_state(key, state)
+            if entry is not None:
+                entry[0] = value
+
+        async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+            entry = await self._entry(key)
+            if entry is not None and not data and not entry[1]:
+                return
+            await super().set_data(key, data)
+            if entry is not None:
+                entry[1] = copy.deepcopy(dict(data))
+
+    return ReadOnceRedisStorage.from_url(url, state_ttl=ttl, data_ttl=ttl)

@@ -177,6 +177,38 @@ async def test_double_tap_on_two_replicas_makes_one_ticket(harness: Harness) -> 
         await b.dp.storage.close()
 
 
+async def test_redis_state_is_read_once_per_update(harness: Harness) -> None:
+    """With Redis the state and the draft are read in one MGET per update, however often
+    the handlers read them (bot.fsm_storage.redis_storage), and what stays is correct."""
+    config = await redis_config(harness, 6006, limit=1000)
+    harness.restart(config)
+    u = harness.user(6006)
+    redis = harness.dp.storage.redis  # type: ignore[attr-defined]
+    commands: list[str] = []
+    execute = redis.execute_command
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        commands.append(str(args[0]).upper())
+        return await execute(*args, **kwargs)
+
+    redis.execute_command = counted
+    try:
+        await u.say(t("btn_report"))
+        commands.clear()
+        await u.say(LAMP)  # the description: the draft is read and changed several times
+        fsm = [c for c in commands if c in ("GET", "MGET", "SET", "DEL")]
+        assert fsm.count("MGET") == 1 and "GET" not in fsm, commands
+        await u.say("泗河社区")
+        await u.say(t("btn_no_phone"))
+        assert LAMP in u.last.text  # the summary shows the kept description
+        commands.clear()
+        await u.say("/cancel")
+        await u.say("/cancel")  # nothing left to clear: nothing deleted
+        assert [c for c in commands if c in ("GET", "MGET", "SET", "DEL")].count("DEL") <= 2
+    finally:
+        await harness.dp.storage.close()
+
+
 async def test_monthly_report_runs_once_with_two_replicas(
         engine: AsyncEngine, org: Any, ctx: Any, clock: Any) -> None:
     """Two replicas' schedulers fire the monthly report at the same moment: one sends it."""
