@@ -91,8 +91,15 @@ async def can_receive(session: AsyncSession, unit_id: int, place_id: int | None,
     if await chat_ids(session, Audience(Role.UNIT_STAFF, unit_id=unit_id),
                       Audience(Role.GRID_WORKER, place_id=place_id)):
         return True
-    assignee = await session.get(Person, assignee_id) if assignee_id else None
-    return bool(assignee and assignee.tg_user_id)
+    return await chat_of(session, assignee_id) is not None
+
+
+async def chat_of(session: AsyncSession, person_id: int | None) -> int | None:
+    """One person's Telegram chat (None: nobody, or not bound), read without loading the
+    person and their memberships (two statements and the ORM objects)."""
+    if person_id is None:
+        return None
+    return await session.scalar(sa.select(Person.tg_user_id).where(Person.id == person_id))
 
 
 async def chat_ids(session: AsyncSession, *queries: Audience) -> list[int]:

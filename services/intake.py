@@ -245,6 +245,14 @@ class _OrgView:
         return None
 
 
+# What tells a changed catalogue or org (read per routed request; built once: a statement
+# object caches its own cache key, a new one computes it again).
+_CATALOGUE_KEY = sa.select(
+    sa.select(sa.func.max(Matter.revision)).scalar_subquery(),
+    sa.select(sa.func.count()).select_from(Matter).scalar_subquery(),
+    sa.select(sa.func.count()).select_from(Unit).where(Unit.active).scalar_subquery())
+
+
 class RequestRouter:
     """The dispatch catalogue (from the database) + the learned table -> a `Route`.
 
@@ -267,11 +275,7 @@ class RequestRouter:
 
     async def refresh(self, session: AsyncSession) -> None:
         tree = await places.directory(session)
-        key = (*(await session.execute(sa.select(
-            sa.select(sa.func.max(Matter.revision)).scalar_subquery(),
-            sa.select(sa.func.count()).select_from(Matter).scalar_subquery(),
-            sa.select(sa.func.count()).select_from(Unit).where(Unit.active)
-            .scalar_subquery()))).one(), tree.rows)
+        key = (*(await session.execute(_CATALOGUE_KEY)).one(), tree.rows)
         if key == self.org.key:
             return
         rows = tree.in_id_order

@@ -43,8 +43,8 @@ class Notices:
         return place.name if place else t("no_grid")
 
     async def _resident_chat(self, ticket: Ticket) -> list[int]:
-        resident = await self.session.get(Person, ticket.resident_id)
-        return [resident.tg_user_id] if resident and resident.tg_user_id else []
+        chat = await access.chat_of(self.session, ticket.resident_id)
+        return [chat] if chat is not None else []
 
     def _due(self, ticket: Ticket) -> str:
         return fmt_moment(ticket.due_at, self.tz)
@@ -55,10 +55,9 @@ class Notices:
         if leaders:
             queries.append(Audience(Role.UNIT_LEADER, unit_id=ticket.unit_id))
         chats = await self._chat_ids(*queries)
-        if ticket.assignee_id:
-            assignee = await self.session.get(Person, ticket.assignee_id)
-            if assignee and assignee.tg_user_id and assignee.tg_user_id not in chats:
-                chats.append(assignee.tg_user_id)
+        assignee = await access.chat_of(self.session, ticket.assignee_id)
+        if assignee is not None and assignee not in chats:
+            chats.append(assignee)
         return chats
 
     async def assigned(self, ticket: Ticket, unit: Unit, now: dt.datetime, *,
@@ -81,9 +80,9 @@ class Notices:
         chats = await self._chat_ids(Audience(Role.UNIT_STAFF, unit_id=previous_unit_id),
                                      Audience(Role.UNIT_LEADER, unit_id=previous_unit_id))
         if previous_assignee_id and previous_assignee_id != ticket.assignee_id:
-            assignee = await self.session.get(Person, previous_assignee_id)
-            if assignee and assignee.tg_user_id:
-                chats.append(assignee.tg_user_id)
+            assignee = await access.chat_of(self.session, previous_assignee_id)
+            if assignee is not None:
+                chats.append(assignee)
         enqueue(self.session, chats, kind="rerouted", now=now, ticket_id=ticket.id,
                 priority=URGENT,
                 text=t("ob_rerouted_away", number=ticket.number, unit=unit.name,
@@ -191,10 +190,9 @@ class Notices:
     async def reminder(self, ticket: Ticket, now: dt.datetime) -> None:
         queries = [Audience(Role.UNIT_STAFF, unit_id=ticket.unit_id)]
         chats = await self._chat_ids(*queries)
-        if ticket.assignee_id:
-            assignee = await self.session.get(Person, ticket.assignee_id)
-            if assignee and assignee.tg_user_id:
-                chats = [assignee.tg_user_id, *chats]
+        assignee = await access.chat_of(self.session, ticket.assignee_id)
+        if assignee is not None:
+            chats = [assignee, *chats]
         enqueue(self.session, chats, kind="reminder", priority=NORMAL, now=now,
                 ticket_id=ticket.id, markup=keyboard(Keyboard.ASSIGNMENT, ticket_id=ticket.id)
                 if ticket.state == TicketState.ASSIGNED else None,

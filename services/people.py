@@ -9,11 +9,15 @@ from sqlalchemy.orm import joinedload
 from models import Membership, Person, Role
 from services.clock import Clock
 
+# Run for every update: built once (building it and its cache key cost more than the
+# query's round trip; a statement object keeps its cache key).
+_BY_TG_ID = (sa.select(Person).options(joinedload(Person.memberships))
+             .where(Person.tg_user_id == sa.bindparam("tg_user_id")))
+
 
 async def by_tg_id(session: AsyncSession, tg_user_id: int) -> Person | None:
     """The person with their memberships (roles) in one query."""
-    result = await session.scalars(sa.select(Person).options(joinedload(Person.memberships))
-                                   .where(Person.tg_user_id == tg_user_id))
+    result = await session.scalars(_BY_TG_ID, {"tg_user_id": tg_user_id})
     return result.unique().one_or_none()
 
 
