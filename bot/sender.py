@@ -34,6 +34,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import sqlalchemy as sa
 from aiogram import Bot
 from aiogram.exceptions import (
     ClientDecodeError,
@@ -49,7 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.pacing import RedisPacer
 from bot.wakeup import OutboxWakeup
-from handlers.staff_keyboards import render_keyboard, work_buttons
+from handlers.staff_keyboards import card_buttons, render_keyboard
 from models import OutboxMessage, Ticket, TicketState
 from services import outbox
 from services.clock import Clock
@@ -308,14 +309,15 @@ class OutboxSender:
 
     async def _card_markup(self, card: Any, ticket_id: Any) -> InlineKeyboardMarkup | None:
         """A ticket card's buttons for the ticket's state when it is sent or edited."""
-        async with self.sessionmaker() as session:
-            ticket = await session.get(Ticket, int(ticket_id or 0))
-        if ticket is None:
+        ticket_id = int(ticket_id or 0)
+        async with self.sessionmaker() as session:  # the state alone, not the whole ticket
+            state = await session.scalar(sa.select(Ticket.state).where(Ticket.id == ticket_id))
+        if state is None:
             return None
         if card == Keyboard.TRIAGE:
-            return (render_keyboard(outbox.keyboard(Keyboard.TRIAGE, ticket_id=ticket.id))
-                    if ticket.state == TicketState.TRIAGE else None)
-        return work_buttons(ticket)
+            return (render_keyboard(outbox.keyboard(Keyboard.TRIAGE, ticket_id=ticket_id))
+                    if state == TicketState.TRIAGE else None)
+        return card_buttons(ticket_id, TicketState(state))
 
     async def _halt(self, row: OutboxMessage, error: str) -> None:
         """Telegram refuses the token: sending anything else would fail the same way, so

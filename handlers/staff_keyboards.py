@@ -118,13 +118,19 @@ class CallbackCb(CallbackData, prefix="cb"):
 
 def work_buttons(ticket: Ticket) -> InlineKeyboardMarkup | None:
     """The buttons an assignment message shows in the ticket's current state."""
+    return card_buttons(ticket.id, TicketState(ticket.state))
+
+
+def card_buttons(ticket_id: int, state: TicketState) -> InlineKeyboardMarkup | None:
+    """`work_buttons` from the ticket's id and state alone (the outbox sender reads no more
+    than that for each card it sends or edits)."""
     kb = InlineKeyboardBuilder()
-    actions = card_actions(TicketState(ticket.state))
+    actions = card_actions(state)
     if not actions:
         return None
     for action in actions:
         kb.button(text=t(f"btn_work_{action}"), callback_data=WorkCb(action=action,
-                                                                     id=ticket.id))
+                                                                     id=ticket_id))
     kb.adjust(2)
     return kb.as_markup()
 

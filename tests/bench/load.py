@@ -184,6 +184,7 @@ async def staff(emu: LoadEmulator, chat: int, done: asyncio.Event, think: float)
     from services.texts import t
 
     accept, resolve = t("btn_work_accept"), t("btn_work_resolve")
+    conflict = t("err_conflict")
     handled: set[int] = set()
     resolved = 0
 
@@ -224,8 +225,10 @@ async def staff(emu: LoadEmulator, chat: int, done: asyncio.Event, think: float)
             await asyncio.sleep(think)
             step, since = "result", len(emu.bot_texts(chat))
             await emu.send_text(chat, RESULT)
-            await emu.said(chat, ("已办结",), since)
-            resolved += 1
+            # Unit staff and grid workers share a ticket's card: another may resolve first.
+            await emu.said(chat, ("已办结", conflict), since)
+            if any("已办结" in x for x in emu.bot_texts(chat)[since:]):
+                resolved += 1
             last = time.perf_counter()
         except (TimeoutError, ApiError) as exc:
             emu.error(f"staff {step}: {type(exc).__name__}")
