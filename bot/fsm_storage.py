@@ -142,8 +142,11 @@ def redis_storage(url: str, ttl: int) -> RedisStorage:
         """Inside an update (`current_session` set) the state and the data are read in one
         MGET and kept in the update's session; handlers read the draft several times a
         step, each a round trip to Redis before. Writes go to Redis at once, as aiogram
-        does (the per-user lock keeps other replicas out meanwhile); deleting what is not
-        there is skipped. Outside an update this is aiogram's storage unchanged."""
+        does (the per-user lock keeps other replicas out meanwhile), and what is kept is
+        their JSON form, as the next update will read it; deleting what is not there is
+        skipped. Outside an update this is aiogram's storage unchanged. Kept copies are
+        this update's own: code that changed another user's state inside an update would
+        have to go through that user's lock (none does today)."""
 
         async def _entry(self, key: StorageKey) -> list[Any] | None:
             session = current_session.get()
@@ -180,6 +183,6 @@ def redis_storage(url: str, ttl: int) -> RedisStorage:
                 return
             await super().set_data(key, data)
             if entry is not None:
-                entry[1] = copy.deepcopy(dict(data))
+                entry[1] = self.json_loads(self.json_dumps(dict(data)))
 
     return ReadOnceRedisStorage.from_url(url, state_ttl=ttl, data_ttl=ttl)
