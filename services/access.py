@@ -54,23 +54,6 @@ def does_the_work(person: Person, ticket: Ticket) -> bool:
                 and person.has_role(Role.GRID_WORKER, place_id=ticket.place_id)))
 
 
-async def people_with_role(
-    session: AsyncSession, role: Role, *, unit_id: int | None = None,
-    place_id: int | None = None,
-) -> list[Person]:
-    stmt = (
-        sa.select(Person)
-        .join(Membership, Membership.person_id == Person.id)
-        .where(Membership.role == role)
-        .order_by(Person.id)
-    )
-    if unit_id is not None:
-        stmt = stmt.where(Membership.unit_id == unit_id)
-    if place_id is not None:
-        stmt = stmt.where(Membership.place_id == place_id)
-    return list((await session.scalars(stmt)).unique())
-
-
 async def grid_worker_ids(session: AsyncSession, place_id: int) -> list[int]:
     """The grid workers (person ids, in the order they were added) of a ticket's place:
     those of the grid itself, or, for a community or village (the place buttons stop
