@@ -70,14 +70,18 @@ def kill(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(10)
 
 
-def stop(*procs: subprocess.Popen[bytes] | None, timeout: float = 15) -> None:
-    """SIGTERM to each one still running, then wait; killed after `timeout`."""
+async def stop(*procs: subprocess.Popen[bytes] | None, timeout: float = 15) -> None:
+    """SIGTERM to each one still running, then wait; killed after `timeout`.
+
+    The wait runs in a thread: the emulator lives in this event loop, and a bot that is
+    stopping still finishes its updates in flight, whose Bot API calls it must answer
+    (a blocking wait left them hanging until the bot's shutdown timeout, then failing)."""
     running = [p for p in procs if p is not None and p.poll() is None]
     for proc in running:
         proc.send_signal(signal.SIGTERM)
     for proc in running:
         try:
-            proc.wait(timeout)
+            await asyncio.to_thread(proc.wait, timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
 
@@ -101,8 +105,8 @@ class BotProcess:
         assert self.proc is not None
         kill(self.proc)
 
-    def stop(self) -> None:
-        stop(self.proc)
+    async def stop(self) -> None:
+        await stop(self.proc)
 
 
 @contextlib.asynccontextmanager

@@ -105,7 +105,7 @@ async def test_full_life_in_polling_mode(emu: Emulator, db: Path, tmp_path: Path
         await until(lambda: ticket_row(db)[1] == "closed")
         assert ticket_row(db) == (number, "closed", 1, "rated")
     finally:
-        bot.stop()
+        await bot.stop()
 
 
 async def test_place_matter_goes_to_the_town_of_the_shared_location(
@@ -129,7 +129,7 @@ async def test_place_matter_goes_to_the_town_of_the_shared_location(
         assert routed_to(db) == ("泉林镇人民政府", "place")
         assert "泉林镇人民政府" in last_text(emu, RESIDENT)
     finally:
-        bot.stop()
+        await bot.stop()
 
 
 async def test_webhook_mode_checks_the_secret(emu: Emulator, db: Path, tmp_path: Path) -> None:
@@ -153,7 +153,7 @@ async def test_webhook_mode_checks_the_secret(emu: Emulator, db: Path, tmp_path:
         await say_and_wait(emu, RESIDENT, "/start", "民意快车")
         await say_and_wait(emu, RESIDENT, t("btn_my"), "您还没有提交过诉求")
     finally:
-        bot.stop()
+        await bot.stop()
 
 
 async def test_sigkill_mid_conversation_and_mid_drain(emu: Emulator, db: Path,
@@ -188,5 +188,5 @@ async def test_sigkill_mid_conversation_and_mid_drain(emu: Emulator, db: Path,
         assert set(drained) == {f"drain-{i}" for i in range(12)}
         assert len(drained) - 12 <= 1, sorted(drained)
     finally:
-        bot.stop()
+        await bot.stop()
     assert (ROOT / "bot" / "__main__.py").exists()

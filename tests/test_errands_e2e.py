@@ -82,4 +82,4 @@ async def test_errand_through_the_real_process(emu: Emulator, db: Path,
         await until(lambda: "积分 10" in last_text(emu, offered))
         assert errand_state(db) == "closed"
     finally:
-        bot.stop()
+        await bot.stop()

@@ -73,7 +73,7 @@ async def test_sigkill_one_replica_in_the_middle_of_the_load(tmp_path: Path) -> 
             pushes = list(await s.scalars(sa.select(OutboxMessage.text).where(
                 OutboxMessage.chat_id == GRID_CHAT)))
     finally:
-        cluster.stop()
+        await cluster.stop()
         await engine.dispose()
         await emu.stop()
     for uid, finished in zip(users, done, strict=True):

@@ -6,7 +6,8 @@ a minimal aiogram echo bot measured the same way in the same run.
 Each bot runs as its own process, polling `bot/emulator.py` on 127.0.0.1 (its rate limits
 lifted: this measures the bot, not Telegram's pacing). For each it prints
 - start-up: from process start to its first getUpdates;
-- one-at-a-time: residents send /start one after another, each waiting for the answer;
+- one-at-a-time: residents send /start one after another, each waiting for the answer:
+  first contacts (the resident is created), then the same residents again (known);
 - burst: `--burst` residents send /start at once; the rate is answers / time to the last;
 - handler time p50/p95/p99 (aiogram's own "Duration N ms" log line, one-at-a-time phase);
 - RSS idle (after start-up) and after the load;
@@ -37,6 +38,7 @@ from typing import Any
 from bot.emulator import Emulator, Limits
 from tests.bench.common import add_database_options, databases, logged_errors
 from tests.conftest import ROOT, reset_postgres
+from tests.procs import stop
 
 TOKEN = "123456:BENCH-token_abcdefghijklmnopqrstuvwxyz"
 DURATION = re.compile(rb"Duration (\d+) ms")
@@ -77,6 +79,7 @@ class Result:
     name: str
     startup: float = 0.0
     one_rate: float = 0.0
+    known_rate: float = 0.0
     burst_rate: float = 0.0
     burst_last: float = 0.0
     handler_ms: list[int] = field(default_factory=list)
@@ -138,6 +141,10 @@ async def measure(name: str, argv: list[str], env: dict[str, str], tmp: Path,
             f.seek(mark)
             result.handler_ms = [int(m) for m in DURATION.findall(f.read())]
         begin = time.perf_counter()
+        for uid in range(FIRST_USER, FIRST_USER + one):  # known residents: reads only
+            await emu.ask(uid, "/start")
+        result.known_rate = one / (time.perf_counter() - begin)
+        begin = time.perf_counter()
         waits = [emu.ask(uid, "/start")
                  for uid in range(FIRST_USER + one, FIRST_USER + one + burst)]
         await asyncio.gather(*waits)
@@ -147,12 +154,8 @@ async def measure(name: str, argv: list[str], env: dict[str, str], tmp: Path,
     finally:
         if spy is not None:
             spy.send_signal(signal.SIGINT)  # py-spy writes its file and exits
-            spy.wait(60)
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            await asyncio.to_thread(spy.wait, 60)
+        await stop(proc)  # the emulator answers the bot's last calls while it stops
         await emu.stop()
     result.errors = logged_errors([log])
     return result
@@ -179,12 +182,14 @@ async def prepare_db(url: str) -> None:
 
 def report(results: list[Result]) -> None:
     echo = results[0]
-    print(f"{'':12} {'start s':>8} {'1-by-1/s':>9} {'ratio':>6} {'burst/s':>8} {'ratio':>6} "
+    print(f"{'':12} {'start s':>8} {'1-by-1/s':>9} {'ratio':>6} {'known/s':>8} {'ratio':>6} "
+          f"{'burst/s':>8} {'ratio':>6} "
           f"{'last s':>7} {'h p50':>6} {'h p95':>6} {'h p99':>6} {'RSS idle':>9} "
           f"{'RSS load':>9}")
     for r in results:
         print(f"{r.name:12} {r.startup:8.2f} {r.one_rate:9.1f} "
-              f"{r.one_rate / echo.one_rate:6.2f} {r.burst_rate:8.1f} "
+              f"{r.one_rate / echo.one_rate:6.2f} {r.known_rate:8.1f} "
+              f"{r.known_rate / echo.known_rate:6.2f} {r.burst_rate:8.1f} "
               f"{r.burst_rate / echo.burst_rate:6.2f} {r.burst_last:7.2f} "
               f"{pct(r.handler_ms, 50):6.1f} {pct(r.handler_ms, 95):6.1f} "
               f"{pct(r.handler_ms, 99):6.1f} {r.rss_idle:7.0f}MB {r.rss_load:7.0f}MB")

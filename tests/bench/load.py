@@ -395,8 +395,8 @@ http {{
         assert proc is not None
         kill(proc)
 
-    def stop(self) -> None:
-        stop(*self.procs, self.nginx_proc, timeout=20)
+    async def stop(self) -> None:
+        await stop(*self.procs, self.nginx_proc, timeout=20)
 
 
 def nginx_binary() -> str:
@@ -529,7 +529,7 @@ async def main(argv: list[str] | None = None) -> None:
                 result.cpu_ms_per_update = (1000 * (cluster.cpu_seconds() - cpu_before)
                                             / max(1, emu.posted - posted_before))
         finally:
-            cluster.stop()
+            await cluster.stop()
             with contextlib.suppress(Exception):
                 await emu.stop()
             logged = logged_errors(tmp.glob("replica*.log"))
