@@ -176,8 +176,14 @@ def make_dispatcher(config: Config, sessionmaker: async_sessionmaker[AsyncSessio
     # middlewares run; it is registered below instead, inside the update's session.
     dp = Dispatcher(storage=storage, disable_fsm=True,
                     ctx=dataclasses.replace(ctx, request_router=request_router))
-    dp["inflight"] = InFlight()  # what a stop waits for (_on_shutdown)
-    dp.update.outer_middleware(dp["inflight"])
+    # What a stop waits for (_on_shutdown): outermost, before aiogram's own errors and
+    # user-context middlewares, so an update counts until its error reply is sent too.
+    dp["inflight"] = InFlight()
+    aiogram_own = list(dp.update.outer_middleware)
+    for middleware in aiogram_own:
+        dp.update.outer_middleware.unregister(middleware)
+    for middleware in (dp["inflight"], *aiogram_own):
+        dp.update.outer_middleware(middleware)
     dp.update.outer_middleware(PrivateChatsOnly())  # groups never reach the rest
     dp.update.outer_middleware(FloodControl(make_flood_counter(config, storage)))
     dp.update.outer_middleware(EventIsolation(dp.fsm, isolation))

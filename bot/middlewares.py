@@ -1,9 +1,10 @@
-"""Outer middlewares, in the order they run for each update (after aiogram's own
-user-context middleware):
+"""Outer middlewares, in the order they run for each update:
 
 0. InFlight - counts the updates being handled, so a stop lets them finish (aiogram's
    polling stop does not wait for them, and the bot's HTTP session and database engine
-   are closed right after it).
+   are closed right after it). It runs first, before aiogram's own errors and
+   user-context middlewares (the rest run after those), so an update counts until its
+   error reply, if any, has been sent.
 1. FloodControl - a per-user rate limit counted when the update arrives, before it waits
    for the user's lock: a burst gets one polite answer, the rest dropped. In this process,
    or in Redis (shared by every replica) when Redis is configured.

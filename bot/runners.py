@@ -26,13 +26,25 @@ async def run_polling(app: App) -> None:
         await close_app(app)
 
 
+class UpdatesHandler(SimpleRequestHandler):
+    """aiogram's webhook handler, except that it leaves the bot's HTTP session open at
+    shutdown. aiohttp runs the shutdown callbacks before it waits for the requests in
+    hand, and aiogram's handler closes the session in the first of them: an update being
+    answered then failed half way (the resident got an error instead of the rest of the
+    answer). The dispatcher's shutdown (`bot.app._on_shutdown`) waits for the updates in
+    hand first, and `close_app` closes the session after it."""
+
+    async def close(self) -> None:
+        return None
+
+
 def make_webhook_app(app: App) -> web.Application:
     """The aiohttp app: Telegram updates on the configured path, and /health."""
     hook = app.config.telegram.webhook
     web_app = web.Application()
     # Answered after the update is handled (committed), not at once: a replica killed in
     # the middle leaves the request unanswered, so nginx or Telegram gives it to another.
-    SimpleRequestHandler(
+    UpdatesHandler(
         dispatcher=app.dp, bot=app.bot, handle_in_background=False,
         secret_token=hook.secret.get_secret_value(),  # required by the config
     ).register(web_app, path=hook.path)
