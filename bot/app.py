@@ -102,8 +102,10 @@ def make_storage(config: Config, sessionmaker: async_sessionmaker[AsyncSession],
     so a double tap on 确认 is handled after the first tap finished."""
     if config.redis.url:
         ttl = config.privacy.draft_hours * 3600  # abandoned drafts expire (个人信息保护法)
+        from bot.isolation import LeasedRedisIsolation  # redis is imported only if used
+
         redis = redis_storage(config.redis.url, ttl)
-        return redis, redis.create_isolation()
+        return redis, LeasedRedisIsolation(redis.redis, redis.key_builder)
     return SqlStorage(sessionmaker, clock), SimpleEventIsolation()
 
 

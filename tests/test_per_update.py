@@ -340,3 +340,66 @@ async def test_filters_run_on_the_loop_not_in_threads(harness: Harness,
     assert "镇街" in u.last.text or "地点" in u.last.text
     await u.say("/cancel")
     assert hops == []
+
+
+async def test_the_users_lock_is_a_lease_renewed_while_the_update_runs() -> None:
+    """bot.isolation: a live holder keeps the lock however long its update takes; the lock
+    never has more than one lease left in Redis, so a replica that dies holding it holds
+    the user up for one lease at most (aiogram's lock stayed 60 s)."""
+    from aiogram.fsm.storage.base import StorageKey
+    from redis.asyncio import Redis
+
+    from bot.isolation import LeasedRedisIsolation
+
+    redis = Redis.from_url(external_url("TEST_REDIS_URL"))
+    key = StorageKey(bot_id=1, chat_id=6101, user_id=6101)
+    lease = 0.6
+    holder, other = LeasedRedisIsolation(redis, lease=lease), LeasedRedisIsolation(redis)
+    name = holder.key_builder.build(key, "lock")
+    await redis.delete(name)
+    try:
+        async with holder.lock(key):
+            for _ in range(6):  # 1.8 s: three leases
+                await asyncio.sleep(lease / 2)
+                ttl = await redis.pttl(name)
+                assert 0 < ttl <= lease * 1000, ttl  # renewed, never longer than a lease
+            with pytest.raises(TimeoutError):  # another replica still waits
+                async with asyncio.timeout(0.3), other.lock(key):
+                    pass
+        async with asyncio.timeout(1), other.lock(key):  # released: free at once
+            pass
+        # A holder that died: its last lease runs out, and the next one gets in.
+        await redis.set(name, "dead-replica", px=int(lease * 1000))
+        started = asyncio.get_running_loop().time()
+        async with asyncio.timeout(5), other.lock(key):
+            waited = asyncio.get_running_loop().time() - started
+        assert 0.3 < waited < lease + 0.5, waited
+    finally:
+        await redis.delete(name)
+        await redis.aclose()
+
+
+async def test_the_bots_lock_in_redis_is_the_lease(harness: Harness,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app takes the user's lock through bot.isolation: seen from inside an update,
+    the lock in Redis expires within the lease (not aiogram's 60 s)."""
+    from bot.isolation import LEASE_SECONDS
+
+    config = await redis_config(harness, 6102, limit=1000)
+    harness.restart(config)
+    u = harness.user(6102)
+    redis = harness.dp.storage.redis  # type: ignore[attr-defined]
+    seen: list[int] = []
+    original = harness.recorder.make_request
+
+    async def answer(*args: Any, **kwargs: Any) -> Any:
+        seen.extend([await redis.pttl(k) async for k in redis.scan_iter("fsm:6102:6102:lock")])
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(harness.recorder, "make_request", answer)
+    try:
+        await u.say("/help")
+        assert seen and all(0 < ttl <= LEASE_SECONDS * 1000 for ttl in seen), seen
+        assert not [k async for k in redis.scan_iter("fsm:6102:6102:lock")]  # released
+    finally:
+        await harness.dp.storage.close()
