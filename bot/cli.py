@@ -48,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     due = cal.add_parser("due", help="the due moment N working days after a moment")
     due.add_argument("moment", help="ISO moment, local time if no offset: 2026-09-30T10:00")
     due.add_argument("--days", type=int, default=None, help="default: deadlines.working_days")
-    sub.add_parser("doctor", help="check config, database, migrations, calendar, org data")
+    sub.add_parser("doctor", help="check config, database, migrations, Redis, calendar, org "
+                   "data")
     ob = sub.add_parser("outbox", help="messages pushed by the system").add_subparsers(
         dest="outbox_cmd", required=True)
     ob.add_parser("status", help="counts by state and the oldest pending message's age")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import chinese_calendar
 import sqlalchemy as sa
@@ -17,6 +19,7 @@ from services.context import ServiceContext
 from services.texts import WEEKDAYS, plain
 
 OK, WARN, FAIL = "ok", "warn", "fail"
+REDIS_TIMEOUT = 2.0  # seconds for the PING (connect and answer): /health must answer soon
 
 
 def _check(name: str, status: str, detail: str) -> dict[str, str]:
@@ -43,6 +46,8 @@ async def health_report(config: Config, engine: AsyncEngine, ctx: ServiceContext
                              f"当前 {current}，最新 {head}"
                              + ("" if current == head else "：请运行 minyi db upgrade")))
         db_ok = current == head
+    if config.redis.url:
+        checks.append(await _redis_check(config.redis.url))
     today = ctx.clock.now().astimezone(ctx.calendar.tz).date()
     gaps = coverage_gaps(ctx.calendar, today)
     if gaps:
@@ -62,6 +67,38 @@ async def health_report(config: Config, engine: AsyncEngine, ctx: ServiceContext
         checks.append(await _outbox_check(engine, ctx))
         checks.append(await _privacy_check(config, engine, ctx))
     return {"ok": all(c["status"] != FAIL for c in checks), "checks": checks}
+
+
+async def _redis_check(url: str) -> dict[str, str]:
+    """Conversation state, the per-user lock and flood control live in Redis: a replica
+    that cannot reach it fails every update, so /health must say so (503)."""
+    from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    client = Redis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT,
+                            socket_timeout=REDIS_TIMEOUT, retry=Retry(NoBackoff(), 0))
+    try:
+        async with asyncio.timeout(REDIS_TIMEOUT):
+            await client.ping()
+    except Exception as exc:
+        return _check("redis", FAIL, plain("doctor_redis_fail", url=_without_password(url),
+                                           error=f"{type(exc).__name__}: {exc}"))
+    finally:
+        await client.aclose()
+    return _check("redis", OK, plain("doctor_redis_ok", url=_without_password(url)))
+
+
+def _without_password(url: str) -> str:
+    """redis://:***@host:6379/0, as the database's URL is shown (also ?password=)."""
+    parts = urlsplit(url)
+    netloc, query = parts.netloc, parts.query
+    if parts.password is not None:
+        netloc = f"{parts.username or ''}:***@{netloc.rsplit('@', 1)[1]}"
+    if "password=" in query:
+        query = urlencode([(k, "***" if k == "password" else v) for k, v in parse_qsl(query)],
+                          safe="*/")
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
 
 
 async def _outbox_check(engine: AsyncEngine, ctx: ServiceContext) -> dict[str, str]:

@@ -787,6 +787,11 @@ TEXTS: dict[str, str] = {
         "请在组织文件的 rota 中补上志愿者）：{gaps}"
     ),
     "doctor_errands_gap": "{name}（{code}）{days}无人轮值",
+    "doctor_redis_ok": "{url} 可连接（PING）",
+    "doctor_redis_fail": (
+        "无法连接 {url}：{error}；对话状态和限流都在 Redis 中，各实例处理不了任何消息，"
+        "请检查 redis.url / MINYI_REDIS_URL 和 Redis 服务"
+    ),
     "weekday_short": "周{day}",
     "block_head_1": "小区长",
     "block_head_2": "楼栋长",

@@ -11,13 +11,14 @@ import pytest
 from bot.cli import main
 from models import migrate
 from services.texts import plain
-from tests.conftest import EXAMPLE_ORG, pg_url, reset_postgres
+from tests.conftest import EXAMPLE_ORG, external_url, pg_url, reset_postgres
+from tests.procs import free_port
 
 
 @pytest.fixture
 def sqlite_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
-    for var in ("MINYI_CONFIG", "MINYI_BOT_TOKEN", "MINYI_DATABASE_URL"):
+    for var in ("MINYI_CONFIG", "MINYI_BOT_TOKEN", "MINYI_DATABASE_URL", "MINYI_REDIS_URL"):
         monkeypatch.delenv(var, raising=False)
     return tmp_path
 
@@ -63,6 +64,29 @@ def test_import_then_doctor_reports_a_healthy_install(
     assert "✓ org: 52 个网格" in out and "状态：正常" in out
     assert "✓ errands: " + plain("doctor_errands_ok", venues=1) in out
     assert (sqlite_env / "minyi.db").exists()
+
+
+def test_doctor_pings_redis_when_configured(sqlite_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """Conversation state, the per-user lock and flood control live in Redis: a replica
+    that cannot reach it fails every update, so doctor (like /health) fails. The URL is
+    shown without its password."""
+    assert main(["org", "import", str(EXAMPLE_ORG)]) == 0
+    assert main(["doctor"]) == 0
+    assert "redis" not in capsys.readouterr().out  # not configured: not checked
+    port = free_port()  # nothing listens there
+    monkeypatch.setenv("MINYI_REDIS_URL", f"redis://:s3cret@127.0.0.1:{port}/0")
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    shown = f"redis://:***@127.0.0.1:{port}/0"
+    failed = plain("doctor_redis_fail", url=shown, error="\0").split("\0")[0]
+    assert f"✗ redis: {failed}ConnectionError" in out, out
+    assert "s3cret" not in out and "状态：有错误" in out
+    url = external_url("TEST_REDIS_URL")
+    monkeypatch.setenv("MINYI_REDIS_URL", url)
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "✓ redis: " + plain("doctor_redis_ok", url=url) in out and "状态：正常" in out
 
 
 def test_doctor_warns_of_a_rota_day_with_nobody(sqlite_env: Path,

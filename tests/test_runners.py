@@ -18,7 +18,7 @@ from bot.config import load_config
 from bot.emulator import Emulator
 from bot.runners import run_polling, run_webhook
 from services.texts import t
-from tests.conftest import ROOT
+from tests.conftest import ROOT, external_url
 from tests.procs import child_env, free_port, until
 
 TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvwxyz"
@@ -83,6 +83,34 @@ async def test_webhook_sets_the_hook_and_refuses_requests_without_the_secret(
     stop.set()
     await asyncio.wait_for(task, 10)
     assert not app.scheduler.running
+
+
+@pytest.mark.parametrize("redis", ["unreachable", "up"])
+async def test_webhook_health_fails_while_redis_is_unreachable(
+        redis: str, api: Emulator, tmp_path: Path) -> None:
+    """Conversation state, the per-user lock and flood control live in Redis: a replica
+    that cannot reach it fails every update, so /health answers 503 (as for the database)
+    and monitoring sees it."""
+    redis_url = (f"redis://127.0.0.1:{free_port()}/0" if redis == "unreachable"
+                 else external_url("TEST_REDIS_URL"))
+    port = free_port()
+    config = load_config(env=env_for(
+        api, tmp_path, MINYI_MODE="webhook", MINYI_WEBHOOK_URL="https://minyi.example.cn",
+        MINYI_WEBHOOK_SECRET="s3cret-Token", MINYI_REDIS_URL=redis_url))
+    config.telegram.webhook.host, config.telegram.webhook.port = "127.0.0.1", port
+    app = await build_app(config)
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_webhook(app, stop))
+    try:
+        await until(lambda: "setWebhook" in api.methods(), 10)
+        async with aiohttp.ClientSession() as http, \
+                http.get(f"http://127.0.0.1:{port}/health") as resp:
+            answer = resp.status, await resp.json()
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    assert answer == ((503, {"status": "failing"}) if redis == "unreachable"
+                      else (200, {"status": "ok"}))
 
 
 async def test_no_token_is_one_clear_line(tmp_path: Path) -> None:
