@@ -100,6 +100,10 @@ def test_replica_unit_stops_on_what_a_restart_cannot_fix(
     unit = "minyi@.service"
     assert unit_values(unit, "Requires") == ["minyi-migrate.service"]
     assert "minyi-migrate.service" in " ".join(unit_values(unit, "After")).split()
+    # The migration runs once per start of the target, not again at a replica's own
+    # restart (a crash), where a failure would keep that replica down for good.
+    assert unit_values("minyi-migrate.service", "RemainAfterExit") == ["yes"]
+    assert unit_values("minyi-migrate.service", "PartOf") == ["minyi.target"]
     assert unit_values(unit, "Environment").count("MPLCONFIGDIR=/var/cache/minyi") == 1
     assert unit_values(unit, "CacheDirectory") == ["minyi"]
     url = pg_url()

@@ -5,12 +5,13 @@ from __future__ import annotations
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.memory import SimpleEventIsolation
-from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+from aiogram.fsm.storage.redis import RedisStorage
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import make_storage
 from bot.config import load_config
 from bot.fsm_storage import SqlStorage, current_session
+from bot.isolation import LeasedRedisIsolation
 from models.db import make_sessionmaker
 from tests.conftest import external_url
 
@@ -66,7 +67,7 @@ async def test_redis_storage_round_trip(engine: AsyncEngine) -> None:
     url = external_url("TEST_REDIS_URL")
     storage, isolation = make_storage(load_config(env={"MINYI_REDIS_URL": url}),
                                       make_sessionmaker(engine))
-    assert isinstance(storage, RedisStorage) and isinstance(isolation, RedisEventIsolation)
+    assert isinstance(storage, RedisStorage) and isinstance(isolation, LeasedRedisIsolation)
     try:
         await storage.set_state(KEY, "Submit:describe")
         await storage.set_data(KEY, {"text": "路灯坏了", "photos": ["f1"]})
