@@ -220,8 +220,19 @@ async def staff(emu: LoadEmulator, chat: int, done: asyncio.Event, think: float)
                 continue
             await asyncio.sleep(think)
             step, since = "办结", len(emu.bot_texts(chat))
-            await emu.press(chat, *found)
-            await emu.said(chat, ("办理结果",), since)
+            # A co-worker who resolved it meanwhile: the card lost its 办结 (the press is
+            # refused), or the press is answered with a refusal (an alert with a text).
+            try:
+                query = (await emu.press(chat, *found))["callback_query"]["id"]
+            except ApiError as exc:
+                if "no such button" in str(exc):
+                    continue
+                raise
+            if await emu.until(chat, lambda q=query, n=since: (
+                    any("办理结果" in x for x in emu.bot_texts(chat)[n:]) and "asked"
+                    or any(a["id"] == q and a["text"] for a in emu.alerts)
+                    and "taken")) == "taken":
+                continue
             await asyncio.sleep(think)
             step, since = "result", len(emu.bot_texts(chat))
             await emu.send_text(chat, RESULT)
