@@ -7,7 +7,8 @@ editMessageReplyMarkup, answerCallbackQuery, setMyCommands, getFile) and a contr
 act as users and read what the bot sent. It enforces the rules that bite in production:
 text ≤ 4,096 characters (captions ≤ 1,024), callback data ≤ 64 bytes, valid HTML parse
 mode, ~30 messages/s per bot and ~1/s per chat (short bursts allowed, then 429 with
-retry_after), "message is not modified", 403 for a chat that blocked the bot.
+retry_after), "message is not modified", a button press answered after 15 s ("query
+is too old"), 403 for a chat that blocked the bot.
 
 It is also the tests' one Telegram double. Faults are injected by rate (429, 5xx,
 latency), on a schedule for the n-th send call (429, 5xx, an HTML 502 from a proxy, a
@@ -127,6 +128,10 @@ class Limits:
     per_second: int = 30
     chat_burst: int = 6
     chat_per_second: float = 1.0
+    # A button press must be answered within this many seconds; later, answerCallbackQuery
+    # is refused as "query is too old" (Telegram's own window is not published: some
+    # 10-20 s).
+    query_seconds: float = 15.0
 
 
 class Emulator:
@@ -155,6 +160,7 @@ class Emulator:
         self.updates: list[dict[str, Any]] = []
         self.alerts: list[dict[str, Any]] = []
         self._query_users: dict[str, int] = {}
+        self._query_times: dict[str, float] = {}
         self.commands: list[dict[str, Any]] = []  # the default scope
         self.chat_commands: dict[int, list[dict[str, Any]]] = {}  # BotCommandScopeChat
         # Called with (chat_id, message) whenever a message is stored or edited, and with
@@ -268,6 +274,7 @@ class Emulator:
         public = self._public(message)
         query_id = f"{next(self._update_ids)}q"
         self._query_users[query_id] = user_id
+        self._query_times[query_id] = time.monotonic()
         query = {"id": query_id, "from": self.user(user_id),
                  "chat_instance": str(user_id), "data": data, "message": public}
         return await self._push({"callback_query": query})
@@ -394,6 +401,10 @@ class Emulator:
             return True
         if method == "answerCallbackQuery":
             query_id = p.get("callback_query_id", "")
+            if (time.monotonic() - self._query_times.get(query_id, time.monotonic())
+                    > self.limits.query_seconds):
+                raise ApiError(400, "Bad Request: query is too old and response timeout "
+                                    "expired or query ID is invalid")
             self.alerts.append({"n": len(self.alerts) + 1, "id": query_id,
                                 "user_id": self._query_users.get(query_id),
                                 "text": p.get("text", ""),

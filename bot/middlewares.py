@@ -46,6 +46,7 @@ from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.fsm_storage import current_session
+from bot.retry import pressed
 from services import people
 from services.context import ServiceContext
 from services.texts import t
@@ -241,6 +242,10 @@ class CallbackMessage(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject,
                        data: dict[str, Any]) -> Any:
+        if isinstance(event, CallbackQuery):  # where a too-late answer goes (bot.retry)
+            chat = event.message.chat.id if event.message else event.from_user.id
+            pressed.set((event.id, chat))  # this update's task only; not reset, so the
+            # error handler's answer (after this returns) finds it too
         if not isinstance(event, CallbackQuery) or isinstance(event.message, Message):
             return await handler(event, data)
         if event.message is None:

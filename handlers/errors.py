@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from aiogram import Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent
 
@@ -19,11 +18,9 @@ async def _answer(event: ErrorEvent, text: str) -> None:
     update = event.update
     query = update.callback_query
     if query is not None:
-        try:
-            await query.answer(text, show_alert=True)
-        except TelegramBadRequest:  # already answered before the failure: say it in chat
-            if query.message is not None:
-                await query.bot.send_message(query.message.chat.id, text)  # type: ignore[union-attr]
+        # Already answered before the failure, or too late: the text comes as a message
+        # (bot.retry.LateAnswerInChat).
+        await query.answer(text, show_alert=True)
     elif update.message is not None:
         await update.message.answer(text)
 

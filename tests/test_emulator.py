@@ -119,3 +119,17 @@ async def test_long_polling_waits_for_an_update(emu: Emulator, bot: Bot) -> None
     await emu.send_text(USER, "你好")
     updates = await asyncio.wait_for(poll, 3)
     assert updates[0].message is not None and updates[0].message.text == "你好"
+
+
+async def test_a_button_press_answered_too_late_is_refused(emu: Emulator, bot: Bot) -> None:
+    emu.limits = Limits(query_seconds=0.2)
+    sent = await bot.send_message(USER, "选一个", reply_markup=keyboard("k:1"))
+    await emu.press(USER, sent.message_id, "k:1")
+    await emu.press(USER, sent.message_id, "k:1")
+    first, late = (u.callback_query for u in await bot.get_updates(offset=0, timeout=1))
+    assert first is not None and late is not None
+    assert await bot.answer_callback_query(first.id)
+    await asyncio.sleep(0.3)
+    with pytest.raises(TelegramBadRequest, match="query is too old"):
+        await bot.answer_callback_query(late.id, text="晚了", show_alert=True)
+    assert emu.violations == []  # Telegram's answer, not a malformed request

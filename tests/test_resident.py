@@ -445,3 +445,36 @@ def test_report_draft_round_trips_and_refuses_unknown_fields() -> None:
     assert ReportDraft.changes(editing=True) == {"editing": True}
     with pytest.raises(TypeError):
         ReportDraft.changes(latitude=1.0)
+
+
+async def test_an_alert_telegram_refuses_as_too_late_is_said_in_the_chat(
+        harness: Harness) -> None:
+    """A press answered after Telegram's window (an update retried on another replica
+    after a crash, a slow step): the alert can no longer be shown, so its text comes as a
+    message — here the number of the request already submitted, not an apology."""
+    from aiogram.exceptions import TelegramBadRequest
+    from aiogram.methods import AnswerCallbackQuery
+
+    u = harness.user(5019)
+    await u.say(t("btn_report"))
+    await u.say(LAMP)
+    await u.say("泗河社区")
+    await u.say(t("btn_no_phone"))
+    confirm_msg = u.last_with_buttons()
+    [data] = [d for label, d in confirm_msg.buttons if label == t("btn_confirm")]
+    await u.press_data(data, confirm_msg)
+    [ticket] = await tickets(harness)
+
+    def too_late(method: object) -> Exception | None:
+        if isinstance(method, AnswerCallbackQuery) and method.text:
+            harness.recorder.answered.add(method.callback_query_id)  # Telegram is done with it
+            return TelegramBadRequest(method=method, message=(
+                "Bad Request: query is too old and response timeout expired or query ID is "
+                "invalid"))
+        return None
+
+    harness.recorder.fault = too_late
+    await u.press_data(data, confirm_msg)  # the retry of the confirm
+    harness.recorder.fault = None
+    assert u.last.text == t("already_submitted", number=ticket.number)
+    assert t("internal_error") not in [m.text for m in u.inbox]
