@@ -15,7 +15,7 @@ from handlers.my_requests import TicketCb
 from models import FsmRecord, OutboxMessage, Ticket, TicketState
 from services.intake import IntakeRules
 from services.texts import t
-from tests.bot_double import Chatter, Harness
+from tests.bot_double import Chatter, Harness, Sent
 from tests.conftest import Org
 
 LAMP = "泗河社区小区路灯坏了好几天，晚上出行很不方便，请尽快维修"
@@ -287,25 +287,27 @@ async def test_typed_address_and_editing_from_the_summary(harness: Harness) -> N
     assert t("btn_use_phone", phone="139****5678") in u.last.reply_buttons
 
 
-async def test_double_tap_and_stale_buttons(harness: Harness) -> None:
-    u = harness.user(5008)
+async def draft_to_summary(u: Chatter) -> tuple[str, Sent]:
+    """我要反映 up to the summary: its 确认提交 button's data, and the summary message."""
     await u.say(t("btn_report"))
     await u.say(LAMP)
     await u.say("泗河社区")
     await u.say(t("btn_no_phone"))
-    confirm_msg = u.last_with_buttons()
-    [data] = [d for label, d in confirm_msg.buttons if label == t("btn_confirm")]
+    summary = u.last_with_buttons()
+    [data] = [d for label, d in summary.buttons if label == t("btn_confirm")]
+    return data, summary
+
+
+async def test_double_tap_and_stale_buttons(harness: Harness) -> None:
+    u = harness.user(5008)
+    data, confirm_msg = await draft_to_summary(u)
     await asyncio.gather(u.press_data(data, confirm_msg), u.press_data(data, confirm_msg))
     [ticket] = await tickets(harness)
     assert confirm_msg.buttons == []  # the keyboard is taken off after the submit
     await u.press_data(data, confirm_msg)
     assert u.last_alert() == t("already_submitted", number=ticket.number)
     # A button from a cancelled draft.
-    await u.say(t("btn_report"))
-    await u.say(LAMP)
-    await u.say("泗河社区")
-    await u.say(t("btn_no_phone"))
-    old = u.last_with_buttons()
+    _, old = await draft_to_summary(u)
     await u.say("/cancel")
     await u.press(t("btn_confirm"), old)
     assert u.last_alert() == t("stale_button")
@@ -456,12 +458,7 @@ async def test_an_alert_telegram_refuses_as_too_late_is_said_in_the_chat(
     from aiogram.methods import AnswerCallbackQuery
 
     u = harness.user(5019)
-    await u.say(t("btn_report"))
-    await u.say(LAMP)
-    await u.say("泗河社区")
-    await u.say(t("btn_no_phone"))
-    confirm_msg = u.last_with_buttons()
-    [data] = [d for label, d in confirm_msg.buttons if label == t("btn_confirm")]
+    data, confirm_msg = await draft_to_summary(u)
     await u.press_data(data, confirm_msg)
     [ticket] = await tickets(harness)
 
