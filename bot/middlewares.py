@@ -17,8 +17,9 @@
 5. CurrentPerson - the Person behind the Telegram account (created as a resident on first
    contact) as `me`, so handlers never look people up themselves.
 
-CallbackMessage (on callback queries) answers a query without a message and gives
-handlers a Message for an inaccessible one.
+CallbackMessage (on callback queries) answers a query without a message, gives handlers a
+Message for an inaccessible one, and notes the press and its chat for an answer Telegram
+refuses as too late (bot.retry.LateAnswerInChat).
 """
 
 from __future__ import annotations
