@@ -57,6 +57,16 @@ async def until(cond: Callable[[], Any], timeout: float = 30, every: float = 0.0
 
 
 # -- the bot as a process --------------------------------------------------------------------
+def webhook_config(directory: Path, port: int, secret: str) -> Path:
+    """`directory/config.toml` for webhook mode on 127.0.0.1:`port`, path /tg."""
+    config = directory / "config.toml"
+    config.write_text(
+        f'[telegram]\nmode = "webhook"\n[telegram.webhook]\nhost = "127.0.0.1"\n'
+        f'port = {port}\npath = "/tg"\nurl = "http://127.0.0.1:{port}"\n'
+        f'secret = "{secret}"\n', encoding="utf-8")
+    return config
+
+
 def start_bot(env: Mapping[str, str], cwd: Path, log: Path, *args: str
               ) -> subprocess.Popen[bytes]:
     """`python -m bot <args> run`, its output appended to `log`."""

@@ -28,6 +28,7 @@ from tests.procs import (
     press_and_wait,
     say_and_wait,
     until,
+    webhook_config,
 )
 
 RESIDENT, GRID = 31001, 31002
@@ -134,10 +135,7 @@ async def test_place_matter_goes_to_the_town_of_the_shared_location(
 
 async def test_webhook_mode_checks_the_secret(emu: Emulator, db: Path, tmp_path: Path) -> None:
     port = free_port()
-    (tmp_path / "config.toml").write_text(
-        f'[telegram]\nmode = "webhook"\n[telegram.webhook]\nhost = "127.0.0.1"\n'
-        f'port = {port}\npath = "/tg"\nurl = "http://127.0.0.1:{port}"\n'
-        f'secret = "e2e-secret"\n', encoding="utf-8")
+    webhook_config(tmp_path, port, "e2e-secret")
     bot = BotProcess(emu, db, tmp_path)
     bot.start()
     try:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bot.emulator import Emulator
-from tests.procs import child_env, free_port
+from tests.procs import child_env, free_port, webhook_config
 
 STOP_WITHIN = 2.0
 TOKEN = "123456:STOP-token_abcdefghijklmnopqrstuvwxyz0"
@@ -105,11 +105,7 @@ async def test_a_stop_finishes_the_update_in_hand(mode: str, tmp_path: Path) -> 
     env = child_env(MINYI_BOT_TOKEN=TOKEN, MINYI_API_BASE=emu.base,
                     MINYI_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
     if mode == "webhook":
-        (tmp_path / "config.toml").write_text(
-            f'[telegram]\nmode = "webhook"\n[telegram.webhook]\nhost = "127.0.0.1"\n'
-            f'port = {port}\npath = "/tg"\nurl = "http://127.0.0.1:{port}"\n'
-            f'secret = "{secret}"\n', encoding="utf-8")
-        env["MINYI_CONFIG"] = str(tmp_path / "config.toml")
+        env["MINYI_CONFIG"] = str(webhook_config(tmp_path, port, secret))
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)

@@ -228,10 +228,13 @@ async def staff(emu: LoadEmulator, chat: int, done: asyncio.Event, think: float)
                 if "no such button" in str(exc):
                     continue
                 raise
-            if await emu.until(chat, lambda q=query, n=since: (
-                    any("办理结果" in x for x in emu.bot_texts(chat)[n:]) and "asked"
-                    or any(a["id"] == q and a["text"] for a in emu.alerts)
-                    and "taken")) == "taken":
+
+            def asked(q: str = query, n: int = since) -> Any:
+                """The question for the result, or a refusal (an alert with a text)."""
+                return (any("办理结果" in x for x in emu.bot_texts(chat)[n:]) and "asked"
+                        or any(a["id"] == q and a["text"] for a in emu.alerts) and "taken")
+
+            if await emu.until(chat, asked) == "taken":
                 continue
             await asyncio.sleep(think)
             step, since = "result", len(emu.bot_texts(chat))
